@@ -145,6 +145,7 @@ type Status struct {
 	Containers     []string `json:"containers"`
 	InitContainers []string `json:"initContainers"`
 	Volumes        []string `json:"volumes"`
+	Services       []json.RawMessage `json:"services"`
 	Objects        []struct {
 		Kind string `json:"kind"`
 		Name string `json:"name"`

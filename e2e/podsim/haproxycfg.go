@@ -1,0 +1,140 @@
+package podsim
+
+import (
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// Frontend is what the simulator needs to know of an HAProxy frontend or
+// listen section.
+type Frontend struct {
+	Name    string
+	Mode    string // http or tcp
+	Ports   []int
+	H2      bool // a bind line has "proto h2" (gRPC / h2c)
+	PromEx  bool // serves the Prometheus exporter
+	Servers []int
+}
+
+// Protocol is how a client talks to the frontend: metrics, grpc, http or tcp.
+func (f *Frontend) Protocol() string {
+	switch {
+	case f.PromEx:
+		return "metrics"
+	case f.Mode == "http" && f.H2:
+		return "grpc"
+	case f.Mode == "http":
+		return "http"
+	}
+	return "tcp"
+}
+
+// HAProxyConfig is a parsed configuration (the parts the simulator uses).
+type HAProxyConfig struct {
+	Frontends []*Frontend
+	// BackendPorts are the loopback ports the backends' servers forward to.
+	BackendPorts []int
+}
+
+// FrontendFor returns the frontend listening on port, or nil.
+func (c *HAProxyConfig) FrontendFor(port int) *Frontend {
+	for _, f := range c.Frontends {
+		for _, p := range f.Ports {
+			if p == port {
+				return f
+			}
+		}
+	}
+	return nil
+}
+
+// configFiles are the -f arguments of an haproxy argv, directories expanded
+// the way haproxy does (*.cfg in lexical order).
+func configFiles(argv []string) []string {
+	var out []string
+	for i := 1; i < len(argv); i++ {
+		if argv[i] != "-f" || i+1 >= len(argv) {
+			continue
+		}
+		p := argv[i+1]
+		if st, err := os.Stat(p); err == nil && st.IsDir() {
+			ms, _ := filepath.Glob(filepath.Join(p, "*.cfg"))
+			sort.Strings(ms)
+			out = append(out, ms...)
+		} else {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// ParseHAProxyConfig reads the sections, modes, bind ports and server ports.
+func ParseHAProxyConfig(texts ...string) *HAProxyConfig {
+	cfg := &HAProxyConfig{}
+	defMode := "tcp"
+	var cur *Frontend
+	section := ""
+	sectionMode := ""
+	for _, text := range texts {
+		for _, line := range strings.Split(text, "\n") {
+			if i := strings.Index(line, "#"); i >= 0 {
+				line = line[:i]
+			}
+			f := strings.Fields(line)
+			if len(f) == 0 {
+				continue
+			}
+			switch f[0] {
+			case "global", "defaults", "frontend", "backend", "listen", "userlist", "peers",
+				"resolvers", "program", "http-errors", "ring", "cache", "mailers", "crt-store", "traces":
+				if section == "defaults" {
+					defMode = sectionMode
+				}
+				section, sectionMode, cur = f[0], defMode, nil
+				if f[0] == "frontend" || f[0] == "listen" {
+					cur = &Frontend{Mode: defMode}
+					if len(f) > 1 {
+						cur.Name = f[1]
+					}
+					cfg.Frontends = append(cfg.Frontends, cur)
+				}
+				continue
+			}
+			switch {
+			case f[0] == "mode" && len(f) > 1:
+				sectionMode = f[1]
+				if cur != nil {
+					cur.Mode = f[1]
+				}
+			case f[0] == "bind" && len(f) > 1 && cur != nil:
+				addr := f[1]
+				if i := strings.LastIndex(addr, ":"); i >= 0 {
+					if n, err := strconv.Atoi(addr[i+1:]); err == nil {
+						cur.Ports = append(cur.Ports, n)
+					}
+				}
+				for i := 2; i+1 < len(f); i++ {
+					if f[i] == "proto" && f[i+1] == "h2" {
+						cur.H2 = true
+					}
+				}
+			case strings.Contains(line, "prometheus-exporter") && cur != nil:
+				cur.PromEx = true
+			case f[0] == "server" && len(f) > 2 && (section == "backend" || section == "listen"):
+				addr := f[2]
+				if i := strings.LastIndex(addr, ":"); i >= 0 {
+					if n, err := strconv.Atoi(addr[i+1:]); err == nil {
+						cfg.BackendPorts = append(cfg.BackendPorts, n)
+					}
+				}
+			}
+		}
+		if section == "defaults" {
+			defMode = sectionMode
+		}
+	}
+	return cfg
+}

@@ -1,0 +1,398 @@
+package podsim
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/sidecarize/sidecarize/e2e/internal/manifest"
+)
+
+// Options of a simulation.
+type Options struct {
+	HAProxy string // haproxy binary; default: "haproxy" on PATH
+	TempDir string // parent of the simulated root; default os.TempDir()
+}
+
+// Proc is one simulated HAProxy container.
+type Proc struct {
+	Container string
+	Argv      []string // as run (paths rewritten under Root)
+	Root      string   // the container's simulated filesystem root
+	UID, GID  int
+	cmd       *exec.Cmd
+	out       *syncBuffer
+	exited    chan struct{}
+}
+
+// Output is what the process printed so far.
+func (p *Proc) Output() string { return p.out.String() }
+
+// Sim is a running pod.
+type Sim struct {
+	Pod   *Pod
+	NS    *NetNS
+	Root  string
+	Apps  []*App
+	Procs []*Proc
+}
+
+// Start brings the pod up: namespace, app stand-ins on every port of the
+// containers sidecarize did not add, then each HAProxy container's command
+// (checked with `haproxy -c` first). It returns when every port of every
+// HAProxy container accepts connections, or an error naming the container
+// and what HAProxy said.
+func Start(ctx context.Context, pod *Pod, opt Options) (s *Sim, err error) {
+	if opt.HAProxy == "" {
+		if opt.HAProxy, err = exec.LookPath("haproxy"); err != nil {
+			return nil, fmt.Errorf("podsim: %w", err)
+		}
+	}
+	root, err := os.MkdirTemp(opt.TempDir, "podsim-")
+	if err != nil {
+		return nil, err
+	}
+	// The containers may run as non-root users: let them traverse the root.
+	if err := os.Chmod(root, 0o755); err != nil {
+		return nil, err
+	}
+	s = &Sim{Pod: pod, Root: root}
+	defer func() {
+		if err != nil {
+			s.Stop()
+			s = nil
+		}
+	}()
+	if s.NS, err = NewNetNS(); err != nil {
+		return nil, err
+	}
+	for _, cp := range pod.Ports() {
+		if cp.Injected || cp.Protocol != "TCP" {
+			continue
+		}
+		a, err := startApp(s.NS, cp.Container, cp.Port)
+		if err != nil {
+			return nil, err
+		}
+		s.Apps = append(s.Apps, a)
+	}
+	for _, c := range pod.HAProxyContainers() {
+		p, err := s.prepare(c, opt.HAProxy)
+		if err != nil {
+			return nil, fmt.Errorf("container %s: %w", c.Name(), err)
+		}
+		if out, err := s.run(ctx, p, "-c"); err != nil {
+			return nil, fmt.Errorf("container %s: haproxy -c rejects the config: %v\n%s", c.Name(), err, out)
+		}
+		if err := s.startProc(p); err != nil {
+			return nil, fmt.Errorf("container %s: %w", c.Name(), err)
+		}
+		s.Procs = append(s.Procs, p)
+	}
+	// Wait for every HAProxy container port.
+	for _, p := range s.Procs {
+		for _, cp := range pod.Ports() {
+			if cp.Container != p.Container || cp.Protocol != "TCP" {
+				continue
+			}
+			if err := s.waitPort(ctx, p, cp.Port); err != nil {
+				return nil, fmt.Errorf("container %s port %s/%d: %w\n%s", p.Container, cp.Name, cp.Port, err, p.Output())
+			}
+		}
+	}
+	return s, nil
+}
+
+func (s *Sim) waitPort(ctx context.Context, p *Proc, port int) error {
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		select {
+		case <-p.exited:
+			return fmt.Errorf("haproxy exited: %v", p.cmd.ProcessState)
+		default:
+		}
+		dctx, cancel := context.WithTimeout(ctx, time.Second)
+		c, err := s.NS.DialContext(dctx, "tcp", "127.0.0.1:"+strconv.Itoa(port))
+		cancel()
+		if err == nil {
+			c.Close()
+			return nil
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return fmt.Errorf("not listening: %w", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// defaultHAProxyCmd is what the official haproxy image runs with no command:
+// its entrypoint turns `haproxy ...` into `haproxy -W -db ...`.
+var defaultHAProxyCmd = []string{"haproxy", "-W", "-db", "-f", "/usr/local/etc/haproxy/haproxy.cfg"}
+
+// prepare writes the container's mounted files under its own root and
+// rewrites its command's absolute paths that fall under a mount.
+func (s *Sim) prepare(c manifest.Container, haproxyBin string) (*Proc, error) {
+	root := filepath.Join(s.Root, c.Name())
+	files, dirs, err := s.Pod.mountFiles(c)
+	if err != nil {
+		return nil, err
+	}
+	uid, gid := runAs(s.Pod.Template, c)
+	mkdir := func(d string) error {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return err
+		}
+		return os.Chown(d, uid, gid)
+	}
+	if err := mkdir(root); err != nil {
+		return nil, err
+	}
+	mounts := append([]string(nil), dirs...)
+	for _, d := range dirs {
+		if err := mkdir(filepath.Join(root, d)); err != nil {
+			return nil, err
+		}
+	}
+	for _, f := range files {
+		dst := filepath.Join(root, f.rel)
+		if err := mkdir(filepath.Dir(dst)); err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(dst, f.data, os.FileMode(f.mode)); err != nil {
+			return nil, err
+		}
+		mounts = append(mounts, f.rel)
+	}
+	cmd := stringList(c.M["command"])
+	args := stringList(c.M["args"])
+	var argv []string
+	switch {
+	case len(cmd) > 0:
+		argv = append(cmd, args...)
+	case len(args) > 0:
+		argv = args
+		if argv[0] == "haproxy" || strings.HasPrefix(argv[0], "-") {
+			if argv[0] != "haproxy" {
+				argv = append([]string{"haproxy"}, argv...)
+			}
+			argv = append([]string{"haproxy", "-W", "-db"}, argv[1:]...)
+		}
+	default:
+		argv = append([]string(nil), defaultHAProxyCmd...)
+	}
+	if filepath.Base(argv[0]) != "haproxy" {
+		return nil, fmt.Errorf("command %q does not run haproxy", argv)
+	}
+	argv[0] = haproxyBin
+	for i := 1; i < len(argv); i++ {
+		argv[i] = rewritePath(argv[i], root, mounts)
+	}
+	return &Proc{Container: c.Name(), Argv: argv, Root: root, UID: uid, GID: gid}, nil
+}
+
+// rewritePath maps an argument that is (or ends in, after "=") an absolute
+// path under one of the mounts into the simulated root.
+func rewritePath(arg, root string, mounts []string) string {
+	prefix, p := "", arg
+	if i := strings.Index(arg, "="); i >= 0 && strings.HasPrefix(arg[i+1:], "/") {
+		prefix, p = arg[:i+1], arg[i+1:]
+	}
+	if !strings.HasPrefix(p, "/") {
+		return arg
+	}
+	for _, m := range mounts {
+		m = strings.TrimSuffix(m, "/")
+		if p == m || strings.HasPrefix(p, m+"/") {
+			return prefix + filepath.Join(root, p)
+		}
+	}
+	return arg
+}
+
+func stringList(v any) []string {
+	l, _ := v.([]any)
+	out := make([]string, 0, len(l))
+	for _, x := range l {
+		out = append(out, fmt.Sprint(x))
+	}
+	return out
+}
+
+// runAs is the uid/gid the container runs as: its securityContext, then the
+// pod's; runAsNonRoot without a uid takes the haproxy image's user (99).
+func runAs(tmpl map[string]any, c manifest.Container) (int, int) {
+	uid, gid := -1, -1
+	nonRoot := false
+	for _, sc := range []map[string]any{manifest.Map(tmpl, "spec", "securityContext"), manifest.Map(c.M, "securityContext")} {
+		if sc == nil {
+			continue
+		}
+		if n, ok := toInt(sc["runAsUser"]); ok {
+			uid = n
+		}
+		if n, ok := toInt(sc["runAsGroup"]); ok {
+			gid = n
+		}
+		if b, ok := sc["runAsNonRoot"].(bool); ok {
+			nonRoot = b
+		}
+	}
+	if uid < 0 {
+		uid = 0
+		if nonRoot {
+			uid = 99
+		}
+	}
+	if gid < 0 {
+		gid = uid
+	}
+	return uid, gid
+}
+
+func (s *Sim) command(p *Proc, extra ...string) *exec.Cmd {
+	cmd := exec.Command(p.Argv[0], append(append([]string(nil), p.Argv[1:]...), extra...)...)
+	cmd.Dir = p.Root
+	cmd.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/"}
+	cmd.Env = append(cmd.Env, containerEnv(s.Pod, p.Container)...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if p.UID != 0 || p.GID != 0 {
+		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: uint32(p.UID), Gid: uint32(p.GID), Groups: []uint32{}}
+	}
+	return cmd
+}
+
+// containerEnv turns the container's literal env values (and the downward
+// API's pod name/namespace) into the process environment.
+func containerEnv(pod *Pod, name string) []string {
+	var out []string
+	for _, c := range pod.Containers {
+		if c.Name() != name {
+			continue
+		}
+		for _, e := range manifest.Slice(c.M, "env") {
+			m, _ := e.(map[string]any)
+			n := manifest.Str(m, "name")
+			if v, ok := m["value"]; ok {
+				out = append(out, n+"="+fmt.Sprint(v))
+				continue
+			}
+			switch manifest.Str(m, "valueFrom", "fieldRef", "fieldPath") {
+			case "metadata.name":
+				out = append(out, n+"=podsim-0")
+			case "metadata.namespace":
+				out = append(out, n+"="+pod.Namespace)
+			case "status.podIP":
+				out = append(out, n+"=127.0.0.1")
+			}
+		}
+	}
+	return out
+}
+
+// run runs the container's command with extra args to completion (in the
+// namespace, as the container's user).
+func (s *Sim) run(ctx context.Context, p *Proc, extra ...string) (string, error) {
+	var out bytes.Buffer
+	err := s.NS.Do(func() error {
+		cmd := s.command(p, extra...)
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Start(); err != nil {
+			return err
+		}
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case err := <-done:
+			return err
+		case <-ctx.Done():
+			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			return ctx.Err()
+		case <-time.After(30 * time.Second):
+			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			return errors.New("timeout")
+		}
+	})
+	return out.String(), err
+}
+
+func (s *Sim) startProc(p *Proc) error {
+	p.out = &syncBuffer{}
+	p.exited = make(chan struct{})
+	return s.NS.Do(func() error {
+		p.cmd = s.command(p)
+		p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
+		if err := p.cmd.Start(); err != nil {
+			return err
+		}
+		go func() { p.cmd.Wait(); close(p.exited) }()
+		return nil
+	})
+}
+
+// Stop ends every process and removes the root.
+func (s *Sim) Stop() {
+	for _, p := range s.Procs {
+		if p.cmd != nil && p.cmd.Process != nil {
+			syscall.Kill(-p.cmd.Process.Pid, syscall.SIGTERM)
+			select {
+			case <-p.exited:
+			case <-time.After(3 * time.Second):
+				syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+				<-p.exited
+			}
+		}
+	}
+	for _, a := range s.Apps {
+		a.Close()
+	}
+	if s.NS != nil {
+		s.NS.Close()
+	}
+	if s.Root != "" {
+		os.RemoveAll(s.Root)
+	}
+}
+
+// HTTPClient talks HTTP/1.1 from inside the pod's namespace.
+func (s *Sim) HTTPClient() *http.Client {
+	return &http.Client{
+		Timeout: 10 * time.Second,
+		Transport: &http.Transport{
+			DialContext:       s.NS.DialContext,
+			DisableKeepAlives: true,
+		},
+	}
+}
+
+// Dial connects from inside the namespace.
+func (s *Sim) Dial(ctx context.Context, port int) (net.Conn, error) {
+	return s.NS.DialContext(ctx, "tcp", "127.0.0.1:"+strconv.Itoa(port))
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}

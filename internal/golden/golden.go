@@ -1,0 +1,190 @@
+// Package golden runs golden cases: testdata/<case>/{config.yaml,input.yaml}
+// against expected.yaml (or errors.txt for cases that must fail). Every case
+// also runs on its own output (idempotency) and through uninject (the input's
+// objects come back). UPDATE_GOLDEN=1 rewrites the expected files; a stale
+// golden fails. Every generated haproxy.cfg is checked by the real
+// `haproxy -c`.
+package golden
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/sidecarize/sidecarize/transform"
+	"sigs.k8s.io/kustomize/kyaml/kio"
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+)
+
+// Update reports whether goldens are being rewritten.
+func Update() bool { return os.Getenv("UPDATE_GOLDEN") != "" }
+
+// Run runs every case under dir (e.g. "testdata").
+func Run(t *testing.T, dir string, patterns []transform.Pattern) {
+	t.Helper()
+	cases, err := filepath.Glob(filepath.Join(dir, "*", "input.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cases) == 0 {
+		t.Fatalf("no golden cases under %s", dir)
+	}
+	for _, in := range cases {
+		caseDir := filepath.Dir(in)
+		t.Run(filepath.Base(caseDir), func(t *testing.T) { runCase(t, caseDir, patterns) })
+	}
+}
+
+// Engine builds the engine for a case directory from its config.yaml.
+func Engine(t *testing.T, caseDir string, patterns []transform.Pattern) *transform.Engine {
+	t.Helper()
+	e := &transform.Engine{Patterns: patterns, Version: "test"}
+	if b, err := os.ReadFile(filepath.Join(caseDir, "config.yaml")); err == nil {
+		cfg, err := transform.LoadConfig("config.yaml", b, patterns)
+		if err != nil {
+			t.Fatalf("config: %v", err)
+		}
+		e.Config = cfg
+	}
+	return e
+}
+
+func runCase(t *testing.T, caseDir string, patterns []transform.Pattern) {
+	input, err := os.ReadFile(filepath.Join(caseDir, "input.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := Engine(t, caseDir, patterns)
+	out, _, err := e.Process("input.yaml", input)
+	errFile := filepath.Join(caseDir, "errors.txt")
+	if err != nil {
+		compare(t, errFile, []byte(err.Error()+"\n"))
+		return
+	}
+	if _, statErr := os.Stat(errFile); statErr == nil && !Update() {
+		t.Fatalf("expected an error (errors.txt), got none")
+	}
+	compare(t, filepath.Join(caseDir, "expected.yaml"), out)
+
+	// Idempotency: running on the output changes nothing.
+	again, _, err := e.Process("expected.yaml", out)
+	if err != nil {
+		t.Fatalf("second run: %v", err)
+	}
+	if d := cmp.Diff(string(out), string(again)); d != "" {
+		t.Errorf("not idempotent: second run differs (-first +second):\n%s", d)
+	}
+
+	// Uninject restores the input's objects.
+	un := &transform.Engine{Patterns: patterns, Uninject: true, Version: "test"}
+	restored, _, err := un.Process("expected.yaml", out)
+	if err != nil {
+		t.Fatalf("uninject: %v", err)
+	}
+	if d := cmp.Diff(Normalize(t, input), Normalize(t, restored)); d != "" {
+		t.Errorf("uninject does not restore the input (-input +uninjected):\n%s", d)
+	}
+	CheckHAProxy(t, out)
+}
+
+// compare checks got against a golden file, or rewrites it with UPDATE_GOLDEN.
+func compare(t *testing.T, file string, got []byte) {
+	t.Helper()
+	if Update() {
+		if err := os.WriteFile(file, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatalf("%v (run with UPDATE_GOLDEN=1 to create it)\ngot:\n%s", err, got)
+	}
+	if d := cmp.Diff(string(want), string(got)); d != "" {
+		t.Errorf("%s is stale (-want +got; UPDATE_GOLDEN=1 rewrites):\n%s", file, d)
+	}
+}
+
+// Normalize parses a stream and re-encodes each object, so two streams with
+// the same objects compare equal whatever their formatting.
+func Normalize(t *testing.T, data []byte) []string {
+	t.Helper()
+	nodes, err := (&kio.ByteReader{Reader: bytes.NewReader(data), OmitReaderAnnotations: true}).Read()
+	if err != nil {
+		t.Fatalf("parse: %v", err)
+	}
+	var out []string
+	for _, n := range nodes {
+		s, err := n.String()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// CheckHAProxy validates every ConfigMap key ending in .cfg that looks like
+// an HAProxy config with the real `haproxy -c`, from a fresh directory.
+func CheckHAProxy(t *testing.T, stream []byte) {
+	t.Helper()
+	nodes, err := (&kio.ByteReader{Reader: bytes.NewReader(stream), OmitReaderAnnotations: true}).Read()
+	if err != nil {
+		t.Fatalf("parse: %v", err)
+	}
+	for _, n := range nodes {
+		if n.GetKind() != "ConfigMap" {
+			continue
+		}
+		data := n.GetDataMap()
+		keys := make([]string, 0, len(data))
+		for k := range data {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			if k != "haproxy.cfg" {
+				continue
+			}
+			HAProxyCheck(t, n.GetName()+"/"+k, data[k])
+		}
+	}
+}
+
+// HAProxyCheck runs `haproxy -c -f <tmp>/haproxy.cfg`.
+func HAProxyCheck(t *testing.T, name, cfg string) {
+	t.Helper()
+	bin, err := exec.LookPath("haproxy")
+	if err != nil {
+		t.Fatalf("haproxy is not installed: run scripts/deps.sh haproxy (make test does)")
+	}
+	dir := t.TempDir()
+	f := filepath.Join(dir, "haproxy.cfg")
+	if err := os.WriteFile(f, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "-c", "-f", f)
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("haproxy -c rejects %s: %v\n%s\n--- config ---\n%s", name, err, out, cfg)
+	}
+}
+
+// Object returns the objects of a stream by "Kind/name".
+func Objects(t *testing.T, stream []byte) map[string]*yaml.RNode {
+	t.Helper()
+	nodes, err := (&kio.ByteReader{Reader: bytes.NewReader(stream), OmitReaderAnnotations: true}).Read()
+	if err != nil {
+		t.Fatalf("parse: %v", err)
+	}
+	m := map[string]*yaml.RNode{}
+	for _, n := range nodes {
+		m[n.GetKind()+"/"+strings.TrimSpace(n.GetName())] = n
+	}
+	return m
+}

@@ -1,0 +1,244 @@
+package monitor
+
+import (
+	"fmt"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/sidecarize/sidecarize/patterns/haproxy"
+	"github.com/sidecarize/sidecarize/patterns/scrape"
+	"github.com/sidecarize/sidecarize/templates"
+	"github.com/sidecarize/sidecarize/transform"
+)
+
+// Names of what the pattern adds to the pod.
+const (
+	ContainerName   = "monitor-proxy"
+	VolumeName      = "sidecarize-monitor"
+	ProxyPortName   = "mon-proxy"
+	MetricsPortName = "mon-metrics"
+)
+
+// Options of the monitor pattern.
+type Options struct {
+	// Port is the app container port to proxy, by name or number.
+	Port string `json:"port,omitempty" doc:"app port to proxy, name or number (default: the first declared port)"`
+	// Protocol is http, grpc, http2 or tcp.
+	Protocol string `json:"protocol,omitempty" doc:"http | grpc | http2 (h2 both sides) | tcp"`
+	// ProxyPort is where the proxy listens; the Service targetPort moves here.
+	ProxyPort int32 `json:"proxyPort,omitempty" doc:"port the proxy listens on"`
+	// MetricsPort serves Prometheus metrics.
+	MetricsPort int32 `json:"metricsPort,omitempty" doc:"port of the Prometheus endpoint"`
+	// MetricsPath is the metrics URL path.
+	MetricsPath string `json:"metricsPath,omitempty" doc:"path of the Prometheus endpoint"`
+	scrape.Options
+	// Rules adds a PrometheusRule (request rate, error ratio, latency, alert).
+	Rules bool `json:"rules,omitempty" doc:"add a PrometheusRule with recording rules and a high-error-rate alert"`
+	// ErrorRatio is the alert threshold on the 5xx ratio.
+	ErrorRatio float64 `json:"errorRatio,omitempty" doc:"5xx ratio above which the alert fires"`
+	// Timeout is HAProxy's client/server timeout.
+	Timeout string `json:"timeout,omitempty" doc:"client and server timeout"`
+	// MaxConnections caps concurrent connections.
+	MaxConnections int `json:"maxConnections,omitempty" doc:"maximum concurrent connections"`
+	// Resources overrides the container's requests and limits.
+	Resources *corev1.ResourceRequirements `json:"resources,omitempty" doc:"requests and limits of the proxy container"`
+}
+
+// Default returns the defaults.
+func Default() *Options {
+	return &Options{
+		Protocol:       "http",
+		ProxyPort:      9080,
+		MetricsPort:    9101,
+		MetricsPath:    "/metrics",
+		Options:        scrape.Options{Scrape: scrape.ServiceMonitor, Interval: "30s"},
+		ErrorRatio:     0.05,
+		Timeout:        "60s",
+		MaxConnections: 4096,
+	}
+}
+
+// Validate checks option values.
+func (o *Options) Validate() error {
+	switch o.Protocol {
+	case "http", "grpc", "http2", "tcp":
+	default:
+		return fmt.Errorf("protocol: %q: must be http, grpc, http2 or tcp", o.Protocol)
+	}
+	for _, p := range []struct {
+		name string
+		v    int32
+	}{{"proxyPort", o.ProxyPort}, {"metricsPort", o.MetricsPort}} {
+		if p.v < 1024 || p.v > 65535 {
+			return fmt.Errorf("%s: %d: must be between 1024 and 65535", p.name, p.v)
+		}
+	}
+	if o.ProxyPort == o.MetricsPort {
+		return fmt.Errorf("proxyPort and metricsPort are both %d", o.ProxyPort)
+	}
+	if !strings.HasPrefix(o.MetricsPath, "/") || strings.ContainsAny(o.MetricsPath, " \t{}") {
+		return fmt.Errorf("metricsPath: %q: must be a path starting with /", o.MetricsPath)
+	}
+	if err := o.Options.Validate(); err != nil {
+		return err
+	}
+	if o.Rules {
+		if o.Protocol == "tcp" {
+			return fmt.Errorf("rules: HTTP request metrics do not exist in tcp mode")
+		}
+		if o.Scrape != scrape.ServiceMonitor && o.Scrape != scrape.PodMonitor {
+			return fmt.Errorf("rules: need scrape serviceMonitor or podMonitor (the rules select series by their job)")
+		}
+		if o.ErrorRatio <= 0 || o.ErrorRatio >= 1 {
+			return fmt.Errorf("errorRatio: %v: must be between 0 and 1", o.ErrorRatio)
+		}
+	}
+	if !validDuration(o.Timeout) {
+		return fmt.Errorf("timeout: %q: expected a duration like 30s or 500ms", o.Timeout)
+	}
+	if o.MaxConnections < 1 {
+		return fmt.Errorf("maxConnections: must be at least 1")
+	}
+	return nil
+}
+
+// validDuration accepts HAProxy time formats that are also Go-like: digits
+// and a unit of us, ms, s, m, h.
+func validDuration(s string) bool {
+	i := 0
+	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+		i++
+	}
+	if i == 0 {
+		return false
+	}
+	switch s[i:] {
+	case "us", "ms", "s", "m", "h":
+		return true
+	}
+	return false
+}
+
+// Pattern is the monitor pattern.
+type Pattern struct{}
+
+var _ transform.Pattern = Pattern{}
+
+// Name implements transform.Pattern.
+func (Pattern) Name() string { return "monitor" }
+
+// ConfigKey implements transform.Pattern.
+func (Pattern) ConfigKey() string { return "monitor" }
+
+// Summary implements transform.Pattern.
+func (Pattern) Summary() string {
+	return "sidecar: HAProxy reverse proxy in front of an app port, Prometheus metrics, ServiceMonitor/PodMonitor, PrometheusRule"
+}
+
+// NewOptions implements transform.Pattern.
+func (Pattern) NewOptions() transform.Options { return Default() }
+
+type cfgData struct {
+	Workload       string
+	AppPort        int32
+	ProxyPort      int32
+	MetricsPort    int32
+	MetricsPath    string
+	Mode           string
+	H2             bool
+	Timeout        string
+	ConnectTimeout string
+	MaxConnections int
+	LogLevel       string
+}
+
+// Inject implements transform.Pattern.
+func (Pattern) Inject(w *transform.Workload, opts transform.Options) error {
+	o := opts.(*Options)
+	_, port, err := w.ResolvePort(o.Port)
+	if err != nil {
+		return err
+	}
+	mode := "http"
+	if o.Protocol == "tcp" {
+		mode = "tcp"
+	}
+	cfg, err := templates.Render("haproxy-monitor.cfg.tmpl", cfgData{
+		Workload: w.Ref(), AppPort: port.ContainerPort, ProxyPort: o.ProxyPort,
+		MetricsPort: o.MetricsPort, MetricsPath: o.MetricsPath, Mode: mode,
+		H2: o.Protocol == "grpc" || o.Protocol == "http2", Timeout: o.Timeout,
+		ConnectTimeout: "5s", MaxConnections: o.MaxConnections, LogLevel: "info",
+	})
+	if err != nil {
+		return err
+	}
+	cm, err := w.AddConfigMap("", map[string]string{"haproxy.cfg": cfg})
+	if err != nil {
+		return err
+	}
+	if err := haproxy.Inject(w, haproxy.Spec{
+		Name: ContainerName, ConfigMap: cm, Volume: VolumeName,
+		Ports: []corev1.ContainerPort{
+			{Name: ProxyPortName, ContainerPort: o.ProxyPort, Protocol: corev1.ProtocolTCP},
+			{Name: MetricsPortName, ContainerPort: o.MetricsPort, Protocol: corev1.ProtocolTCP},
+		},
+		ProbePort: o.ProxyPort,
+		Resources: o.Resources,
+	}); err != nil {
+		return err
+	}
+	w.EditService(transform.ServiceEdit{
+		Op: "retarget", AppPort: port.ContainerPort, AppPortName: port.Name,
+		ProxyPort: o.ProxyPort, ProxyPortName: ProxyPortName,
+	})
+	res, err := scrape.Apply(w, o.Options, scrape.Endpoint{PortName: MetricsPortName, Port: o.MetricsPort, Path: o.MetricsPath, ServicePort: "metrics"})
+	if err != nil {
+		return err
+	}
+	if o.Rules {
+		return w.AddObject(rules(w, o, res.Job))
+	}
+	return nil
+}
+
+// rules are the recording rules and the alert of seed 1 "v1", over HAProxy's
+// exporter metrics for the "app" proxy, selected by the scrape job.
+func rules(w *transform.Workload, o *Options, job string) scrape.PrometheusRule {
+	sel := fmt.Sprintf(`job=%q,proxy="app"`, job)
+	if w.Namespace != "" {
+		sel = fmt.Sprintf(`namespace=%q,`, w.Namespace) + sel
+	}
+	labels := map[string]string{"workload": w.Name}
+	if w.Namespace != "" {
+		labels["workload_namespace"] = w.Namespace
+	}
+	ref := fmt.Sprintf(`workload=%q`, w.Name)
+	if w.Namespace != "" {
+		ref += fmt.Sprintf(`,workload_namespace=%q`, w.Namespace)
+	}
+	return scrape.PrometheusRule{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "monitoring.coreos.com/v1", Kind: "PrometheusRule"},
+		ObjectMeta: metav1.ObjectMeta{Name: w.ObjectName()},
+		Spec: scrape.RuleSpec{Groups: []scrape.RuleGroup{{
+			Name: "sidecarize." + w.ObjectName(),
+			Rules: []scrape.Rule{
+				{Record: "sidecarize:http_requests:rate5m", Labels: labels,
+					Expr: fmt.Sprintf(`sum(rate(haproxy_frontend_http_requests_total{%s}[5m]))`, sel)},
+				{Record: "sidecarize:http_errors:ratio_rate5m", Labels: labels,
+					Expr: fmt.Sprintf(`sum(rate(haproxy_backend_http_responses_total{%s,code="5xx"}[5m])) / sum(rate(haproxy_backend_http_responses_total{%s}[5m]))`, sel, sel)},
+				{Record: "sidecarize:http_response_time_seconds:avg", Labels: labels,
+					Expr: fmt.Sprintf(`avg(haproxy_backend_response_time_average_seconds{%s})`, sel)},
+				{Alert: "SidecarizeHighErrorRate",
+					Expr:   fmt.Sprintf(`sidecarize:http_errors:ratio_rate5m{%s} > %g`, ref, o.ErrorRatio),
+					For:    "5m",
+					Labels: map[string]string{"severity": "warning"},
+					Annotations: map[string]string{
+						"summary":     fmt.Sprintf("%s: more than %g%% of responses are 5xx", w.Ref(), o.ErrorRatio*100),
+						"description": "The 5xx ratio measured by the sidecarize monitor proxy is {{ $value | humanizePercentage }} over 5 minutes.",
+					}},
+			},
+		}}},
+	}
+}

@@ -1,0 +1,15 @@
+// Package patterns lists sidecarize's patterns, explicitly and in the order
+// they are applied to a workload.
+package patterns
+
+import (
+	"github.com/sidecarize/sidecarize/patterns/monitor"
+	"github.com/sidecarize/sidecarize/transform"
+)
+
+// All returns every pattern, in application order.
+func All() []transform.Pattern {
+	return []transform.Pattern{
+		monitor.Pattern{},
+	}
+}

@@ -1,0 +1,607 @@
+package transform
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+)
+
+// Engine runs the patterns over a document stream. One Engine serves every
+// front end (filter, files, KRM function, Helm post-renderer).
+type Engine struct {
+	Patterns []Pattern
+	Config   *Config // nil: no config file
+	Flags    Flags
+	Uninject bool
+	Version  string
+}
+
+// Flags is the command-line layer of configuration (lowest precedence, §3).
+type Flags struct {
+	Patterns       []string // -p: patterns for every selected workload
+	Set            []string // --set pattern.option=value
+	Select         Selector // -l, --kind, --name
+	NativeSidecars string
+	KubeVersion    string
+}
+
+// object is one Kubernetes object: a document, or an item of a kind: List.
+type object struct {
+	doc     *Doc
+	node    *yaml.RNode
+	where   string
+	spec    *FieldSpec // pod template location, for workloads
+	extra   []*yaml.RNode
+	drop    bool
+	changed bool
+	list    *object // the List holding this item
+}
+
+type plan struct {
+	obj     *object
+	w       *Workload
+	old     *Status
+	enabled []Pattern
+	opts    map[string]Options
+	action  string
+}
+
+// Run transforms docs in place and returns the report. On error nothing
+// should be written: the error lists every problem found.
+func (e *Engine) Run(docs []*Doc) (*Report, error) {
+	rep := &Report{}
+	var errs []error
+	fail := func(err error) { errs = append(errs, err) }
+
+	specs := append(append([]FieldSpec{}, BuiltinPodTemplates...), e.configSpecs()...)
+	native, kv, err := e.nativeSidecars()
+	if err != nil {
+		return nil, err
+	}
+	selectAll := e.Uninject || len(e.Flags.Patterns) > 0 || (e.Config != nil && len(e.Config.Spec.Rules) > 0)
+
+	// 1. Read what matters. Documents that cannot be affected are not parsed
+	// at all: they are written back from their bytes.
+	var workloads, services, generated []*object
+	var lists []*object
+	for _, d := range docs {
+		kind := d.Kind()
+		mentions := bytes.Contains(d.Raw, []byte("sidecarize"))
+		switch {
+		case kind == "Service":
+			services = append(services, &object{doc: d, where: d.Where()})
+			continue
+		case kind == "" || kind == "List":
+		case isWorkloadKind(specs, kind) && (selectAll || mentions):
+		case mentions:
+		default:
+			if isWorkloadKind(specs, kind) {
+				rep.NotRead++
+			}
+			continue
+		}
+		n, err := d.Node()
+		if err != nil {
+			fail(err)
+			continue
+		}
+		if n == nil {
+			continue
+		}
+		o := &object{doc: d, node: n, where: d.Where()}
+		items := []*object{o}
+		if n.GetKind() == "List" || strings.HasSuffix(n.GetKind(), "List") && n.Field("items") != nil {
+			lists = append(lists, o)
+			items = nil
+			if it := n.Field("items"); it != nil {
+				for i, c := range it.Value.Content() {
+					items = append(items, &object{doc: d, node: yaml.NewRNode(c), where: fmt.Sprintf("%s.items[%d]", d.Where(), i), list: o})
+				}
+			}
+		}
+		for _, it := range items {
+			k := it.node.GetKind()
+			if fs := findSpec(specs, it.node.GetApiVersion(), k); fs != nil {
+				it.spec = fs
+				workloads = append(workloads, it)
+			} else if k == "Service" {
+				services = append(services, it)
+			} else if it.node.GetLabels()[LabelManagedBy] == ManagedByValue {
+				generated = append(generated, it)
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+
+	// 2. Plan every workload: which patterns, which options, what to do.
+	var plans []*plan
+	for _, o := range workloads {
+		p, err := e.plan(o, native, kv)
+		if err != nil {
+			fail(err)
+			continue
+		}
+		plans = append(plans, p)
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	acting := false
+	for _, p := range plans {
+		if p.action == "inject" || p.old != nil {
+			acting = true
+		}
+	}
+
+	// 3. Services: parsed only when some workload is (or was) injected.
+	var svcs []*service
+	if acting {
+		for _, o := range services {
+			if o.node == nil {
+				n, err := o.doc.Node()
+				if err != nil {
+					fail(err)
+					continue
+				}
+				if n == nil {
+					continue
+				}
+				o.node = n
+			}
+			s, err := newService(o)
+			if err != nil {
+				fail(err)
+				continue
+			}
+			if _, err := s.restore(); err != nil {
+				fail(err)
+				continue
+			}
+			svcs = append(svcs, s)
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+
+	// 4. Remove earlier injections that are redone or undone, with their
+	// generated objects; inject.
+	dropRefs := map[string]bool{}
+	for _, p := range plans {
+		if p.old != nil && p.action != "leave" {
+			if err := uninjectWorkload(p.w, p.old); err != nil {
+				fail(fmt.Errorf("%s: %s: uninject: %w", p.obj.where, p.w.Ref(), err))
+				continue
+			}
+			p.obj.changed = true
+			for _, r := range p.old.Objects {
+				dropRefs[r.Kind+"/"+p.w.Namespace+"/"+r.Name] = true
+			}
+		}
+	}
+	for _, g := range generated {
+		if e.Uninject || dropRefs[g.node.GetKind()+"/"+g.node.GetNamespace()+"/"+g.node.GetName()] {
+			g.drop = true
+			g.changed = true
+		}
+	}
+	for _, p := range plans {
+		wr := WorkloadReport{Source: p.obj.doc.Source, Index: p.obj.doc.Index, Kind: p.w.Kind, Namespace: p.w.Namespace, Name: p.w.Name}
+		switch p.action {
+		case "inject":
+			for _, s := range svcs {
+				if s.selects(p.w.Namespace, p.w.labels) {
+					p.w.services = append(p.w.services, s.info)
+				}
+			}
+			if err := e.inject(p); err != nil {
+				fail(err)
+				continue
+			}
+			p.obj.changed = true
+			wr.Action = "injected"
+			wr.Patterns = p.w.status.Patterns
+		case "uninject":
+			wr.Action = "uninjected"
+		case "leave":
+			wr.Action = "unchanged"
+			wr.Reason = "already_injected_not_selected"
+			p.w.status = *p.old
+		default:
+			wr.Action = "skipped"
+			wr.Reason = p.action
+		}
+		wr.Warnings = p.w.warnings
+		rep.Workloads = append(rep.Workloads, wr)
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+
+	// 5. Services follow the workloads: apply every injected workload's
+	// recorded edits (fresh or left as they were).
+	for _, p := range plans {
+		if p.action != "inject" && p.action != "leave" {
+			continue
+		}
+		var matched []string
+		for _, s := range svcs {
+			if !s.selects(p.w.Namespace, p.w.labels) {
+				continue
+			}
+			matched = append(matched, s.info.Name)
+			s.used = true
+			if len(p.w.status.Services) > 0 {
+				if err := s.apply(p.w.status.Services); err != nil {
+					fail(err)
+				}
+			}
+		}
+		if p.action == "inject" && len(matched) == 0 && hasRetarget(p.w.status.Services) {
+			rep.Warn(p.obj.where, p.w.Ref(), "no Service in the input selects this workload's pods; nothing to retarget")
+		}
+	}
+	for _, s := range svcs {
+		if err := s.finish(); err != nil {
+			fail(err)
+		}
+		if !s.used {
+			continue
+		}
+		// A Service whose selector also matches pods that are not injected
+		// sends part of its traffic past the proxies.
+		for _, p := range plans {
+			if (p.action == "inject" || p.action == "leave") || !s.selects(p.w.Namespace, p.w.labels) {
+				continue
+			}
+			rep.Warn(s.obj.where, "Service "+s.info.Name, fmt.Sprintf("also selects the pods of %s, which are not injected: its targetPort was moved to the proxy port they do not have", p.w.Ref()))
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+
+	// 6. Write back into documents.
+	for _, o := range append(append(append([]*object{}, workloads...), generated...), services...) {
+		if o.list != nil {
+			if o.changed || o.drop || len(o.extra) > 0 {
+				o.list.changed = true
+			}
+			continue
+		}
+		if o.changed {
+			o.doc.MarkChanged()
+		}
+		o.doc.drop = o.drop
+		o.doc.extra = o.extra
+	}
+	for _, l := range lists {
+		if !l.changed {
+			continue
+		}
+		var all []*object
+		all = append(all, workloads...)
+		all = append(all, generated...)
+		all = append(all, services...)
+		rebuildList(l, all)
+		l.doc.MarkChanged()
+	}
+	return rep, nil
+}
+
+func hasRetarget(edits []ServiceEdit) bool {
+	for _, e := range edits {
+		if e.Op == "retarget" {
+			return true
+		}
+	}
+	return false
+}
+
+// rebuildList writes a List's items back: dropped items removed, generated
+// objects after their workload.
+func rebuildList(l *object, objs []*object) {
+	byNode := map[*yaml.Node]*object{}
+	for _, o := range objs {
+		if o.list == l {
+			byNode[o.node.YNode()] = o
+		}
+	}
+	items := l.node.Field("items").Value.YNode()
+	var out []*yaml.Node
+	for _, c := range items.Content {
+		o := byNode[c]
+		if o != nil && o.drop {
+			continue
+		}
+		out = append(out, c)
+		if o != nil {
+			for _, x := range o.extra {
+				out = append(out, x.YNode())
+			}
+		}
+	}
+	items.Content = out
+}
+
+func (e *Engine) configSpecs() []FieldSpec {
+	if e.Config == nil {
+		return nil
+	}
+	return e.Config.Spec.PodTemplates
+}
+
+// nativeSidecars resolves nativeSidecars and kubeVersion (config over flags).
+func (e *Engine) nativeSidecars() (bool, KubeVersion, error) {
+	mode, ver := e.Flags.NativeSidecars, e.Flags.KubeVersion
+	if e.Config != nil {
+		if e.Config.Spec.NativeSidecars != "" {
+			mode = e.Config.Spec.NativeSidecars
+		}
+		if e.Config.Spec.KubeVersion != "" {
+			ver = e.Config.Spec.KubeVersion
+		}
+	}
+	if ver == "" {
+		ver = DefaultKubeVersion
+	}
+	kv, err := ParseKubeVersion(ver)
+	if err != nil {
+		return false, kv, fmt.Errorf("kubeVersion: %w", err)
+	}
+	switch mode {
+	case "", "auto":
+		return kv.AtLeast(1, 29), kv, nil
+	case "true":
+		if !kv.AtLeast(1, 29) {
+			return false, kv, fmt.Errorf("nativeSidecars: true needs kubeVersion 1.29 or later (got %s)", ver)
+		}
+		return true, kv, nil
+	case "false":
+		return false, kv, nil
+	}
+	return false, kv, fmt.Errorf("nativeSidecars: %q: must be auto, true or false", mode)
+}
+
+// otherMeshes are containers and annotations of proxies sidecarize must not
+// stack on top of.
+var otherMeshes = map[string]string{
+	"istio-proxy":                "Istio",
+	"linkerd-proxy":              "Linkerd",
+	"envoy-sidecar":              "Consul",
+	"consul-dataplane":           "Consul",
+	"sidecar.istio.io/status":    "Istio",
+	"linkerd.io/proxy-version":   "Linkerd",
+	"consul.hashicorp.com/connect-inject-status": "Consul",
+}
+
+// plan decides what happens to one workload and layers its options:
+// defaults, then flags, then config rules, then annotations (§3).
+func (e *Engine) plan(o *object, native bool, kv KubeVersion) (*plan, error) {
+	n := o.node
+	tmpl, err := podTemplate(n, o.spec)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %s %s: %s: %w", o.where, n.GetKind(), n.GetName(), o.spec.Path, err)
+	}
+	w := &Workload{Kind: n.GetKind(), Name: n.GetName(), Namespace: n.GetNamespace(), Native: native, KubeVersion: kv, obj: o}
+	p := &plan{obj: o, w: w, opts: map[string]Options{}}
+	if tmpl == nil {
+		p.action = "no_pod_template"
+		return p, nil
+	}
+	w.tmpl = tmpl
+	if f := tmpl.Field("spec"); f == nil || f.Value.YNode().Kind != yaml.MappingNode {
+		return nil, fmt.Errorf("%s: %s: %s: missing pod spec", o.where, w.Ref(), w.fieldPath("spec"))
+	}
+	w.spec = tmpl.Field("spec").Value
+	w.labels = tmpl.GetLabels()
+	if e.Config != nil {
+		w.images = e.Config.Spec.Images
+	}
+	anns := map[string]string{}
+	if o.spec.Path != "" {
+		for k, v := range n.GetAnnotations() {
+			anns[k] = v
+		}
+	}
+	for k, v := range tmpl.GetAnnotations() {
+		anns[k] = v
+	}
+	if raw, ok := anns[AnnotationStatus]; ok {
+		st, err := parseStatus(raw)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %s: %w", o.where, w.Ref(), err)
+		}
+		p.old = st
+	}
+	if e.Uninject {
+		p.action = "not_injected"
+		if p.old != nil {
+			p.action = "uninject"
+		}
+		return p, nil
+	}
+
+	// Which patterns are on.
+	on := map[string]bool{}
+	inject := strings.TrimSpace(anns[AnnotationInject])
+	switch strings.ToLower(inject) {
+	case "disabled", "false", "none", "off":
+		p.action = "opted_out"
+		if p.old != nil {
+			p.action = "uninject"
+		}
+		return p, nil
+	}
+	if len(e.Flags.Patterns) > 0 && e.Flags.Select.Matches(w.Kind, w.Name, w.Namespace, n.GetLabels(), w.labels) {
+		for _, name := range e.Flags.Patterns {
+			on[name] = true
+		}
+	}
+	var rules []Rule
+	if e.Config != nil {
+		for _, r := range e.Config.Spec.Rules {
+			if r.Select.Matches(w.Kind, w.Name, w.Namespace, n.GetLabels(), w.labels) {
+				rules = append(rules, r)
+				for k := range r.Patterns {
+					on[patternByKey(e.Patterns, k).Name()] = true
+				}
+			}
+		}
+	}
+	if inject != "" && !strings.EqualFold(inject, "enabled") && !strings.EqualFold(inject, "true") {
+		for _, name := range strings.Split(inject, ",") {
+			name = strings.TrimSpace(name)
+			if name == "" {
+				continue
+			}
+			if patternByName(e.Patterns, name) == nil {
+				return nil, fmt.Errorf("%s: %s: metadata.annotations[%q]: unknown pattern %q (patterns: %s)", o.where, w.Ref(), AnnotationInject, name, strings.Join(patternNames(e.Patterns), ", "))
+			}
+			on[name] = true
+		}
+	}
+
+	// Options, layer by layer.
+	annKeys := make([]string, 0, len(anns))
+	for k := range anns {
+		annKeys = append(annKeys, k)
+	}
+	sort.Strings(annKeys)
+	for _, pat := range e.Patterns {
+		opts := pat.NewOptions()
+		for _, s := range e.Flags.Set {
+			key, val, _ := strings.Cut(s, "=")
+			pn, path, _ := strings.Cut(key, ".")
+			if pn != pat.Name() {
+				continue
+			}
+			if err := SetOption(opts, path, val); err != nil {
+				return nil, fmt.Errorf("--set %s: %w", s, err)
+			}
+		}
+		for _, r := range rules {
+			raw, ok := r.Patterns[pat.ConfigKey()]
+			if !ok {
+				raw, ok = r.Patterns[pat.Name()]
+			}
+			if ok {
+				if err := overlayJSON(opts, raw); err != nil {
+					return nil, fmt.Errorf("%s: %s: config %s: %w", o.where, w.Ref(), pat.ConfigKey(), err)
+				}
+			}
+		}
+		for _, k := range annKeys {
+			rest, ok := strings.CutPrefix(k, AnnotationPrefix+pat.Name()+".")
+			if !ok {
+				continue
+			}
+			if !on[pat.Name()] {
+				w.pattern = pat.Name()
+				w.Warn("annotation %s is set but the pattern is not enabled on this workload", k)
+				continue
+			}
+			if err := SetOption(opts, rest, anns[k]); err != nil {
+				return nil, fmt.Errorf("%s: %s: metadata.annotations[%q]: %w", o.where, w.Ref(), k, err)
+			}
+		}
+		if on[pat.Name()] {
+			if err := opts.Validate(); err != nil {
+				return nil, fmt.Errorf("%s: %s: %s: %w", o.where, w.Ref(), pat.Name(), err)
+			}
+			p.enabled = append(p.enabled, pat)
+			p.opts[pat.Name()] = opts
+		}
+	}
+	for _, k := range annKeys {
+		if !strings.HasPrefix(k, AnnotationPrefix) || k == AnnotationStatus || k == AnnotationConfigHash || k == AnnotationInject {
+			continue
+		}
+		pn, _, _ := strings.Cut(strings.TrimPrefix(k, AnnotationPrefix), ".")
+		if patternByName(e.Patterns, pn) == nil {
+			return nil, fmt.Errorf("%s: %s: metadata.annotations[%q]: unknown pattern %q (patterns: %s)", o.where, w.Ref(), k, pn, strings.Join(patternNames(e.Patterns), ", "))
+		}
+	}
+	switch {
+	case len(p.enabled) > 0:
+		p.action = "inject"
+	case p.old != nil:
+		p.action = "leave"
+	default:
+		p.action = "not_selected"
+	}
+	return p, nil
+}
+
+func patternNames(patterns []Pattern) []string {
+	var out []string
+	for _, p := range patterns {
+		out = append(out, p.Name())
+	}
+	return out
+}
+
+// inject applies the enabled patterns, then writes the status and
+// config-hash annotations.
+func (e *Engine) inject(p *plan) error {
+	w := p.w
+	ps, err := w.PodSpec()
+	if err != nil {
+		return err
+	}
+	if ps.HostNetwork {
+		return fmt.Errorf("%s: %s: %s: hostNetwork pods share the node's ports; sidecarize does not inject them (host_network_enabled)", p.obj.where, w.Ref(), w.FieldPath("hostNetwork"))
+	}
+	for _, c := range append(append([]string{}, containerNames(ps.InitContainers)...), containerNames(ps.Containers)...) {
+		if mesh, ok := otherMeshes[c]; ok {
+			return fmt.Errorf("%s: %s: %s: container %q is %s's proxy; sidecarize does not inject pods that run another mesh's proxy (sidecar_already_exists)", p.obj.where, w.Ref(), w.FieldPath("containers"), c, mesh)
+		}
+	}
+	for k := range w.tmpl.GetAnnotations() {
+		if mesh, ok := otherMeshes[k]; ok {
+			return fmt.Errorf("%s: %s: annotation %s: the pod is already injected by %s (sidecar_already_exists)", p.obj.where, w.Ref(), k, mesh)
+		}
+	}
+	w.status = Status{Version: e.Version}
+	for _, pat := range p.enabled {
+		w.pattern = pat.Name()
+		if err := pat.Inject(w, p.opts[pat.Name()]); err != nil {
+			if strings.HasPrefix(err.Error(), p.obj.where+":") {
+				return err
+			}
+			return w.Errorf("%v", err)
+		}
+		w.status.Patterns = append(w.status.Patterns, pat.Name())
+	}
+	w.pattern = ""
+	hash, err := w.configHash()
+	if err != nil {
+		return err
+	}
+	if hash != "" {
+		if err := w.setTemplateAnnotation(AnnotationConfigHash, hash); err != nil {
+			return err
+		}
+	}
+	b, err := json.Marshal(w.status)
+	if err != nil {
+		return err
+	}
+	return w.setTemplateAnnotation(AnnotationStatus, string(b))
+}
+
+func containerNames(list []corev1.Container) []string {
+	var out []string
+	for _, c := range list {
+		out = append(out, c.Name)
+	}
+	return out
+}

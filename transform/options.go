@@ -1,0 +1,170 @@
+package transform
+
+import (
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"strconv"
+	"strings"
+
+	"sigs.k8s.io/yaml"
+)
+
+// SetOption sets one option from a string, as flags (--set monitor.port=http)
+// and annotations (sidecarize.dev/monitor.port: http) give them. path is the
+// option's dotted path after the pattern name, following json tags; a list of
+// named entries (ambassadors) takes the entry's name as a path element.
+// Scalars are parsed by the field's type; lists of strings accept
+// "a,b"; anything else accepts YAML or JSON ("{cpu: 100m}").
+func SetOption(opts any, path string, value string) error {
+	v := reflect.ValueOf(opts)
+	if v.Kind() != reflect.Pointer {
+		return fmt.Errorf("options must be a pointer, got %T", opts)
+	}
+	if path == "" {
+		return fmt.Errorf("empty option name")
+	}
+	return setPath(v.Elem(), strings.Split(path, "."), value, "")
+}
+
+func setPath(v reflect.Value, path []string, value, done string) error {
+	if len(path) == 0 {
+		return setLeaf(v, value, done)
+	}
+	seg := path[0]
+	here := seg
+	if done != "" {
+		here = done + "." + seg
+	}
+	switch v.Kind() {
+	case reflect.Pointer:
+		if v.IsNil() {
+			v.Set(reflect.New(v.Type().Elem()))
+		}
+		return setPath(v.Elem(), path, value, done)
+	case reflect.Struct:
+		f, ok := fieldByJSON(v, seg)
+		if !ok {
+			return fmt.Errorf("%s: unknown option (options: %s)", here, strings.Join(jsonNames(v.Type()), ", "))
+		}
+		return setPath(f, path[1:], value, here)
+	case reflect.Map:
+		if v.IsNil() {
+			v.Set(reflect.MakeMap(v.Type()))
+		}
+		elem := reflect.New(v.Type().Elem()).Elem()
+		if old := v.MapIndex(reflect.ValueOf(seg)); old.IsValid() {
+			elem.Set(old)
+		}
+		if err := setPath(elem, path[1:], value, here); err != nil {
+			return err
+		}
+		v.SetMapIndex(reflect.ValueOf(seg), elem)
+		return nil
+	case reflect.Slice:
+		et := v.Type().Elem()
+		if et.Kind() == reflect.Struct {
+			if _, ok := et.FieldByName("Name"); ok {
+				for i := 0; i < v.Len(); i++ {
+					if v.Index(i).FieldByName("Name").String() == seg {
+						return setPath(v.Index(i), path[1:], value, here)
+					}
+				}
+				e := reflect.New(et).Elem()
+				e.FieldByName("Name").SetString(seg)
+				v.Set(reflect.Append(v, e))
+				return setPath(v.Index(v.Len()-1), path[1:], value, here)
+			}
+		}
+	}
+	return fmt.Errorf("%s: %s has no sub-options", here, done)
+}
+
+func setLeaf(v reflect.Value, value, name string) error {
+	bad := func(want string) error { return fmt.Errorf("%s: %q: expected %s", name, value, want) }
+	switch v.Kind() {
+	case reflect.String:
+		v.SetString(value)
+	case reflect.Bool:
+		b, err := strconv.ParseBool(value)
+		if err != nil {
+			return bad("true or false")
+		}
+		v.SetBool(b)
+	case reflect.Int, reflect.Int32, reflect.Int64:
+		n, err := strconv.ParseInt(value, 10, v.Type().Bits())
+		if err != nil {
+			return bad("a whole number")
+		}
+		v.SetInt(n)
+	case reflect.Float64:
+		f, err := strconv.ParseFloat(value, 64)
+		if err != nil {
+			return bad("a number")
+		}
+		v.SetFloat(f)
+	case reflect.Slice:
+		if v.Type().Elem().Kind() == reflect.String && !strings.HasPrefix(strings.TrimSpace(value), "[") {
+			var list []string
+			for _, s := range strings.Split(value, ",") {
+				if s = strings.TrimSpace(s); s != "" {
+					list = append(list, s)
+				}
+			}
+			v.Set(reflect.ValueOf(list).Convert(v.Type()))
+			return nil
+		}
+		fallthrough
+	default:
+		js, err := yaml.YAMLToJSON([]byte(value))
+		if err != nil {
+			return fmt.Errorf("%s: %q: %w", name, value, err)
+		}
+		p := reflect.New(v.Type())
+		p.Elem().Set(v)
+		if err := strictJSON(js, p.Interface()); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		v.Set(p.Elem())
+	}
+	return nil
+}
+
+func fieldByJSON(v reflect.Value, name string) (reflect.Value, bool) {
+	t := v.Type()
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		tag := strings.Split(f.Tag.Get("json"), ",")[0]
+		if tag == name {
+			return v.Field(i), true
+		}
+		if f.Anonymous && tag == "" {
+			if fv, ok := fieldByJSON(v.Field(i), name); ok {
+				return fv, true
+			}
+		}
+	}
+	return reflect.Value{}, false
+}
+
+func jsonNames(t reflect.Type) []string {
+	var out []string
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		tag := strings.Split(f.Tag.Get("json"), ",")[0]
+		if f.Anonymous && tag == "" {
+			out = append(out, jsonNames(f.Type)...)
+			continue
+		}
+		if tag != "" && tag != "-" {
+			out = append(out, tag)
+		}
+	}
+	return out
+}
+
+// overlayJSON applies a config rule's options onto opts (JSON semantics:
+// given fields replace, nested objects merge), rejecting unknown fields.
+func overlayJSON(opts any, raw json.RawMessage) error {
+	return strictJSON(nullToEmpty(raw), opts)
+}

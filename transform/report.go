@@ -1,0 +1,74 @@
+package transform
+
+import (
+	"fmt"
+	"io"
+	"strings"
+)
+
+// Report is what a run did, per workload (§4.10).
+type Report struct {
+	Workloads []WorkloadReport `json:"workloads"`
+	Warnings  []Message        `json:"warnings,omitempty"`
+	// NotRead counts workloads skipped without parsing: nothing could select
+	// them (no rules, no flags, no sidecarize.dev annotation).
+	NotRead int `json:"notRead,omitempty"`
+}
+
+// WorkloadReport is one workload's line of the report.
+type WorkloadReport struct {
+	Source    string   `json:"source"`
+	Index     int      `json:"index"`
+	Kind      string   `json:"kind"`
+	Namespace string   `json:"namespace,omitempty"`
+	Name      string   `json:"name"`
+	Action    string   `json:"action"` // injected, uninjected, unchanged, skipped
+	Patterns  []string `json:"patterns,omitempty"`
+	// Reason is machine readable: not_selected, opted_out, not_injected,
+	// already_injected_not_selected, no_pod_template.
+	Reason   string   `json:"reason,omitempty"`
+	Warnings []string `json:"warnings,omitempty"`
+}
+
+// Message is a warning about an object.
+type Message struct {
+	Where   string `json:"where"`
+	Object  string `json:"object"`
+	Message string `json:"message"`
+}
+
+// Warn adds a warning.
+func (r *Report) Warn(where, object, msg string) {
+	r.Warnings = append(r.Warnings, Message{Where: where, Object: object, Message: msg})
+}
+
+// WriteText writes the human summary (stderr by default).
+func (r *Report) WriteText(w io.Writer) {
+	for _, wr := range r.Workloads {
+		ref := wr.Kind + " " + wr.Name
+		if wr.Namespace != "" {
+			ref = wr.Kind + " " + wr.Namespace + "/" + wr.Name
+		}
+		switch wr.Action {
+		case "injected":
+			fmt.Fprintf(w, "sidecarize: %s: injected %s\n", ref, strings.Join(wr.Patterns, ", "))
+		case "skipped":
+			fmt.Fprintf(w, "sidecarize: %s: skipped (%s)\n", ref, wr.Reason)
+		default:
+			if wr.Reason != "" {
+				fmt.Fprintf(w, "sidecarize: %s: %s (%s)\n", ref, wr.Action, wr.Reason)
+			} else {
+				fmt.Fprintf(w, "sidecarize: %s: %s\n", ref, wr.Action)
+			}
+		}
+		for _, m := range wr.Warnings {
+			fmt.Fprintf(w, "sidecarize: %s: warning: %s\n", ref, m)
+		}
+	}
+	for _, m := range r.Warnings {
+		fmt.Fprintf(w, "sidecarize: %s: %s: warning: %s\n", m.Where, m.Object, m.Message)
+	}
+	if r.NotRead > 0 {
+		fmt.Fprintf(w, "sidecarize: %d workload(s) not selected (no rules, flags or sidecarize.dev annotations)\n", r.NotRead)
+	}
+}

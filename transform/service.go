@@ -1,0 +1,316 @@
+package transform
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+)
+
+// service is a Service in the stream.
+type service struct {
+	obj      *object
+	info     ServiceInfo
+	selector map[string]string
+	status   *serviceStatus // what this run changed, for the annotation
+	used     bool           // matched an injected workload
+}
+
+func newService(o *object) (*service, error) {
+	b, err := o.node.MarshalJSON()
+	if err != nil {
+		return nil, err
+	}
+	var s corev1.Service
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, fmt.Errorf("%s: Service %s: %w", o.where, o.node.GetName(), cleanJSONError(err))
+	}
+	return &service{
+		obj:      o,
+		selector: s.Spec.Selector,
+		info: ServiceInfo{
+			Name: s.Name, Namespace: s.Namespace, Labels: s.Labels, Ports: s.Spec.Ports,
+			Headless: s.Spec.ClusterIP == corev1.ClusterIPNone,
+		},
+	}, nil
+}
+
+// selects: same namespace and a non-empty selector that the pod labels
+// satisfy. Services without a selector (external endpoints) select nothing.
+func (s *service) selects(namespace string, labels map[string]string) bool {
+	if len(s.selector) == 0 || s.info.Namespace != namespace {
+		return false
+	}
+	for k, v := range s.selector {
+		if labels[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// refresh re-reads the info after a restore.
+func (s *service) refresh() error {
+	fresh, err := newService(s.obj)
+	if err != nil {
+		return err
+	}
+	s.info, s.selector = fresh.info, fresh.selector
+	return nil
+}
+
+// restore undoes an earlier run's changes, recorded in the Service's own
+// sidecarize.dev/status annotation.
+func (s *service) restore() (bool, error) {
+	n := s.obj.node
+	raw, ok := n.GetAnnotations()[AnnotationStatus]
+	if !ok {
+		return false, nil
+	}
+	var st serviceStatus
+	if err := json.Unmarshal([]byte(raw), &st); err != nil {
+		return false, fmt.Errorf("%s: Service %s: annotation %s: %w", s.obj.where, s.info.Name, AnnotationStatus, err)
+	}
+	ports, _ := n.Pipe(yaml.Lookup("spec", "ports"))
+	if ports != nil {
+		for _, name := range st.Ports {
+			if err := ports.PipeE(yaml.ElementSetter{Keys: []string{"name"}, Values: []string{name}}); err != nil {
+				return false, err
+			}
+		}
+		for _, po := range st.TargetPorts {
+			p := findServicePort(ports, po.Port)
+			if p == nil {
+				continue
+			}
+			if po.TargetPort == nil {
+				if _, err := p.Pipe(yaml.Clear("targetPort")); err != nil {
+					return false, err
+				}
+				continue
+			}
+			if err := setScalar(p, "targetPort", portNode(*po.TargetPort)); err != nil {
+				return false, err
+			}
+		}
+		for _, name := range st.Named {
+			if p := findServicePort(ports, name); p != nil {
+				if _, err := p.Pipe(yaml.Clear("name")); err != nil {
+					return false, err
+				}
+			}
+		}
+	}
+	if len(st.Labels) > 0 {
+		labels := n.GetLabels()
+		for _, k := range st.Labels {
+			delete(labels, k)
+		}
+		if err := setOrClearMap(n, "labels", labels, contains(st.Created, "labels")); err != nil {
+			return false, err
+		}
+	}
+	anns := n.GetAnnotations()
+	delete(anns, AnnotationStatus)
+	if err := setOrClearMap(n, "annotations", anns, contains(st.Created, "annotations")); err != nil {
+		return false, err
+	}
+	s.obj.changed = true
+	return true, s.refresh()
+}
+
+// setOrClearMap writes metadata.labels/annotations, removing the field when
+// it is empty and was created by sidecarize.
+func setOrClearMap(n *yaml.RNode, field string, m map[string]string, created bool) error {
+	if len(m) == 0 && created {
+		md := n.Field("metadata")
+		if md != nil {
+			_, err := md.Value.Pipe(yaml.Clear(field))
+			return err
+		}
+		return nil
+	}
+	if field == "labels" {
+		return n.SetLabels(m)
+	}
+	return n.SetAnnotations(m)
+}
+
+// findServicePort finds a Service port by name, or by number when unnamed.
+func findServicePort(ports *yaml.RNode, key string) *yaml.RNode {
+	for _, p := range ports.Content() {
+		rn := yaml.NewRNode(p)
+		if servicePortKey(p) == key || (rn.Field("port") != nil && rn.Field("port").Value.YNode().Value == key) {
+			return yaml.NewRNode(p)
+		}
+	}
+	return nil
+}
+
+func servicePortKey(p *yaml.Node) string {
+	rn := yaml.NewRNode(p)
+	if n := rn.Field("name"); n != nil && n.Value.YNode().Value != "" {
+		return n.Value.YNode().Value
+	}
+	if n := rn.Field("port"); n != nil {
+		return n.Value.YNode().Value
+	}
+	return ""
+}
+
+// portNode is an int node for numbers, a string node for names (named ports
+// always contain a letter, so the two cannot be confused).
+func portNode(v string) *yaml.RNode {
+	if _, err := strconv.Atoi(v); err == nil {
+		return yaml.NewScalarRNode(v)
+	}
+	return yaml.NewStringRNode(v)
+}
+
+// apply applies one workload's edits to this Service, recording originals.
+func (s *service) apply(edits []ServiceEdit) error {
+	n := s.obj.node
+	if s.status == nil {
+		s.status = &serviceStatus{}
+		if n.Field("metadata") == nil || n.Field("metadata").Value.Field("annotations") == nil {
+			s.status.Created = append(s.status.Created, "annotations")
+		}
+	}
+	st := s.status
+	ports, err := n.Pipe(yaml.Lookup("spec", "ports"))
+	if err != nil {
+		return err
+	}
+	for _, e := range edits {
+		if e.Service != "" && e.Service != s.info.Name {
+			continue
+		}
+		switch e.Op {
+		case "retarget":
+			if ports == nil {
+				continue
+			}
+			for _, p := range ports.Content() {
+				rn := yaml.NewRNode(p)
+				tp := rn.Field("targetPort")
+				var cur string
+				if tp != nil {
+					cur = tp.Value.YNode().Value
+				} else if pn := rn.Field("port"); pn != nil {
+					cur = pn.Value.YNode().Value // targetPort defaults to port
+				}
+				if !(cur == e.AppPortName && cur != "") && cur != strconv.Itoa(int(e.AppPort)) {
+					continue
+				}
+				key := servicePortKey(p)
+				if !st.hasPort(key) {
+					var old *string
+					if tp != nil {
+						old = strPtr(cur)
+					}
+					st.TargetPorts = append(st.TargetPorts, portOrig{Port: key, TargetPort: old})
+				}
+				// Keep the Service's style: a named targetPort stays named.
+				nv := strconv.Itoa(int(e.ProxyPort))
+				if _, numErr := strconv.Atoi(cur); numErr != nil && e.ProxyPortName != "" {
+					nv = e.ProxyPortName
+				}
+				if err := setScalar(rn, "targetPort", portNode(nv)); err != nil {
+					return err
+				}
+			}
+		case "port":
+			if ports == nil {
+				if err := n.PipeE(yaml.LookupCreate(yaml.MappingNode, "spec"), yaml.SetField("ports", yaml.NewListRNode())); err != nil {
+					return err
+				}
+				ports, _ = n.Pipe(yaml.Lookup("spec", "ports"))
+			}
+			if findServicePort(ports, e.Name) != nil {
+				return fmt.Errorf("%s: Service %s: spec.ports: a port named %q already exists; set another metrics port name", s.obj.where, s.info.Name, e.Name)
+			}
+			sp := corev1.ServicePort{Name: e.Name, Port: e.Port, TargetPort: intOrString(e.TargetPort), Protocol: corev1.ProtocolTCP}
+			pn, err := toRNode(sp)
+			if err != nil {
+				return err
+			}
+			if err := ports.PipeE(yaml.Append(pn.YNode())); err != nil {
+				return err
+			}
+			st.Ports = append(st.Ports, e.Name)
+			// A Service with several ports needs every port named: an
+			// unnamed port is named port-<number> (recorded, restored by
+			// uninject).
+			for _, p := range ports.Content() {
+				rn := yaml.NewRNode(p)
+				if nf := rn.Field("name"); nf != nil && nf.Value.YNode().Value != "" {
+					continue
+				}
+				num := servicePortKey(p)
+				if err := rn.PipeE(yaml.SetField("name", yaml.NewStringRNode("port-"+num))); err != nil {
+					return err
+				}
+				st.Named = append(st.Named, "port-"+num)
+			}
+		case "label":
+			labels := n.GetLabels()
+			if _, ok := labels[e.Key]; ok {
+				continue
+			}
+			if len(labels) == 0 && !contains(st.Created, "labels") {
+				if md := n.Field("metadata"); md == nil || md.Value.Field("labels") == nil {
+					st.Created = append(st.Created, "labels")
+				}
+			}
+			labels[e.Key] = e.Value
+			if err := n.SetLabels(labels); err != nil {
+				return err
+			}
+			st.Labels = append(st.Labels, e.Key)
+		}
+	}
+	s.obj.changed = true
+	return nil
+}
+
+func (st *serviceStatus) hasPort(key string) bool {
+	for _, p := range st.TargetPorts {
+		if p.Port == key {
+			return true
+		}
+	}
+	return false
+}
+
+// finish writes the status annotation when anything was recorded.
+func (s *service) finish() error {
+	if s.status == nil {
+		return nil
+	}
+	b, err := json.Marshal(s.status)
+	if err != nil {
+		return err
+	}
+	return s.obj.node.PipeE(yaml.SetAnnotation(AnnotationStatus, string(b)))
+}
+
+func intOrString(v string) intstr.IntOrString {
+	if n, err := strconv.Atoi(v); err == nil {
+		return intstr.FromInt32(int32(n))
+	}
+	return intstr.FromString(v)
+}
+
+// setScalar sets a scalar field, changing the existing node in place so its
+// comments stay with it.
+func setScalar(n *yaml.RNode, field string, v *yaml.RNode) error {
+	if f := n.Field(field); f != nil && f.Value.YNode().Kind == yaml.ScalarNode {
+		old, nv := f.Value.YNode(), v.YNode()
+		old.Value, old.Tag, old.Style = nv.Value, nv.Tag, nv.Style
+		return nil
+	}
+	return n.PipeE(yaml.SetField(field, v))
+}

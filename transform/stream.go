@@ -1,0 +1,224 @@
+package transform
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+)
+
+// Doc is one document of an input stream. Raw holds its bytes exactly as read
+// (without the separator line), so a document nobody changed is written back
+// byte for byte, header comments included.
+type Doc struct {
+	Source string // file name, or "<stdin>"
+	Index  int    // position in the file, from 0
+	Sep    string // the separator line that preceded it ("" for the first document)
+	Raw    []byte
+	JSON   bool // the document was JSON; changed documents are written back as JSON
+
+	node    *yaml.RNode // parsed on demand
+	parsed  bool
+	changed bool
+	drop    bool          // generated object removed by re-injection or uninject
+	extra   []*yaml.RNode // generated objects that follow this document
+
+	kind string // from a cheap scan; "" if unknown
+}
+
+// Where names the document for error messages: "app.yaml[2]".
+func (d *Doc) Where() string { return fmt.Sprintf("%s[%d]", d.Source, d.Index) }
+
+// SplitStream cuts a YAML (or JSON) file into documents at "---" lines. It does
+// not parse anything: parsing is deferred until a document is known to matter.
+func SplitStream(source string, data []byte) []*Doc {
+	trimmed := bytes.TrimSpace(data)
+	if len(trimmed) > 0 && (trimmed[0] == '{' || trimmed[0] == '[') {
+		return []*Doc{{Source: source, Raw: data, JSON: true}}
+	}
+	var docs []*Doc
+	cur := &Doc{Source: source}
+	start := 0
+	for i := 0; i < len(data); {
+		end := bytes.IndexByte(data[i:], '\n')
+		var line []byte
+		next := len(data)
+		if end >= 0 {
+			line = data[i : i+end]
+			next = i + end + 1
+		} else {
+			line = data[i:]
+		}
+		if isSeparator(line) {
+			cur.Raw = data[start:i]
+			docs = append(docs, cur)
+			cur = &Doc{Source: source, Index: len(docs), Sep: string(data[i:next])}
+			start = next
+		}
+		i = next
+	}
+	cur.Raw = data[start:]
+	docs = append(docs, cur)
+	// A leading "---" leaves an empty first document: fold it away so the
+	// indices users see match kubectl's.
+	if len(docs) > 1 && len(docs[0].Raw) == 0 {
+		docs[1].Sep = docs[0].Sep + docs[1].Sep
+		docs = docs[1:]
+		for i, d := range docs {
+			d.Index = i
+		}
+	}
+	return docs
+}
+
+func isSeparator(line []byte) bool {
+	line = bytes.TrimRight(line, "\r")
+	return bytes.Equal(line, []byte("---")) || bytes.HasPrefix(line, []byte("--- "))
+}
+
+// Kind returns the document's kind from a line scan ("kind: X" at column 0),
+// without parsing; JSON documents are parsed.
+func (d *Doc) Kind() string {
+	if d.kind != "" || d.parsed {
+		return d.kind
+	}
+	if d.JSON {
+		n, _ := d.Node()
+		if n != nil {
+			d.kind = n.GetKind()
+		}
+		return d.kind
+	}
+	for _, line := range bytes.Split(d.Raw, []byte("\n")) {
+		if bytes.HasPrefix(line, []byte("kind:")) {
+			v := strings.TrimSpace(string(line[len("kind:"):]))
+			if i := strings.Index(v, " #"); i >= 0 {
+				v = strings.TrimSpace(v[:i])
+			}
+			d.kind = strings.Trim(v, `"'`)
+			return d.kind
+		}
+	}
+	return ""
+}
+
+// Empty reports a document holding only comments and blank lines.
+func (d *Doc) Empty() bool {
+	for _, line := range bytes.Split(d.Raw, []byte("\n")) {
+		t := bytes.TrimSpace(line)
+		if len(t) > 0 && t[0] != '#' {
+			return false
+		}
+	}
+	return true
+}
+
+// Node parses the document once. Documents that are not a mapping (empty, a
+// bare scalar) have no node and pass through untouched.
+func (d *Doc) Node() (*yaml.RNode, error) {
+	if d.parsed {
+		return d.node, nil
+	}
+	d.parsed = true
+	if d.Empty() {
+		return nil, nil
+	}
+	n, err := yaml.Parse(string(d.Raw))
+	if err != nil {
+		return nil, fmt.Errorf("%s: malformed YAML: %w", d.Where(), err)
+	}
+	if n.YNode().Kind != yaml.MappingNode {
+		return nil, fmt.Errorf("%s: expected a Kubernetes object (a mapping), got %s", d.Where(), kindName(n.YNode().Kind))
+	}
+	d.node = n
+	d.kind = n.GetKind()
+	return n, nil
+}
+
+func kindName(k yaml.Kind) string {
+	switch k {
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.ScalarNode:
+		return "a scalar"
+	case yaml.AliasNode:
+		return "an alias"
+	}
+	return "something else"
+}
+
+// MarkChanged records that the document's node was modified.
+func (d *Doc) MarkChanged() { d.changed = true }
+
+// Encode renders a node the way the document was written: kyaml's 2-space
+// indentation, keeping the document's sequence indent style (compact
+// "- " under the key, or wide, indented by two), or JSON.
+func (d *Doc) Encode(n *yaml.RNode) ([]byte, error) {
+	if d.JSON {
+		return encodeJSON(n)
+	}
+	style := yaml.CompactSequenceStyle
+	if len(d.Raw) > 0 && yaml.DeriveSeqIndentStyle(string(d.Raw)) == string(yaml.WideSequenceStyle) {
+		style = yaml.WideSequenceStyle
+	}
+	var buf bytes.Buffer
+	enc := yaml.NewEncoderWithOptions(&buf, &yaml.EncoderOptions{SeqIndent: style})
+	if err := enc.Encode(n.Document()); err != nil {
+		return nil, err
+	}
+	if err := enc.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+func encodeJSON(n *yaml.RNode) ([]byte, error) {
+	b, err := n.MarshalJSON()
+	if err != nil {
+		return nil, err
+	}
+	var out bytes.Buffer
+	if err := json.Indent(&out, b, "", "  "); err != nil {
+		return nil, err
+	}
+	out.WriteByte('\n')
+	return out.Bytes(), nil
+}
+
+// Output is the document's bytes after the run: the original bytes when the
+// document did not change (or changed back to what it was), otherwise the
+// encoded node. Generated objects that follow it are appended as documents.
+func (d *Doc) Output() ([]byte, error) {
+	var buf bytes.Buffer
+	if d.drop {
+		return nil, nil
+	}
+	buf.WriteString(d.Sep)
+	body := d.Raw
+	if d.changed && d.node != nil {
+		enc, err := d.Encode(d.node)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", d.Where(), err)
+		}
+		if !bytes.Equal(enc, d.Raw) {
+			body = enc
+		}
+	}
+	buf.Write(body)
+	// Generated objects follow as further documents; for a JSON file they are
+	// JSON documents after "---", which kubectl and kyaml read as a stream.
+	for _, x := range d.extra {
+		if buf.Len() > 0 && !bytes.HasSuffix(buf.Bytes(), []byte("\n")) {
+			buf.WriteByte('\n')
+		}
+		buf.WriteString("---\n")
+		enc, err := d.Encode(x)
+		if err != nil {
+			return nil, err
+		}
+		buf.Write(enc)
+	}
+	return buf.Bytes(), nil
+}

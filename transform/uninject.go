@@ -1,0 +1,102 @@
+package transform
+
+import (
+	"fmt"
+
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+)
+
+// uninjectWorkload removes what the status says was injected, restoring the
+// pod template exactly: helper containers and volumes, edits to the app's
+// containers (in reverse order), the annotations, and fields sidecarize
+// created.
+func uninjectWorkload(w *Workload, st *Status) error {
+	for _, list := range []struct {
+		field string
+		names []string
+	}{{"containers", st.Containers}, {"initContainers", st.InitContainers}, {"volumes", st.Volumes}} {
+		for _, name := range list.names {
+			if err := w.spec.PipeE(yaml.Lookup(list.field), yaml.ElementSetter{Keys: []string{"name"}, Values: []string{name}}); err != nil {
+				return err
+			}
+		}
+	}
+	for i := len(st.Edits) - 1; i >= 0; i-- {
+		if err := undoEdit(w, st.Edits[i]); err != nil {
+			return fmt.Errorf("edits[%d]: %w", i, err)
+		}
+	}
+	anns := w.tmpl.GetAnnotations()
+	delete(anns, AnnotationStatus)
+	delete(anns, AnnotationConfigHash)
+	if err := w.tmpl.SetAnnotations(anns); err != nil {
+		return err
+	}
+	for _, f := range []string{"initContainers", "volumes"} {
+		if contains(st.Created, f) {
+			if fl := w.spec.Field(f); fl != nil && len(fl.Value.Content()) == 0 {
+				if _, err := w.spec.Pipe(yaml.Clear(f)); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	if md := w.tmpl.Field("metadata"); md != nil {
+		if contains(st.Created, "annotations") && len(anns) == 0 {
+			if _, err := md.Value.Pipe(yaml.Clear("annotations")); err != nil {
+				return err
+			}
+		}
+		if contains(st.Created, "metadata") && len(md.Value.Content()) == 0 {
+			if _, err := w.tmpl.Pipe(yaml.Clear("metadata")); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func undoEdit(w *Workload, e Edit) error {
+	if e.Op == "annotation" {
+		anns := w.tmpl.GetAnnotations()
+		if e.Old == nil {
+			delete(anns, e.Name)
+		} else {
+			anns[e.Name] = *e.Old
+		}
+		return w.tmpl.SetAnnotations(anns)
+	}
+	c, err := w.container(e.Container)
+	if err != nil {
+		return err
+	}
+	switch e.Op {
+	case "mount":
+		return removeFromList(c, "volumeMounts", e.Name, e.Created)
+	case "env":
+		if e.Old == nil {
+			return removeFromList(c, "env", e.Name, e.Created)
+		}
+		return c.PipeE(yaml.Lookup("env"), yaml.MatchElement("name", e.Name), yaml.SetField("value", yaml.NewStringRNode(*e.Old)))
+	case "arg":
+		args := c.Field("args")
+		if args == nil || e.Index >= len(args.Value.YNode().Content) || e.Old == nil {
+			return fmt.Errorf("container %q: args[%d] is gone", e.Container, e.Index)
+		}
+		n := args.Value.YNode().Content[e.Index]
+		n.Value = *e.Old
+		return nil
+	}
+	return fmt.Errorf("unknown edit %q", e.Op)
+}
+
+func removeFromList(c *yaml.RNode, field, name string, created bool) error {
+	if err := c.PipeE(yaml.Lookup(field), yaml.ElementSetter{Keys: []string{"name"}, Values: []string{name}}); err != nil {
+		return err
+	}
+	if f := c.Field(field); created && f != nil && len(f.Value.Content()) == 0 {
+		_, err := c.Pipe(yaml.Clear(field))
+		return err
+	}
+	return nil
+}

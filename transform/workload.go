@@ -1,0 +1,440 @@
+package transform
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+)
+
+// Workload is one object with a pod template, as patterns see it. Patterns
+// read it (PodSpec, Services, ResolvePort) and change it only through its
+// methods, which record every change in the status.
+type Workload struct {
+	Kind, Name, Namespace string
+	// Native is true when helpers become native sidecars (§4.9).
+	Native bool
+	// KubeVersion is the target cluster version.
+	KubeVersion KubeVersion
+
+	obj      *object
+	tmpl     *yaml.RNode // pod template: metadata + spec
+	spec     *yaml.RNode
+	labels   map[string]string
+	images   map[string]string
+	services []ServiceInfo
+	pattern  string // the pattern being applied, for records and messages
+
+	status   Status
+	configs  []*yaml.RNode // generated ConfigMaps, hashed into config-hash
+	warnings []string
+}
+
+// ServiceInfo is a read-only view of a Service that selects the workload.
+type ServiceInfo struct {
+	Name      string
+	Namespace string
+	Labels    map[string]string
+	Ports     []corev1.ServicePort
+	Headless  bool
+}
+
+// Ref is "Deployment shop/api" (or "Deployment api" without a namespace).
+func (w *Workload) Ref() string {
+	if w.Namespace == "" {
+		return w.Kind + " " + w.Name
+	}
+	return w.Kind + " " + w.Namespace + "/" + w.Name
+}
+
+// Errorf returns an error naming the document, the workload and the pattern.
+func (w *Workload) Errorf(format string, args ...any) error {
+	return fmt.Errorf("%s: %s: %s: %s", w.obj.where, w.Ref(), w.pattern, fmt.Sprintf(format, args...))
+}
+
+// Warn adds a warning to the report.
+func (w *Workload) Warn(format string, args ...any) {
+	w.warnings = append(w.warnings, w.pattern+": "+fmt.Sprintf(format, args...))
+}
+
+// PodLabels returns the pod template's labels.
+func (w *Workload) PodLabels() map[string]string { return w.labels }
+
+// Services returns the Services (same namespace) whose selector matches the
+// pod labels, in stream order.
+func (w *Workload) Services() []ServiceInfo { return w.services }
+
+// Image returns the configured image for a component, or def.
+func (w *Workload) Image(component, def string) string {
+	if img, ok := w.images[component]; ok && img != "" {
+		return img
+	}
+	return def
+}
+
+// PodSpec decodes the current pod spec (read-only snapshot).
+func (w *Workload) PodSpec() (*corev1.PodSpec, error) {
+	b, err := w.spec.MarshalJSON()
+	if err != nil {
+		return nil, err
+	}
+	var ps corev1.PodSpec
+	if err := json.Unmarshal(b, &ps); err != nil {
+		return nil, fmt.Errorf("%s: %s: %s: %w", w.obj.where, w.Ref(), w.fieldPath("spec"), cleanJSONError(err))
+	}
+	return &ps, nil
+}
+
+func (w *Workload) fieldPath(rest string) string {
+	fs := w.obj.spec
+	p := strings.ReplaceAll(fs.Path, "/", ".")
+	if p == "" {
+		return rest
+	}
+	return p + "." + rest
+}
+
+// FieldPath is the path of a pod spec field in the workload, for messages:
+// FieldPath("containers[0].ports") = "spec.template.spec.containers[0].ports".
+func (w *Workload) FieldPath(rest string) string { return w.fieldPath("spec." + rest) }
+
+// ResolvePort finds an app container port by name or number ("" picks the
+// first port of the first container). Injected containers are not app ports.
+func (w *Workload) ResolvePort(ref string) (container string, port corev1.ContainerPort, err error) {
+	ps, err := w.PodSpec()
+	if err != nil {
+		return "", port, err
+	}
+	n, numErr := strconv.Atoi(ref)
+	for _, c := range ps.Containers {
+		for _, p := range c.Ports {
+			if ref == "" || (numErr == nil && int(p.ContainerPort) == n) || (numErr != nil && p.Name == ref) {
+				return c.Name, p, nil
+			}
+		}
+	}
+	if ref == "" {
+		return "", port, fmt.Errorf("no container declares a port; set the port option (e.g. %s.port=8080)", w.pattern)
+	}
+	if numErr == nil {
+		// A numeric port the app listens on without declaring it.
+		if len(ps.Containers) > 0 {
+			return ps.Containers[0].Name, corev1.ContainerPort{ContainerPort: int32(n), Protocol: corev1.ProtocolTCP}, nil
+		}
+	}
+	return "", port, fmt.Errorf("port %q: no container port has that name", ref)
+}
+
+// ObjectName is the name of a generated object: <workload>-<pattern>[-<part>],
+// a valid DNS label of at most 63 characters (§4.7).
+func (w *Workload) ObjectName(parts ...string) string {
+	return GeneratedName(append([]string{w.Name, w.pattern}, parts...)...)
+}
+
+// GeneratedName joins parts with "-" and, past 63 characters, truncates
+// deterministically and appends a hash of the full name.
+func GeneratedName(parts ...string) string {
+	full := strings.ToLower(strings.Join(parts, "-"))
+	if len(full) <= 63 {
+		return full
+	}
+	sum := sha256.Sum256([]byte(full))
+	h := hex.EncodeToString(sum[:])[:8]
+	return strings.TrimRight(full[:63-9], "-.") + "-" + h
+}
+
+// AddContainer adds a helper container. Sidecars (long-running helpers)
+// become native sidecars (an initContainer with restartPolicy: Always) when
+// w.Native is set, otherwise regular containers. Secure defaults (§4.8) are
+// filled in where the pattern left them empty, and port and name collisions
+// with the pod are errors.
+func (w *Workload) AddContainer(c corev1.Container) error {
+	ps, err := w.PodSpec()
+	if err != nil {
+		return err
+	}
+	all := append(append([]corev1.Container{}, ps.InitContainers...), ps.Containers...)
+	for _, ec := range ps.EphemeralContainers {
+		all = append(all, corev1.Container{Name: ec.Name})
+	}
+	for _, o := range all {
+		if o.Name == c.Name {
+			return fmt.Errorf("container name %q is already used in %s", c.Name, w.FieldPath("containers"))
+		}
+		for _, op := range o.Ports {
+			for _, p := range c.Ports {
+				if op.ContainerPort == p.ContainerPort {
+					return fmt.Errorf("port %d (%s) is already used by container %q; set another port", p.ContainerPort, p.Name, o.Name)
+				}
+				if op.Name != "" && op.Name == p.Name {
+					return fmt.Errorf("port name %q is already used by container %q", p.Name, o.Name)
+				}
+			}
+		}
+	}
+	for _, p := range c.Ports {
+		if p.ContainerPort < 1024 {
+			return fmt.Errorf("port %d: injected containers listen on ports >= 1024", p.ContainerPort)
+		}
+	}
+	if !imagePinned(c.Image) {
+		return fmt.Errorf("image %q: pin a tag or digest (not latest)", c.Image)
+	}
+	applySecureDefaults(&c)
+	list := "containers"
+	if w.Native {
+		always := corev1.ContainerRestartPolicyAlways
+		c.RestartPolicy = &always
+		list = "initContainers"
+		w.status.InitContainers = append(w.status.InitContainers, c.Name)
+	} else {
+		w.status.Containers = append(w.status.Containers, c.Name)
+		if w.Kind == "Job" || w.Kind == "CronJob" {
+			w.Warn("native sidecars are off: container %q keeps running and the %s will not complete", c.Name, w.Kind)
+		}
+	}
+	n, err := toRNode(c)
+	if err != nil {
+		return err
+	}
+	return w.appendTo(list, n)
+}
+
+// appendTo appends to a pod spec list, creating it (and recording that) when
+// absent.
+func (w *Workload) appendTo(list string, n *yaml.RNode) error {
+	seq := w.spec.Field(list)
+	if seq == nil || seq.Value.YNode().Kind != yaml.SequenceNode || seq.Value.YNode().Tag == yaml.NodeTagNull {
+		if seq == nil && !w.status.has(w.status.Created, list) {
+			w.status.Created = append(w.status.Created, list)
+		}
+		if err := w.spec.PipeE(yaml.SetField(list, yaml.NewListRNode())); err != nil {
+			return err
+		}
+		seq = w.spec.Field(list)
+	}
+	return seq.Value.PipeE(yaml.Append(n.YNode()))
+}
+
+// AddVolume adds a pod volume; a name already in use is an error.
+func (w *Workload) AddVolume(v corev1.Volume) error {
+	ps, err := w.PodSpec()
+	if err != nil {
+		return err
+	}
+	for _, o := range ps.Volumes {
+		if o.Name == v.Name {
+			return fmt.Errorf("volume name %q is already used in %s", v.Name, w.FieldPath("volumes"))
+		}
+	}
+	n, err := toRNode(v)
+	if err != nil {
+		return err
+	}
+	w.status.Volumes = append(w.status.Volumes, v.Name)
+	return w.appendTo("volumes", n)
+}
+
+// Mount adds a volumeMount to one of the app's containers (recorded).
+func (w *Workload) Mount(container string, m corev1.VolumeMount) error {
+	c, err := w.container(container)
+	if err != nil {
+		return err
+	}
+	n, err := toRNode(m)
+	if err != nil {
+		return err
+	}
+	created := c.Field("volumeMounts") == nil
+	if created {
+		if err := c.PipeE(yaml.SetField("volumeMounts", yaml.NewListRNode())); err != nil {
+			return err
+		}
+	}
+	w.status.Edits = append(w.status.Edits, Edit{Op: "mount", Container: container, Name: m.Name, Created: created})
+	return c.Field("volumeMounts").Value.PipeE(yaml.Append(n.YNode()))
+}
+
+// SetEnv sets the value of an app container's env var (recorded).
+func (w *Workload) SetEnv(container, name, value string) error {
+	c, err := w.container(container)
+	if err != nil {
+		return err
+	}
+	env := c.Field("env")
+	created := env == nil
+	if created {
+		if err := c.PipeE(yaml.SetField("env", yaml.NewListRNode())); err != nil {
+			return err
+		}
+		env = c.Field("env")
+	}
+	e, err := env.Value.Pipe(yaml.MatchElement("name", name))
+	if err != nil {
+		return err
+	}
+	var old *string
+	if e == nil {
+		e = yaml.NewMapRNode(&map[string]string{"name": name})
+		if err := env.Value.PipeE(yaml.Append(e.YNode())); err != nil {
+			return err
+		}
+	} else if v := e.Field("value"); v != nil {
+		old = strPtr(v.Value.YNode().Value)
+	}
+	w.status.Edits = append(w.status.Edits, Edit{Op: "env", Container: container, Name: name, Old: old, Created: created})
+	return e.PipeE(yaml.SetField("value", yaml.NewStringRNode(value)))
+}
+
+// SetArg rewrites an app container's argument (args[i]) (recorded).
+func (w *Workload) SetArg(container string, i int, value string) error {
+	c, err := w.container(container)
+	if err != nil {
+		return err
+	}
+	args := c.Field("args")
+	if args == nil || i >= len(args.Value.YNode().Content) {
+		return fmt.Errorf("container %q has no args[%d]", container, i)
+	}
+	node := args.Value.YNode().Content[i]
+	w.status.Edits = append(w.status.Edits, Edit{Op: "arg", Container: container, Index: i, Old: strPtr(node.Value)})
+	node.Value = value
+	node.Tag = yaml.NodeTagString
+	node.Style = 0
+	return nil
+}
+
+// SetPodAnnotation sets a pod template annotation (recorded).
+func (w *Workload) SetPodAnnotation(key, value string) error {
+	var old *string
+	if v, ok := w.tmpl.GetAnnotations()[key]; ok {
+		old = strPtr(v)
+	}
+	w.status.Edits = append(w.status.Edits, Edit{Op: "annotation", Name: key, Old: old})
+	return w.setTemplateAnnotation(key, value)
+}
+
+func (w *Workload) setTemplateAnnotation(key, value string) error {
+	if w.tmpl.Field("metadata") == nil && !w.status.has(w.status.Created, "metadata") {
+		w.status.Created = append(w.status.Created, "metadata")
+	}
+	md, err := w.tmpl.Pipe(yaml.LookupCreate(yaml.MappingNode, "metadata"))
+	if err != nil {
+		return err
+	}
+	if md.Field("annotations") == nil && !w.status.has(w.status.Created, "annotations") {
+		w.status.Created = append(w.status.Created, "annotations")
+	}
+	return w.tmpl.PipeE(yaml.SetAnnotation(key, value))
+}
+
+// container returns an app container's node by name.
+func (w *Workload) container(name string) (*yaml.RNode, error) {
+	c, err := w.spec.Pipe(yaml.Lookup("containers"), yaml.MatchElement("name", name))
+	if err != nil {
+		return nil, err
+	}
+	if c == nil {
+		return nil, fmt.Errorf("no container named %q in %s", name, w.FieldPath("containers"))
+	}
+	return c, nil
+}
+
+// AddConfigMap generates a ConfigMap <workload>-<pattern>[-part] holding
+// data; its content goes into the pod's config-hash so a change rolls the
+// pods (§4.5). It returns the ConfigMap's name.
+func (w *Workload) AddConfigMap(part string, data map[string]string) (string, error) {
+	var name string
+	if part == "" {
+		name = w.ObjectName()
+	} else {
+		name = w.ObjectName(part)
+	}
+	cm := corev1.ConfigMap{Data: data}
+	cm.APIVersion, cm.Kind, cm.Name = "v1", "ConfigMap", name
+	n, err := w.addObject(cm)
+	if err != nil {
+		return "", err
+	}
+	w.configs = append(w.configs, n)
+	return name, nil
+}
+
+// AddObject adds a generated object (typed or a struct with apiVersion, kind
+// and metadata.name). It gets the workload's namespace and the managed-by
+// label, and follows the workload in the stream.
+func (w *Workload) AddObject(obj any) error {
+	_, err := w.addObject(obj)
+	return err
+}
+
+func (w *Workload) addObject(obj any) (*yaml.RNode, error) {
+	n, err := toRNode(obj)
+	if err != nil {
+		return nil, err
+	}
+	if w.Namespace != "" {
+		if err := n.SetNamespace(w.Namespace); err != nil {
+			return nil, err
+		}
+	}
+	labels := n.GetLabels()
+	labels[LabelManagedBy] = ManagedByValue
+	if err := n.SetLabels(labels); err != nil {
+		return nil, err
+	}
+	for _, o := range w.status.Objects {
+		if o.Kind == n.GetKind() && o.Name == n.GetName() {
+			return nil, fmt.Errorf("generated %s %q twice", o.Kind, o.Name)
+		}
+	}
+	w.status.Objects = append(w.status.Objects, ObjectRef{Kind: n.GetKind(), Name: n.GetName()})
+	w.obj.extra = append(w.obj.extra, n)
+	return n, nil
+}
+
+// EditService records a change to the Services selecting the workload.
+func (w *Workload) EditService(e ServiceEdit) {
+	e.Pattern = w.pattern
+	w.status.Services = append(w.status.Services, e)
+}
+
+// configHash hashes the generated ConfigMaps' data in a stable order.
+func (w *Workload) configHash() (string, error) {
+	if len(w.configs) == 0 {
+		return "", nil
+	}
+	h := sha256.New()
+	for _, c := range w.configs {
+		data := c.GetDataMap()
+		keys := make([]string, 0, len(data))
+		for k := range data {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		fmt.Fprintf(h, "%s\x00", c.GetName())
+		for _, k := range keys {
+			fmt.Fprintf(h, "%s\x00%s\x00", k, data[k])
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16], nil
+}
+
+// imagePinned: a tag other than latest, or a digest.
+func imagePinned(image string) bool {
+	if strings.Contains(image, "@sha256:") {
+		return true
+	}
+	name := image
+	if i := strings.LastIndex(name, "/"); i >= 0 {
+		name = name[i+1:]
+	}
+	i := strings.LastIndex(name, ":")
+	return i > 0 && name[i+1:] != "latest" && name[i+1:] != ""
+}
