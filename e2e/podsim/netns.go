@@ -28,20 +28,42 @@ func NewNetNS() (*NetNS, error) {
 		return nil, err
 	}
 	cmd := exec.Command(sleep, "86400")
-	cmd.SysProcAttr = &syscall.SysProcAttr{
-		Cloneflags: syscall.CLONE_NEWNET,
-		Pdeathsig:  syscall.SIGKILL,
-	}
-	if err := cmd.Start(); err != nil {
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNET}
+	n := &NetNS{holder: cmd}
+	started := make(chan error, 1)
+	go spawn(cmd, started, nil)
+	if err := <-started; err != nil {
 		return nil, fmt.Errorf("podsim: new network namespace (needs root): %w", err)
 	}
-	go cmd.Wait()
-	n := &NetNS{holder: cmd, Path: fmt.Sprintf("/proc/%d/ns/net", cmd.Process.Pid)}
+	n.Path = fmt.Sprintf("/proc/%d/ns/net", cmd.Process.Pid)
 	if err := n.Do(func() error { return linkUp("lo") }); err != nil {
 		n.Close()
 		return nil, fmt.Errorf("podsim: loopback up: %w", err)
 	}
 	return n, nil
+}
+
+// spawn starts cmd from a locked OS thread that stays alive until cmd exits,
+// so that Pdeathsig (which fires when the forking thread ends) kills cmd only
+// if this process dies. join, if set, runs on the thread first (setns).
+func spawn(cmd *exec.Cmd, started chan<- error, join func() error) {
+	runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
+	if join != nil {
+		if err := join(); err != nil {
+			started <- err
+			return
+		}
+	}
+	if cmd.SysProcAttr == nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{}
+	}
+	cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
+	if err := cmd.Start(); err != nil {
+		started <- err
+		return
+	}
+	started <- nil
+	cmd.Wait()
 }
 
 // Close ends the holder process; the namespace goes away with the last
@@ -52,6 +74,33 @@ func (n *NetNS) Close() {
 	}
 }
 
+// Start starts cmd inside the namespace; it is killed if this process dies.
+// done is closed when it has exited (cmd.ProcessState is then set).
+func (n *NetNS) Start(cmd *exec.Cmd) (done <-chan struct{}, err error) {
+	started := make(chan error, 1)
+	d := make(chan struct{})
+	go func() {
+		spawn(cmd, started, n.join)
+		close(d)
+	}()
+	if err := <-started; err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+func (n *NetNS) join() error {
+	f, err := os.Open(n.Path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
+		return fmt.Errorf("setns %s: %w", n.Path, err)
+	}
+	return nil
+}
+
 // Do runs fn on an OS thread that has joined the namespace: sockets fn creates
 // and processes it starts belong to the namespace. The thread is thrown away
 // afterwards (the goroutine never unlocks it).
@@ -59,15 +108,8 @@ func (n *NetNS) Do(fn func() error) error {
 	errc := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
-		f, err := os.Open(n.Path)
-		if err != nil {
+		if err := n.join(); err != nil {
 			errc <- err
-			return
-		}
-		err = unix.Setns(int(f.Fd()), unix.CLONE_NEWNET)
-		f.Close()
-		if err != nil {
-			errc <- fmt.Errorf("setns %s: %w", n.Path, err)
 			return
 		}
 		errc <- fn()

@@ -53,7 +53,7 @@ type Sim struct {
 // (checked with `haproxy -c` first). It returns when every port of every
 // HAProxy container accepts connections, or an error naming the container
 // and what HAProxy said.
-func Start(ctx context.Context, pod *Pod, opt Options) (s *Sim, err error) {
+func Start(ctx context.Context, pod *Pod, opt Options) (_ *Sim, err error) {
 	if opt.HAProxy == "" {
 		if opt.HAProxy, err = exec.LookPath("haproxy"); err != nil {
 			return nil, fmt.Errorf("podsim: %w", err)
@@ -67,11 +67,10 @@ func Start(ctx context.Context, pod *Pod, opt Options) (s *Sim, err error) {
 	if err := os.Chmod(root, 0o755); err != nil {
 		return nil, err
 	}
-	s = &Sim{Pod: pod, Root: root}
+	s := &Sim{Pod: pod, Root: root}
 	defer func() {
 		if err != nil {
 			s.Stop()
-			s = nil
 		}
 	}()
 	if s.NS, err = NewNetNS(); err != nil {
@@ -303,41 +302,41 @@ func containerEnv(pod *Pod, name string) []string {
 // run runs the container's command with extra args to completion (in the
 // namespace, as the container's user).
 func (s *Sim) run(ctx context.Context, p *Proc, extra ...string) (string, error) {
-	var out bytes.Buffer
-	err := s.NS.Do(func() error {
-		cmd := s.command(p, extra...)
-		cmd.Stdout, cmd.Stderr = &out, &out
-		if err := cmd.Start(); err != nil {
-			return err
-		}
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		select {
-		case err := <-done:
-			return err
-		case <-ctx.Done():
-			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			return ctx.Err()
-		case <-time.After(30 * time.Second):
-			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			return errors.New("timeout")
-		}
-	})
-	return out.String(), err
+	var out syncBuffer
+	cmd := s.command(p, extra...)
+	cmd.Stdout, cmd.Stderr = &out, &out
+	done, err := s.NS.Start(cmd)
+	if err != nil {
+		return "", err
+	}
+	select {
+	case <-done:
+	case <-ctx.Done():
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		<-done
+		return out.String(), ctx.Err()
+	case <-time.After(30 * time.Second):
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		<-done
+		return out.String(), errors.New("timeout")
+	}
+	if !cmd.ProcessState.Success() {
+		return out.String(), errors.New(cmd.ProcessState.String())
+	}
+	return out.String(), nil
 }
 
 func (s *Sim) startProc(p *Proc) error {
 	p.out = &syncBuffer{}
+	p.cmd = s.command(p)
+	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
+	done, err := s.NS.Start(p.cmd)
+	if err != nil {
+		return err
+	}
 	p.exited = make(chan struct{})
-	return s.NS.Do(func() error {
-		p.cmd = s.command(p)
-		p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
-		if err := p.cmd.Start(); err != nil {
-			return err
-		}
-		go func() { p.cmd.Wait(); close(p.exited) }()
-		return nil
-	})
+	go func() { <-done; close(p.exited) }()
+	return nil
 }
 
 // Stop ends every process and removes the root.

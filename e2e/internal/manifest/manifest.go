@@ -140,11 +140,11 @@ func (o Object) PodTemplate() map[string]any {
 
 // Status is sidecarize's provenance annotation.
 type Status struct {
-	Version        string   `json:"version"`
-	Patterns       []string `json:"patterns"`
-	Containers     []string `json:"containers"`
-	InitContainers []string `json:"initContainers"`
-	Volumes        []string `json:"volumes"`
+	Version        string            `json:"version"`
+	Patterns       []string          `json:"patterns"`
+	Containers     []string          `json:"containers"`
+	InitContainers []string          `json:"initContainers"`
+	Volumes        []string          `json:"volumes"`
 	Services       []json.RawMessage `json:"services"`
 	Objects        []struct {
 		Kind string `json:"kind"`
