@@ -1,9 +1,15 @@
 #!/usr/bin/env bash
 # Installs what the tests need, idempotently: `deps.sh haproxy` for `make test`,
 # `deps.sh all` for `make e2e`. Debian packages via apt-get (CI runs as root).
+#
+# `all` also builds (once; cached by version in
+# ${SIDECARIZE_CACHE:-$HOME/.cache/sidecarize}/bin) kube-apiserver, kubectl,
+# etcd and kustomize from the Go module proxy: scripts/e2e/build-tools.sh.
 set -euo pipefail
 want=${1:-all}
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
+apt_updated=
 apt_install() {
   local missing=()
   for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
@@ -12,14 +18,45 @@ apt_install() {
     echo "deps.sh: need root to install ${missing[*]} (or install them yourself)" >&2
     exit 1
   fi
-  apt-get update -qq
+  [ -n "$apt_updated" ] || { apt-get update -qq; apt_updated=1; }
+  # Packages with a daemon (prometheus) must not start it: only their tools are
+  # used. policy-rc.d 101 = "action forbidden" for invoke-rc.d.
+  local policy=/usr/sbin/policy-rc.d made_policy=
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy" && made_policy=1
+  fi
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  [ -z "$made_policy" ] || rm -f "$policy"
+}
+
+# stop_service NAME: the package's daemon is not wanted; stop and disable it.
+stop_service() {
+  if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
+    systemctl disable --now "$1" >/dev/null 2>&1 || true
+  fi
+  if pgrep -x "$1" >/dev/null 2>&1 && command -v service >/dev/null; then
+    service "$1" stop >/dev/null 2>&1 || true
+  fi
 }
 
 case "$want" in
   haproxy) command -v haproxy >/dev/null || apt_install haproxy ;;
   all)
     command -v haproxy >/dev/null || apt_install haproxy
+    # promtool only; Debian ships it in the prometheus package.
+    if ! command -v promtool >/dev/null; then
+      apt_install prometheus
+      stop_service prometheus
+    fi
+    # unshare/nsenter (util-linux) and sleep are essential packages; the pod
+    # simulator needs root for network namespaces.
+    "$here/e2e/build-tools.sh" all
+    if ! command -v kpt >/dev/null; then
+      echo "deps.sh: kpt is not installed (it is not on the Go module proxy or in Debian); the KRM test needs it" >&2
+    fi
+    echo "haproxy:  $(command -v haproxy)"
+    echo "promtool: $(command -v promtool)"
+    echo "kpt:      $(command -v kpt || echo missing)"
     ;;
   *) echo "usage: deps.sh haproxy|all" >&2; exit 2 ;;
 esac

@@ -202,7 +202,7 @@ func (s *Sim) Verify(ctx context.Context) []Result {
 }
 
 // rewrittenServices reads the Service names out of the status's "services"
-// (strings, or objects with a name).
+// (strings, or objects with a "service" or "name").
 func rewrittenServices(st *manifest.Status) map[string]bool {
 	out := map[string]bool{}
 	if st == nil {
@@ -215,10 +215,15 @@ func rewrittenServices(st *manifest.Status) map[string]bool {
 			continue
 		}
 		var obj struct {
-			Name string `json:"name"`
+			Name    string `json:"name"`
+			Service string `json:"service"`
 		}
-		if json.Unmarshal(raw, &obj) == nil && obj.Name != "" {
-			out[obj.Name] = true
+		if json.Unmarshal(raw, &obj) == nil {
+			if obj.Service != "" {
+				out[obj.Service] = true
+			} else if obj.Name != "" {
+				out[obj.Name] = true
+			}
 		}
 	}
 	return out
