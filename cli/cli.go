@@ -1,0 +1,546 @@
+package cli
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/rogpeppe/go-internal/diff"
+	"github.com/urfave/cli/v2"
+
+	"github.com/sidecarize/sidecarize/patterns"
+	"github.com/sidecarize/sidecarize/transform"
+)
+
+// Version is set at build time (-ldflags -X).
+var Version = "v0.1.0-dev"
+
+// Exit codes (§7).
+const (
+	exitOK    = 0
+	exitError = 1
+	exitUsage = 2
+	exitDrift = 3
+)
+
+// exitErr carries an exit code through urfave/cli.
+type exitErr struct {
+	code int
+	err  error
+}
+
+func (e exitErr) Error() string { return e.err.Error() }
+
+func usageErr(format string, args ...any) error {
+	return exitErr{exitUsage, fmt.Errorf(format, args...)}
+}
+
+// Main runs the command line and returns the exit code.
+func Main() int { return Run(os.Args, os.Stdin, os.Stdout, os.Stderr) }
+
+// Run is Main with explicit streams, for tests.
+func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	app := newApp(stdin, stdout, stderr)
+	err := app.Run(permute(args))
+	if err == nil {
+		return exitOK
+	}
+	var ee exitErr
+	if errors.As(err, &ee) {
+		if ee.err != nil && ee.err.Error() != "" {
+			fmt.Fprintf(stderr, "sidecarize: %v\n", ee.err)
+		}
+		return ee.code
+	}
+	fmt.Fprintf(stderr, "sidecarize: %v\n", err)
+	if strings.Contains(err.Error(), "flag provided but not defined") || strings.Contains(err.Error(), "flag needs an argument") || strings.Contains(err.Error(), "invalid value") {
+		return exitUsage
+	}
+	return exitError
+}
+
+var subcommands = map[string]bool{"uninject": true, "fn": true, "patterns": true, "version": true, "help": true, "h": true}
+
+// valueFlags take a value as the next argument.
+var valueFlags = map[string]bool{
+	"-c": true, "--config": true, "-o": true, "--output": true, "--report": true,
+	"--native-sidecars": true, "--kube-version": true, "-p": true, "--pattern": true,
+	"--set": true, "-l": true, "--selector": true, "--kind": true, "--name": true,
+}
+
+// permute moves flags before positional arguments, so that
+// `sidecarize app/ -o out/` works like `sidecarize -o out/ app/`
+// (urfave/cli stops parsing flags at the first argument).
+func permute(args []string) []string {
+	if len(args) < 2 {
+		return args
+	}
+	head := []string{args[0]}
+	rest := args[1:]
+	if len(rest) > 0 && subcommands[rest[0]] {
+		head = append(head, rest[0])
+		rest = rest[1:]
+	}
+	var flags, pos []string
+	for i := 0; i < len(rest); i++ {
+		a := rest[i]
+		if a == "--" {
+			pos = append(pos, rest[i+1:]...)
+			break
+		}
+		if strings.HasPrefix(a, "-") && a != "-" {
+			flags = append(flags, a)
+			if valueFlags[a] && i+1 < len(rest) {
+				flags = append(flags, rest[i+1])
+				i++
+			}
+			continue
+		}
+		pos = append(pos, a)
+	}
+	out := append(head, flags...)
+	if len(pos) > 0 {
+		out = append(out, "--")
+		out = append(out, pos...)
+	}
+	return out
+}
+
+func transformFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "config", Aliases: []string{"c"}, Usage: "Sidecarize config file (`FILE`)", EnvVars: []string{"SIDECARIZE_CONFIG"}},
+		&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write to `PATH`: a file, or a directory (mirrors the input tree)"},
+		&cli.BoolFlag{Name: "in-place", Aliases: []string{"i"}, Usage: "rewrite the input files in place (atomically)"},
+		&cli.StringFlag{Name: "report", Value: "text", Usage: "summary on stderr: text, json or none"},
+		&cli.BoolFlag{Name: "check", Usage: "write nothing; exit 3 if the output would differ from the input"},
+		&cli.BoolFlag{Name: "diff", Usage: "print a unified diff of the changes instead of the output"},
+		&cli.StringFlag{Name: "native-sidecars", Usage: "auto, true or false"},
+		&cli.StringFlag{Name: "kube-version", Usage: "target Kubernetes version, e.g. 1.33"},
+		&cli.StringSliceFlag{Name: "pattern", Aliases: []string{"p"}, Usage: "apply patterns to the selected workloads (monitor,logs …)"},
+		&cli.StringSliceFlag{Name: "set", Usage: "set an option: pattern.option=value (repeatable)"},
+		&cli.StringFlag{Name: "selector", Aliases: []string{"l"}, Usage: "select workloads by label: k=v[,k=v]"},
+		&cli.StringSliceFlag{Name: "kind", Usage: "select workloads by kind"},
+		&cli.StringSliceFlag{Name: "name", Usage: "select workloads by name"},
+	}
+}
+
+func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
+	app := &cli.App{
+		Name:      "sidecarize",
+		Usage:     "productionise Kubernetes workloads with sidecar, adapter and ambassador patterns",
+		UsageText: "sidecarize [flags] [FILE|DIR|-]...   (stdin when no file is given)",
+		Version:   Version,
+		Reader:    stdin, Writer: stdout, ErrWriter: stderr,
+		Flags:                transformFlags(),
+		HideHelpCommand:      true,
+		EnableBashCompletion: false,
+		ExitErrHandler:       func(*cli.Context, error) {},
+		Action:               func(c *cli.Context) error { return runTransform(c, false) },
+		OnUsageError: func(c *cli.Context, err error, _ bool) error {
+			return usageErr("%v", err)
+		},
+		Commands: []*cli.Command{
+			{
+				Name: "uninject", Usage: "remove what sidecarize injected: restores workloads and Services, drops generated objects",
+				Flags:  transformFlags(),
+				Action: func(c *cli.Context) error { return runTransform(c, true) },
+				OnUsageError: func(c *cli.Context, err error, _ bool) error {
+					return usageErr("%v", err)
+				},
+			},
+			{
+				Name: "fn", Usage: "run as a KRM function: ResourceList on stdin, ResourceList on stdout",
+				Action: func(c *cli.Context) error { return runKRM(stdin, stdout) },
+			},
+			{
+				Name: "patterns", Usage: "list every pattern, option, default and annotation",
+				Flags:  []cli.Flag{&cli.BoolFlag{Name: "markdown", Usage: "as Markdown tables"}},
+				Action: func(c *cli.Context) error { return listPatterns(stdout, c.Bool("markdown")) },
+			},
+			{
+				Name: "version", Usage: "print the version",
+				Action: func(c *cli.Context) error { _, err := fmt.Fprintln(stdout, Version); return err },
+			},
+		},
+	}
+	return app
+}
+
+// input is one file (or stdin) with its documents.
+type input struct {
+	path string // "" for stdin
+	rel  string // path relative to its input root, for -o DIR
+	data []byte
+	docs []*transform.Doc
+	out  []byte
+}
+
+func runTransform(c *cli.Context, uninject bool) error {
+	stdin, stdout, stderr := c.App.Reader, c.App.Writer, c.App.ErrWriter
+	switch c.String("report") {
+	case "text", "json", "none":
+	default:
+		return usageErr("--report %q: must be text, json or none", c.String("report"))
+	}
+	if c.Bool("in-place") && c.String("output") != "" {
+		return usageErr("-i and -o cannot be used together")
+	}
+	args := c.Args().Slice()
+	if len(args) == 0 {
+		args = []string{"-"}
+	}
+	inputs, err := readInputs(args, stdin)
+	if err != nil {
+		return exitErr{exitError, err}
+	}
+	for _, in := range inputs {
+		if in.path == "" && c.Bool("in-place") {
+			return usageErr("-i needs files, not stdin")
+		}
+	}
+	// A ResourceList on stdin is a KRM function call (kustomize, kpt).
+	if len(inputs) == 1 && inputs[0].path == "" && isResourceList(inputs[0].data) {
+		return runKRM(bytes.NewReader(inputs[0].data), stdout)
+	}
+
+	all := patterns.All()
+	e := &transform.Engine{Patterns: all, Uninject: uninject, Version: Version}
+	if cfg := c.String("config"); cfg != "" {
+		b, err := os.ReadFile(cfg)
+		if err != nil {
+			return exitErr{exitError, err}
+		}
+		conf, err := transform.LoadConfig(cfg, b, all)
+		if err != nil {
+			return exitErr{exitError, err}
+		}
+		e.Config = conf
+	}
+	if err := setFlags(c, e, all); err != nil {
+		return err
+	}
+
+	// Everything is computed before anything is written (§6).
+	var docs []*transform.Doc
+	for _, in := range inputs {
+		in.docs = transform.SplitStream(in.name(), in.data)
+		docs = append(docs, in.docs...)
+	}
+	rep, err := e.Run(docs)
+	if err != nil {
+		return exitErr{exitError, err}
+	}
+	changed := false
+	for _, in := range inputs {
+		out, err := transform.Join(in.docs)
+		if err != nil {
+			return exitErr{exitError, err}
+		}
+		in.out = out
+		if !bytes.Equal(out, in.data) {
+			changed = true
+		}
+	}
+	if err := writeReport(stderr, c.String("report"), rep); err != nil {
+		return exitErr{exitError, err}
+	}
+
+	switch {
+	case c.Bool("diff"):
+		for _, in := range inputs {
+			if d := diff.Diff("a/"+in.name(), in.data, "b/"+in.name(), in.out); len(d) > 0 {
+				if _, err := stdout.Write(d); err != nil {
+					return err
+				}
+			}
+		}
+		if c.Bool("check") && changed {
+			return exitErr{exitDrift, nil}
+		}
+		return nil
+	case c.Bool("check"):
+		if changed {
+			for _, in := range inputs {
+				if !bytes.Equal(in.out, in.data) {
+					fmt.Fprintf(stderr, "sidecarize: %s would change\n", in.name())
+				}
+			}
+			return exitErr{exitDrift, nil}
+		}
+		return nil
+	case c.Bool("in-place"):
+		for _, in := range inputs {
+			if bytes.Equal(in.out, in.data) {
+				continue
+			}
+			if err := writeAtomic(in.path, in.out); err != nil {
+				return exitErr{exitError, err}
+			}
+		}
+		return nil
+	case c.String("output") != "":
+		return writeOutput(c.String("output"), inputs, len(args) > 1 || isDir(args[0]))
+	}
+	return writeStream(stdout, inputs)
+}
+
+func (in *input) name() string {
+	if in.path == "" {
+		return "<stdin>"
+	}
+	return in.path
+}
+
+func setFlags(c *cli.Context, e *transform.Engine, all []transform.Pattern) error {
+	e.Flags.NativeSidecars = c.String("native-sidecars")
+	e.Flags.KubeVersion = c.String("kube-version")
+	for _, p := range c.StringSlice("pattern") {
+		for _, name := range strings.Split(p, ",") {
+			name = strings.TrimSpace(name)
+			if name == "" {
+				continue
+			}
+			if !knownPattern(all, name) {
+				return usageErr("--pattern %q: unknown pattern (patterns: %s)", name, strings.Join(names(all), ", "))
+			}
+			e.Flags.Patterns = append(e.Flags.Patterns, name)
+		}
+	}
+	for _, s := range c.StringSlice("set") {
+		key, _, ok := strings.Cut(s, "=")
+		pn, _, hasDot := strings.Cut(key, ".")
+		if !ok || !hasDot {
+			return usageErr("--set %q: expected pattern.option=value", s)
+		}
+		if !knownPattern(all, pn) {
+			return usageErr("--set %q: unknown pattern %q (patterns: %s)", s, pn, strings.Join(names(all), ", "))
+		}
+		e.Flags.Set = append(e.Flags.Set, s)
+	}
+	if sel := c.String("selector"); sel != "" {
+		e.Flags.Select.MatchLabels = map[string]string{}
+		for _, kv := range strings.Split(sel, ",") {
+			k, v, ok := strings.Cut(kv, "=")
+			if !ok || k == "" {
+				return usageErr("--selector %q: expected key=value[,key=value]", sel)
+			}
+			e.Flags.Select.MatchLabels[strings.TrimSpace(k)] = strings.TrimSpace(v)
+		}
+	}
+	e.Flags.Select.Kinds = c.StringSlice("kind")
+	e.Flags.Select.Names = c.StringSlice("name")
+	if (len(e.Flags.Select.Kinds) > 0 || len(e.Flags.Select.Names) > 0 || e.Flags.Select.MatchLabels != nil) && len(e.Flags.Patterns) == 0 {
+		return usageErr("--selector, --kind and --name select workloads for --pattern; give -p too")
+	}
+	return nil
+}
+
+func knownPattern(all []transform.Pattern, name string) bool {
+	for _, p := range all {
+		if p.Name() == name {
+			return true
+		}
+	}
+	return false
+}
+
+func names(all []transform.Pattern) []string {
+	var out []string
+	for _, p := range all {
+		out = append(out, p.Name())
+	}
+	return out
+}
+
+// readInputs reads files, directories (recursively: *.yaml, *.yml, *.json,
+// sorted) and "-" (stdin).
+func readInputs(args []string, stdin io.Reader) ([]*input, error) {
+	var out []*input
+	seenStdin := false
+	for _, a := range args {
+		if a == "-" {
+			if seenStdin {
+				return nil, usageErr("stdin (-) given twice")
+			}
+			seenStdin = true
+			b, err := io.ReadAll(stdin)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, &input{data: b, rel: "stdin.yaml"})
+			continue
+		}
+		fi, err := os.Stat(a)
+		if err != nil {
+			return nil, err
+		}
+		if !fi.IsDir() {
+			b, err := os.ReadFile(a)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, &input{path: a, rel: filepath.Base(a), data: b})
+			continue
+		}
+		var files []string
+		err = filepath.WalkDir(a, func(p string, d os.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if d.IsDir() {
+				if p != a && strings.HasPrefix(d.Name(), ".") {
+					return filepath.SkipDir
+				}
+				return nil
+			}
+			switch strings.ToLower(filepath.Ext(p)) {
+			case ".yaml", ".yml", ".json":
+				files = append(files, p)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		sort.Strings(files)
+		for _, f := range files {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				return nil, err
+			}
+			rel, _ := filepath.Rel(a, f)
+			out = append(out, &input{path: f, rel: rel, data: b})
+		}
+	}
+	return out, nil
+}
+
+func isDir(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.IsDir()
+}
+
+// writeStream concatenates the outputs as one YAML stream.
+func writeStream(w io.Writer, inputs []*input) error {
+	var buf bytes.Buffer
+	for _, in := range inputs {
+		if len(bytes.TrimSpace(in.out)) == 0 {
+			continue
+		}
+		if buf.Len() > 0 {
+			if !bytes.HasSuffix(buf.Bytes(), []byte("\n")) {
+				buf.WriteByte('\n')
+			}
+			if !bytes.HasPrefix(in.out, []byte("---")) {
+				buf.WriteString("---\n")
+			}
+		}
+		buf.Write(in.out)
+	}
+	_, err := w.Write(buf.Bytes())
+	return err
+}
+
+// writeOutput writes to a file, or mirrors the inputs into a directory.
+func writeOutput(path string, inputs []*input, many bool) error {
+	if many || strings.HasSuffix(path, "/") || isDir(path) {
+		for _, in := range inputs {
+			dst := filepath.Join(path, in.rel)
+			if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+				return exitErr{exitError, err}
+			}
+			if err := writeAtomic(dst, in.out); err != nil {
+				return exitErr{exitError, err}
+			}
+		}
+		return nil
+	}
+	var buf bytes.Buffer
+	if err := writeStream(&buf, inputs); err != nil {
+		return err
+	}
+	if err := writeAtomic(path, buf.Bytes()); err != nil {
+		return exitErr{exitError, err}
+	}
+	return nil
+}
+
+// writeAtomic writes through a temporary file in the same directory and a
+// rename, keeping an existing file's mode.
+func writeAtomic(path string, data []byte) error {
+	mode := os.FileMode(0o644)
+	if fi, err := os.Stat(path); err == nil {
+		mode = fi.Mode().Perm()
+	}
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, ".sidecarize-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Chmod(mode); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
+}
+
+func writeReport(w io.Writer, format string, rep *transform.Report) error {
+	switch format {
+	case "json":
+		b, err := json.MarshalIndent(rep, "", "  ")
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(w, "%s\n", b)
+		return err
+	case "text":
+		rep.WriteText(w)
+	}
+	return nil
+}
+
+func listPatterns(w io.Writer, markdown bool) error {
+	for i, p := range patterns.All() {
+		if markdown {
+			fmt.Fprintf(w, "### %s\n\n%s\n\n| option | type | default | annotation | description |\n|---|---|---|---|---|\n", p.Name(), p.Summary())
+			for _, o := range transform.DescribeOptions(p) {
+				fmt.Fprintf(w, "| `%s` | %s | %s | `%s` | %s |\n", o.Name, o.Type, mdCode(o.Default), o.Annotation, o.Doc)
+			}
+			fmt.Fprintln(w)
+			continue
+		}
+		if i > 0 {
+			fmt.Fprintln(w)
+		}
+		fmt.Fprintf(w, "%s (config key %q, annotation %s: %s)\n  %s\n", p.Name(), p.ConfigKey(), transform.AnnotationInject, p.Name(), p.Summary())
+		for _, o := range transform.DescribeOptions(p) {
+			def := o.Default
+			if def == "" {
+				def = "-"
+			}
+			fmt.Fprintf(w, "  %-32s %-14s default %-18s %s\n", o.Name, o.Type, def, o.Doc)
+		}
+	}
+	return nil
+}
+
+func mdCode(s string) string {
+	if s == "" {
+		return ""
+	}
+	return "`" + strings.ReplaceAll(s, "|", "\\|") + "`"
+}
