@@ -374,12 +374,12 @@ func (e *Engine) nativeSidecars() (bool, KubeVersion, error) {
 // otherMeshes are containers and annotations of proxies sidecarize must not
 // stack on top of.
 var otherMeshes = map[string]string{
-	"istio-proxy":                "Istio",
-	"linkerd-proxy":              "Linkerd",
-	"envoy-sidecar":              "Consul",
-	"consul-dataplane":           "Consul",
-	"sidecar.istio.io/status":    "Istio",
-	"linkerd.io/proxy-version":   "Linkerd",
+	"istio-proxy":                                "Istio",
+	"linkerd-proxy":                              "Linkerd",
+	"envoy-sidecar":                              "Consul",
+	"consul-dataplane":                           "Consul",
+	"sidecar.istio.io/status":                    "Istio",
+	"linkerd.io/proxy-version":                   "Linkerd",
 	"consul.hashicorp.com/connect-inject-status": "Consul",
 }
 
