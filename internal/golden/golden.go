@@ -81,7 +81,8 @@ func runCase(t *testing.T, caseDir string, patterns []transform.Pattern) {
 	}
 
 	// Uninject restores the input's objects.
-	un := &transform.Engine{Patterns: patterns, Uninject: true, Version: "test"}
+	un := Engine(t, caseDir, patterns) // the config's podTemplates are needed for CRDs
+	un.Uninject = true
 	restored, _, err := un.Process("expected.yaml", out)
 	if err != nil {
 		t.Fatalf("uninject: %v", err)
