@@ -94,6 +94,15 @@ func Start(ctx context.Context, pod *Pod, opt Options) (_ *Sim, err error) {
 		if out, err := s.run(ctx, p, "-c"); err != nil {
 			return nil, fmt.Errorf("container %s: haproxy -c rejects the config: %v\n%s", c.Name(), err, out)
 		}
+		cfg, err := s.Config(p)
+		if err != nil {
+			return nil, err
+		}
+		for _, cp := range pod.Ports() {
+			if cp.Container == p.Container && cp.Protocol == "TCP" && cfg.FrontendFor(cp.Port) == nil {
+				return nil, fmt.Errorf("container %s port %s/%d: declared container port has no HAProxy frontend bound to it", p.Container, cp.Name, cp.Port)
+			}
+		}
 		if err := s.startProc(p); err != nil {
 			return nil, fmt.Errorf("container %s: %w", c.Name(), err)
 		}
