@@ -29,7 +29,7 @@ func runKRM(in io.Reader, out io.Writer) error {
 	rw := &kio.ByteReadWriter{Reader: in, Writer: out, KeepReaderAnnotations: true}
 	err := framework.Execute(framework.ResourceListProcessorFunc(processResourceList), rw)
 	if err != nil {
-		return exitErr{exitError, fmt.Errorf("KRM function failed (see results)")}
+		return exitErr{exitError, fmt.Errorf("KRM function: %w", err)}
 	}
 	return nil
 }
@@ -58,7 +58,7 @@ func processResourceList(rl *framework.ResourceList) error {
 		rl.Results = append(rl.Results, &framework.Result{Message: err.Error(), Severity: framework.Error})
 		return rl.Results
 	}
-	items, err := (&kio.ByteReader{Reader: bytes.NewReader(outBytes), OmitReaderAnnotations: true, PreserveSeqIndent: true}).Read()
+	items, err := (&kio.ByteReader{Reader: bytes.NewReader(outBytes), OmitReaderAnnotations: true}).Read()
 	if err != nil {
 		return err
 	}

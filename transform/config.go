@@ -1,7 +1,6 @@
 package transform
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	kjson "sigs.k8s.io/json"
 	"sigs.k8s.io/yaml"
 )
 
@@ -135,12 +135,15 @@ func containsFold(list []string, s string) bool {
 	return false
 }
 
-// strictJSON decodes JSON, rejecting unknown fields.
+// strictJSON decodes JSON the way the Kubernetes API server does: field
+// names are case-sensitive, and unknown or duplicate fields are errors.
 func strictJSON(b []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	strict, err := kjson.UnmarshalStrict(b, v, kjson.DisallowUnknownFields, kjson.DisallowDuplicateFields)
+	if err != nil {
 		return cleanJSONError(err)
+	}
+	if len(strict) > 0 {
+		return cleanJSONError(strict[0])
 	}
 	return nil
 }

@@ -70,6 +70,7 @@ func (e *Engine) Run(docs []*Doc) (*Report, error) {
 	// at all: they are written back from their bytes.
 	var workloads, services, generated []*object
 	var lists []*object
+	var unread []*Doc
 	for _, d := range docs {
 		kind := d.Kind()
 		mentions := bytes.Contains(d.Raw, []byte("sidecarize"))
@@ -84,6 +85,7 @@ func (e *Engine) Run(docs []*Doc) (*Report, error) {
 			if isWorkloadKind(specs, kind) {
 				rep.NotRead++
 			}
+			unread = append(unread, d)
 			continue
 		}
 		n, err := d.Node()
@@ -117,6 +119,9 @@ func (e *Engine) Run(docs []*Doc) (*Report, error) {
 			}
 		}
 	}
+	// Documents nothing needs are still checked for YAML syntax (§6),
+	// on every core, without keeping their trees.
+	errs = append(errs, checkSyntax(unread)...)
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
