@@ -33,6 +33,9 @@ type Spec struct {
 	Resources *corev1.ResourceRequirements
 	// ExtraMounts (e.g. TLS certificates) and volumes.
 	ExtraMounts []corev1.VolumeMount
+	// Env is the container's environment, e.g. the pod namespace from the
+	// downward API for "${POD_NAMESPACE}" in the config.
+	Env []corev1.EnvVar
 }
 
 // Inject adds the config volume and the container to the workload.
@@ -53,6 +56,7 @@ func Inject(w *transform.Workload, s Spec) error {
 		// official image does the same for "haproxy" commands.
 		Command: []string{"haproxy", "-W", "-db", "-f", ConfigDir + "/haproxy.cfg"},
 		Ports:   s.Ports,
+		Env:     s.Env,
 		VolumeMounts: append([]corev1.VolumeMount{{
 			Name: s.Volume, MountPath: ConfigDir, ReadOnly: true,
 		}}, s.ExtraMounts...),
