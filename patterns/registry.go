@@ -3,6 +3,7 @@
 package patterns
 
 import (
+	"github.com/sidecarize/sidecarize/patterns/exporter"
 	"github.com/sidecarize/sidecarize/patterns/monitor"
 	"github.com/sidecarize/sidecarize/transform"
 )
@@ -11,5 +12,6 @@ import (
 func All() []transform.Pattern {
 	return []transform.Pattern{
 		monitor.Pattern{},
+		exporter.Pattern{},
 	}
 }
