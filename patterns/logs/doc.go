@@ -1,0 +1,24 @@
+// Package logs is the logging adapter pattern (SPEC §5.2, seed 1 "v2", seed 2
+// demo 1): the app keeps writing its log files; an emptyDir is mounted at each
+// log directory in the app container and, read-only, in an adapter container
+// that follows the files and writes one JSON object per line to stdout, where
+// Kubernetes and every cluster log collector look.
+//
+// Two engines:
+//
+//   - fluent-bit (default): a generated YAML config in a ConfigMap — a tail
+//     input with its offset database on its own emptyDir (restarts neither
+//     re-read nor lose lines), rotation followed, a parser per format (json,
+//     logfmt, nginx, apache/clf, syslog, a custom named-group regex),
+//     multi-line records by a start-of-record pattern, static and downward-API
+//     fields, and the stdout output as json_lines.
+//   - tail: a plain relay like seed 2's "logger" container (busybox
+//     `tail -F`), for apps that already write one JSON object per line.
+//
+// User IDs: the adapter runs as UID/GID 65532 (non-root) unless runAsUser is
+// set. It reads the files through a read-only mount, so they must be readable
+// by that user: world-readable files (the common umask 022) are. An app that
+// writes 0600/0640 files needs runAsUser (and runAsGroup) set to its own IDs.
+// fluent-bit's database lives on an emptyDir, which is world-writable, so it
+// works as any non-root user.
+package logs
