@@ -4,7 +4,9 @@ package patterns
 
 import (
 	"github.com/sidecarize/sidecarize/patterns/exporter"
+	"github.com/sidecarize/sidecarize/patterns/logs"
 	"github.com/sidecarize/sidecarize/patterns/monitor"
+	"github.com/sidecarize/sidecarize/patterns/tracing"
 	"github.com/sidecarize/sidecarize/transform"
 )
 
@@ -12,6 +14,8 @@ import (
 func All() []transform.Pattern {
 	return []transform.Pattern{
 		monitor.Pattern{},
+		logs.Pattern{},
 		exporter.Pattern{},
+		tracing.Pattern{},
 	}
 }
