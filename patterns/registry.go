@@ -6,6 +6,7 @@ import (
 	"github.com/sidecarize/sidecarize/patterns/exporter"
 	"github.com/sidecarize/sidecarize/patterns/logs"
 	"github.com/sidecarize/sidecarize/patterns/monitor"
+	"github.com/sidecarize/sidecarize/patterns/tracing"
 	"github.com/sidecarize/sidecarize/transform"
 )
 
@@ -15,5 +16,6 @@ func All() []transform.Pattern {
 		monitor.Pattern{},
 		logs.Pattern{},
 		exporter.Pattern{},
+		tracing.Pattern{},
 	}
 }
