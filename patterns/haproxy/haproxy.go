@@ -36,6 +36,11 @@ type Spec struct {
 	// Env is the container's environment, e.g. the pod namespace from the
 	// downward API for "${POD_NAMESPACE}" in the config.
 	Env []corev1.EnvVar
+	// Dir, when set, is passed as `-C <dir>`: HAProxy changes to it before
+	// loading files, so the config names mounted files (a certificate)
+	// relative to it and validates with `haproxy -c` wherever they are laid
+	// out (the golden harness, the pod simulator).
+	Dir string
 }
 
 // Inject adds the config volume and the container to the workload.
@@ -54,7 +59,7 @@ func Inject(w *transform.Workload, s Spec) error {
 		Image: w.Image("haproxy", DefaultImage),
 		// -W master-worker, -db stay in the foreground; the entrypoint of the
 		// official image does the same for "haproxy" commands.
-		Command: []string{"haproxy", "-W", "-db", "-f", ConfigDir + "/haproxy.cfg"},
+		Command: command(s.Dir),
 		Ports:   s.Ports,
 		Env:     s.Env,
 		VolumeMounts: append([]corev1.VolumeMount{{
@@ -71,4 +76,14 @@ func Inject(w *transform.Workload, s Spec) error {
 		c.Resources = *s.Resources
 	}
 	return w.AddContainer(c)
+}
+
+// command is the container's command: the official image's entrypoint turns
+// "haproxy ..." into the same.
+func command(dir string) []string {
+	cmd := []string{"haproxy", "-W", "-db"}
+	if dir != "" {
+		cmd = append(cmd, "-C", dir)
+	}
+	return append(cmd, "-f", ConfigDir+"/haproxy.cfg")
 }
