@@ -1,0 +1,211 @@
+package transform_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/sidecarize/sidecarize/patterns/monitor"
+	"github.com/sidecarize/sidecarize/transform"
+)
+
+func TestSplitStream(t *testing.T) {
+	tests := map[string]struct {
+		input string
+		raws  []string
+		kinds []string
+	}{
+		"one":              {input: "kind: A\n", raws: []string{"kind: A\n"}, kinds: []string{"A"}},
+		"leading sep":      {input: "---\nkind: A\n---\nkind: B\n", raws: []string{"kind: A\n", "kind: B\n"}, kinds: []string{"A", "B"}},
+		"header comment":   {input: "# hi\nkind: A # c\n---\n# x\nkind: \"B\"\n", raws: []string{"# hi\nkind: A # c\n", "# x\nkind: \"B\"\n"}, kinds: []string{"A", "B"}},
+		"sep with comment": {input: "kind: A\n--- # two\nkind: B", raws: []string{"kind: A\n", "kind: B"}, kinds: []string{"A", "B"}},
+		"indented dashes":  {input: "kind: A\ndata:\n  x: |\n    ---\n", raws: []string{"kind: A\ndata:\n  x: |\n    ---\n"}, kinds: []string{"A"}},
+		"json":             {input: "{\"kind\": \"A\"}\n", raws: []string{"{\"kind\": \"A\"}\n"}, kinds: []string{"A"}},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			docs := transform.SplitStream("f", []byte(tc.input))
+			var raws, kinds []string
+			for _, d := range docs {
+				raws = append(raws, string(d.Raw))
+				kinds = append(kinds, d.Kind())
+			}
+			if d := cmp.Diff(tc.raws, raws); d != "" {
+				t.Errorf("raw (-want +got):\n%s", d)
+			}
+			if d := cmp.Diff(tc.kinds, kinds); d != "" {
+				t.Errorf("kinds (-want +got):\n%s", d)
+			}
+			out, err := transform.Join(docs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(out) != tc.input {
+				t.Errorf("round trip changed the bytes:\n%q\n%q", tc.input, out)
+			}
+		})
+	}
+}
+
+func TestGeneratedName(t *testing.T) {
+	long := strings.Repeat("a", 60)
+	tests := map[string]struct {
+		parts []string
+		want  string
+	}{
+		"short":     {[]string{"api", "monitor"}, "api-monitor"},
+		"lowercase": {[]string{"API", "monitor"}, "api-monitor"},
+		"truncated": {[]string{long, "monitor"}, long[:54] + "-" + "0f4b9d34"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			got := transform.GeneratedName(tc.parts...)
+			if len(got) > 63 {
+				t.Fatalf("%q is longer than 63", got)
+			}
+			if name == "truncated" {
+				if !strings.HasPrefix(got, long[:54]+"-") || len(got) != 63 {
+					t.Fatalf("got %q", got)
+				}
+				if again := transform.GeneratedName(tc.parts...); again != got {
+					t.Fatalf("not deterministic: %q %q", got, again)
+				}
+				if other := transform.GeneratedName(long, "logs"); other == got {
+					t.Fatalf("different names truncate to the same %q", got)
+				}
+				return
+			}
+			if got != tc.want {
+				t.Errorf("got %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestSetOption(t *testing.T) {
+	tests := map[string]struct {
+		path, value string
+		check       func(o *monitor.Options) bool
+		err         string
+	}{
+		"string":       {path: "protocol", value: "grpc", check: func(o *monitor.Options) bool { return o.Protocol == "grpc" }},
+		"int":          {path: "proxyPort", value: "15000", check: func(o *monitor.Options) bool { return o.ProxyPort == 15000 }},
+		"bool":         {path: "rules", value: "true", check: func(o *monitor.Options) bool { return o.Rules }},
+		"float":        {path: "errorRatio", value: "0.1", check: func(o *monitor.Options) bool { return o.ErrorRatio == 0.1 }},
+		"embedded":     {path: "scrape", value: "podMonitor", check: func(o *monitor.Options) bool { return o.Scrape == "podMonitor" }},
+		"yaml object":  {path: "resources", value: "{limits: {cpu: 1}}", check: func(o *monitor.Options) bool { return o.Resources != nil && o.Resources.Limits.Cpu().String() == "1" }},
+		"bad int":      {path: "proxyPort", value: "x", err: `proxyPort: "x": expected a whole number`},
+		"unknown":      {path: "nope", value: "1", err: "nope: unknown option"},
+		"case matters": {path: "proxyport", value: "1", err: "proxyport: unknown option"},
+		"leaf has no sub-options": {path: "protocol.x", value: "1", err: "has no sub-options"},
+		"unknown nested field":    {path: "resources", value: "{limitz: {}}", err: `unknown field "limitz"`},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			o := monitor.Default()
+			err := transform.SetOption(o, tc.path, tc.value)
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("got error %v, want %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tc.check(o) {
+				t.Errorf("option not set: %+v", o)
+			}
+		})
+	}
+}
+
+func TestSelector(t *testing.T) {
+	sel := transform.Selector{Kinds: []string{"deployment"}, Namespaces: []string{"shop"}, MatchLabels: map[string]string{"tier": "web"}}
+	if !sel.Matches("Deployment", "a", "shop", map[string]string{"tier": "web"}) {
+		t.Error("should match (kinds are case-insensitive)")
+	}
+	if sel.Matches("Deployment", "a", "other", map[string]string{"tier": "web"}) {
+		t.Error("namespace must match")
+	}
+	if sel.Matches("Deployment", "a", "shop", map[string]string{"tier": "db"}) {
+		t.Error("labels must match")
+	}
+	if !(transform.Selector{}).Matches("Job", "x", "", nil) {
+		t.Error("empty selector matches everything")
+	}
+}
+
+func TestKubeVersion(t *testing.T) {
+	for in, want := range map[string]bool{"1.29": true, "v1.33.2": true, "1.28": false, "2.0": true} {
+		v, err := transform.ParseKubeVersion(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v.AtLeast(1, 29) != want {
+			t.Errorf("%s >= 1.29: got %v", in, !want)
+		}
+	}
+	for _, bad := range []string{"", "1", "x.y", "0.1"} {
+		if _, err := transform.ParseKubeVersion(bad); err == nil {
+			t.Errorf("%q: expected an error", bad)
+		}
+	}
+}
+
+// A Service that selects injected pods and pods that are not injected is
+// reported; Services in other namespaces are not touched.
+func TestServiceMatching(t *testing.T) {
+	in := `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: a, annotations: {sidecarize.dev/inject: monitor}}
+spec:
+  selector: {matchLabels: {app: x, v: "1"}}
+  template:
+    metadata: {labels: {app: x, v: "1"}}
+    spec: {containers: [{name: a, image: "nginx:1.27", ports: [{containerPort: 8080}]}]}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: b, annotations: {sidecarize.dev/inject: disabled}}
+spec:
+  selector: {matchLabels: {app: x, v: "2"}}
+  template:
+    metadata: {labels: {app: x, v: "2"}}
+    spec: {containers: [{name: b, image: "nginx:1.27", ports: [{containerPort: 8080}]}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: both}
+spec: {selector: {app: x}, ports: [{name: http, port: 80, targetPort: 8080}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: elsewhere, namespace: other}
+spec: {selector: {app: x}, ports: [{name: http, port: 80, targetPort: 8080}]}
+`
+	e := &transform.Engine{Patterns: []transform.Pattern{monitor.Pattern{}}, Version: "test"}
+	out, rep, err := e.Process("in.yaml", []byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(out), "targetPort: 9080") {
+		t.Errorf("Service both not retargeted:\n%s", out)
+	}
+	if !strings.HasSuffix(string(out), "metadata: {name: elsewhere, namespace: other}\nspec: {selector: {app: x}, ports: [{name: http, port: 80, targetPort: 8080}]}\n") {
+		t.Errorf("Service in another namespace changed:\n%s", out)
+	}
+	var found bool
+	for _, w := range rep.Warnings {
+		if strings.Contains(w.Message, "Deployment b, which are not injected") {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("no warning about the pods of b: %+v", rep.Warnings)
+	}
+	if rep.Workloads[1].Reason != "opted_out" {
+		t.Errorf("b: got %+v", rep.Workloads[1])
+	}
+}
