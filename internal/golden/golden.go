@@ -169,6 +169,7 @@ func HAProxyCheck(t *testing.T, name, cfg string) {
 	if err := os.WriteFile(f, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	writeTestCertificates(t, dir, cfg)
 	cmd := exec.Command(bin, "-c", "-f", f)
 	cmd.Dir = dir
 	if out, err := cmd.CombinedOutput(); err != nil {
