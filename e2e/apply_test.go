@@ -140,6 +140,17 @@ func checkRestricted(ctx context.Context, c *cluster.Cluster, data []byte) ([]re
 		if a := manifest.Map(tmpl, "metadata", "annotations"); a != nil {
 			meta["annotations"] = a
 		}
+		if vcts := manifest.Slice(o, "spec", "volumeClaimTemplates"); len(vcts) > 0 {
+			// As the StatefulSet controller does: a PVC volume per claim template.
+			spec = copyMap(spec)
+			vols, _ := spec["volumes"].([]any)
+			vols = append([]any(nil), vols...)
+			for _, v := range vcts {
+				n := manifest.Str(v.(map[string]any), "metadata", "name")
+				vols = append(vols, map[string]any{"name": n, "persistentVolumeClaim": map[string]any{"claimName": n + "-" + o.Name() + "-0"}})
+			}
+			spec["volumes"] = vols
+		}
 		pod := manifest.Object{"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec}
 		_, err = c.Kubectl(ctx, pod.JSON(), "create", "--dry-run=server", "-o", "name", "-f", "-")
 		if err != nil {
@@ -171,4 +182,12 @@ func checkRestricted(ctx context.Context, c *cluster.Cluster, data []byte) ([]re
 		out = append(out, r)
 	}
 	return out, nil
+}
+
+func copyMap(m map[string]any) map[string]any {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
 }

@@ -68,12 +68,17 @@ func kube(t testing.TB) *cluster.Cluster {
 			return
 		}
 		theCluster = c
-		v, err := env.Version("PROMETHEUS_OPERATOR_VERSION")
+		pov, err := env.Version("PROMETHEUS_OPERATOR_VERSION")
 		if err != nil {
 			clusterErr = err
 			return
 		}
-		if err := c.InstallPrometheusOperatorCRDs(ctx, v); err != nil {
+		arv, err := env.Version("ARGO_ROLLOUTS_VERSION")
+		if err != nil {
+			clusterErr = err
+			return
+		}
+		if err := c.InstallCRDs(ctx, cluster.PrometheusOperatorCRDs(pov), cluster.ArgoRolloutsCRDs(arv)); err != nil {
 			clusterErr = fmt.Errorf("install CRDs: %w\n%s", err, c.LogTail(3000))
 			return
 		}

@@ -385,4 +385,3 @@ func TestSabotagePromtool(t *testing.T) {
 		}
 	}
 }
-

@@ -10,6 +10,8 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/sidecarize/sidecarize/e2e/internal/proc"
 )
 
 // NetNS is a network namespace of its own, as a pod has: it is held open by a
@@ -30,9 +32,7 @@ func NewNetNS() (*NetNS, error) {
 	cmd := exec.Command(sleep, "86400")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNET}
 	n := &NetNS{holder: cmd}
-	started := make(chan error, 1)
-	go spawn(cmd, started, nil)
-	if err := <-started; err != nil {
+	if _, err := proc.Start(cmd, nil); err != nil {
 		return nil, fmt.Errorf("podsim: new network namespace (needs root): %w", err)
 	}
 	n.Path = fmt.Sprintf("/proc/%d/ns/net", cmd.Process.Pid)
@@ -41,29 +41,6 @@ func NewNetNS() (*NetNS, error) {
 		return nil, fmt.Errorf("podsim: loopback up: %w", err)
 	}
 	return n, nil
-}
-
-// spawn starts cmd from a locked OS thread that stays alive until cmd exits,
-// so that Pdeathsig (which fires when the forking thread ends) kills cmd only
-// if this process dies. join, if set, runs on the thread first (setns).
-func spawn(cmd *exec.Cmd, started chan<- error, join func() error) {
-	runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
-	if join != nil {
-		if err := join(); err != nil {
-			started <- err
-			return
-		}
-	}
-	if cmd.SysProcAttr == nil {
-		cmd.SysProcAttr = &syscall.SysProcAttr{}
-	}
-	cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
-	if err := cmd.Start(); err != nil {
-		started <- err
-		return
-	}
-	started <- nil
-	cmd.Wait()
 }
 
 // Close ends the holder process; the namespace goes away with the last
@@ -77,16 +54,7 @@ func (n *NetNS) Close() {
 // Start starts cmd inside the namespace; it is killed if this process dies.
 // done is closed when it has exited (cmd.ProcessState is then set).
 func (n *NetNS) Start(cmd *exec.Cmd) (done <-chan struct{}, err error) {
-	started := make(chan error, 1)
-	d := make(chan struct{})
-	go func() {
-		spawn(cmd, started, n.join)
-		close(d)
-	}()
-	if err := <-started; err != nil {
-		return nil, err
-	}
-	return d, nil
+	return proc.Start(cmd, n.join)
 }
 
 func (n *NetNS) join() error {

@@ -9,6 +9,7 @@ package podsim
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"path"
 	"sort"
@@ -182,6 +183,40 @@ func (p *Pod) Ports() []ContainerPort {
 				proto = "TCP"
 			}
 			out = append(out, ContainerPort{Container: c.Name(), Name: manifest.Str(m, "name"), Port: n, Protocol: proto, Injected: p.Injected(c)})
+		}
+	}
+	return out
+}
+
+// AppPorts are where the app listens: the TCP ports its (not injected)
+// containers declare, and the app ports sidecarize recorded in the status
+// ("services" entries with an "appPort"), which a container need not declare.
+func (p *Pod) AppPorts() []ContainerPort {
+	var out []ContainerPort
+	seen := map[int]bool{}
+	app := ""
+	for _, cp := range p.Ports() {
+		if cp.Injected || cp.Protocol != "TCP" || seen[cp.Port] {
+			continue
+		}
+		seen[cp.Port] = true
+		out = append(out, cp)
+	}
+	for _, c := range p.Containers {
+		if !p.Injected(c) && !c.Init {
+			app = c.Name()
+			break
+		}
+	}
+	if p.Status != nil {
+		for _, raw := range p.Status.Services {
+			var e struct {
+				AppPort int `json:"appPort"`
+			}
+			if json.Unmarshal(raw, &e) == nil && e.AppPort > 0 && !seen[e.AppPort] {
+				seen[e.AppPort] = true
+				out = append(out, ContainerPort{Container: app, Port: e.AppPort, Protocol: "TCP"})
+			}
 		}
 	}
 	return out

@@ -76,10 +76,7 @@ func Start(ctx context.Context, pod *Pod, opt Options) (_ *Sim, err error) {
 	if s.NS, err = NewNetNS(); err != nil {
 		return nil, err
 	}
-	for _, cp := range pod.Ports() {
-		if cp.Injected || cp.Protocol != "TCP" {
-			continue
-		}
+	for _, cp := range pod.AppPorts() {
 		a, err := startApp(s.NS, cp.Container, cp.Port)
 		if err != nil {
 			return nil, err

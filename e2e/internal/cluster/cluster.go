@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/sidecarize/sidecarize/e2e/internal/env"
+	"github.com/sidecarize/sidecarize/e2e/internal/proc"
 )
 
 // Cluster is a running etcd + kube-apiserver pair.
@@ -91,13 +92,14 @@ func (c *Cluster) start(name string, bin string, args ...string) error {
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = lf, lf
 	cmd.Dir = c.Dir
-	// Die with the test process even if it is killed.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
-	if err := cmd.Start(); err != nil {
+	// Dies with the test process even if that is killed.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	done, err := proc.Start(cmd, nil)
+	if err != nil {
 		lf.Close()
 		return fmt.Errorf("start %s: %w", name, err)
 	}
-	go func() { cmd.Wait(); lf.Close() }()
+	go func() { <-done; lf.Close() }()
 	c.procs = append(c.procs, cmd)
 	c.logs = append(c.logs, logPath)
 	return nil
@@ -127,7 +129,7 @@ func (c *Cluster) Stop() {
 	deadline := time.Now().Add(5 * time.Second)
 	for i := len(c.procs) - 1; i >= 0; i-- {
 		p := c.procs[i]
-		for p.ProcessState == nil && time.Now().Before(deadline) {
+		for time.Now().Before(deadline) {
 			if err := p.Process.Signal(syscall.Signal(0)); err != nil {
 				break
 			}

@@ -10,8 +10,34 @@ import (
 	"runtime"
 )
 
-// PrometheusOperatorCRDs are the CRDs the generated objects need.
-var PrometheusOperatorCRDs = []string{"servicemonitors", "podmonitors", "prometheusrules"}
+// ModuleCRDs names CRD manifests inside a Go module (fetched from the module
+// proxy) and the CRD names they define.
+type ModuleCRDs struct {
+	Module string // path@version
+	Files  []string
+	Names  []string // <plural>.<group>
+}
+
+// PrometheusOperatorCRDs are ServiceMonitor, PodMonitor and PrometheusRule
+// from the prometheus-operator module's example/prometheus-operator-crd/.
+func PrometheusOperatorCRDs(version string) ModuleCRDs {
+	m := ModuleCRDs{Module: "github.com/prometheus-operator/prometheus-operator@" + version}
+	for _, n := range []string{"servicemonitors", "podmonitors", "prometheusrules"} {
+		m.Files = append(m.Files, "example/prometheus-operator-crd/monitoring.coreos.com_"+n+".yaml")
+		m.Names = append(m.Names, n+".monitoring.coreos.com")
+	}
+	return m
+}
+
+// ArgoRolloutsCRDs is the Rollout CRD (for workloads of other kinds with a
+// pod template) from the argo-rollouts module's manifests/crds/.
+func ArgoRolloutsCRDs(version string) ModuleCRDs {
+	return ModuleCRDs{
+		Module: "github.com/argoproj/argo-rollouts@" + version,
+		Files:  []string{"manifests/crds/rollout-crd.yaml"},
+		Names:  []string{"rollouts.argoproj.io"},
+	}
+}
 
 // DownloadModule fetches a module with `go mod download` and returns its
 // directory in the module cache.
@@ -38,23 +64,26 @@ func DownloadModule(ctx context.Context, modVersion string) (string, error) {
 	return info.Dir, nil
 }
 
-// InstallPrometheusOperatorCRDs installs ServiceMonitor, PodMonitor and
-// PrometheusRule from the prometheus-operator module's
-// example/prometheus-operator-crd/ and waits until they are established.
-func (c *Cluster) InstallPrometheusOperatorCRDs(ctx context.Context, version string) error {
-	dir, err := DownloadModule(ctx, "github.com/prometheus-operator/prometheus-operator@"+version)
-	if err != nil {
-		return err
-	}
+// InstallCRDs installs CRDs from module files and waits until they are
+// established.
+func (c *Cluster) InstallCRDs(ctx context.Context, sets ...ModuleCRDs) error {
 	args := []string{"apply", "--server-side", "--field-manager=e2e"}
 	wait := []string{"wait", "--for=condition=Established", "--timeout=60s"}
-	for _, n := range PrometheusOperatorCRDs {
-		args = append(args, "-f", filepath.Join(dir, "example", "prometheus-operator-crd", "monitoring.coreos.com_"+n+".yaml"))
-		wait = append(wait, "crd/"+n+".monitoring.coreos.com")
+	for _, set := range sets {
+		dir, err := DownloadModule(ctx, set.Module)
+		if err != nil {
+			return err
+		}
+		for _, f := range set.Files {
+			args = append(args, "-f", filepath.Join(dir, f))
+		}
+		for _, n := range set.Names {
+			wait = append(wait, "crd/"+n)
+		}
 	}
 	if _, err := c.Kubectl(ctx, nil, args...); err != nil {
 		return err
 	}
-	_, err = c.Kubectl(ctx, nil, wait...)
+	_, err := c.Kubectl(ctx, nil, wait...)
 	return err
 }
