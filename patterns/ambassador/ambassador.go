@@ -1,0 +1,272 @@
+package ambassador
+
+import (
+	"fmt"
+	"path"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/sidecarize/sidecarize/patterns/haproxy"
+	"github.com/sidecarize/sidecarize/patterns/scrape"
+	"github.com/sidecarize/sidecarize/templates"
+	"github.com/sidecarize/sidecarize/transform"
+)
+
+// Names of what the pattern adds to the pod.
+const (
+	ContainerName   = "ambassador"
+	VolumeName      = "sidecarize-ambassador"
+	MetricsPortName = "amb-metrics"
+	// CADir holds each upstream's CA (CADir/<name>/<key>), from its Secret.
+	CADir = "/etc/sidecarize/ambassador"
+)
+
+// Pattern is the ambassador pattern.
+type Pattern struct{}
+
+var _ transform.Pattern = Pattern{}
+
+// Name implements transform.Pattern.
+func (Pattern) Name() string { return "ambassador" }
+
+// ConfigKey implements transform.Pattern.
+func (Pattern) ConfigKey() string { return "ambassadors" }
+
+// Summary implements transform.Pattern.
+func (Pattern) Summary() string {
+	return "ambassador: HAProxy outbound proxy per upstream on 127.0.0.1 with timeouts, retries, connection limits and a circuit breaker serving a canned response"
+}
+
+// NewOptions implements transform.Pattern.
+func (Pattern) NewOptions() transform.Options { return Default() }
+
+// Inject implements transform.Pattern.
+func (Pattern) Inject(w *transform.Workload, opts transform.Options) error {
+	o := opts.(*Options)
+	ps, err := w.PodSpec()
+	if err != nil {
+		return err
+	}
+	used := map[int32]bool{}
+	for _, c := range append(append([]corev1.Container{}, ps.InitContainers...), ps.Containers...) {
+		for _, p := range c.Ports {
+			used[p.ContainerPort] = true
+		}
+	}
+	ups, px, err := o.resolve(used)
+	if err != nil {
+		return err
+	}
+	if err := rewriteApp(w, ps, ups, px); err != nil {
+		return err
+	}
+
+	data, err := configData(w, ups, px)
+	if err != nil {
+		return err
+	}
+	cfg, err := templates.Render("ambassador-haproxy.cfg.tmpl", data)
+	if err != nil {
+		return err
+	}
+	cm, err := w.AddConfigMap("", map[string]string{"haproxy.cfg": cfg})
+	if err != nil {
+		return err
+	}
+
+	// The local ports are declared (though bound to 127.0.0.1 only) so that
+	// port collisions with the app and other helpers are caught.
+	ports := []corev1.ContainerPort{{Name: MetricsPortName, ContainerPort: px.MetricsPort, Protocol: corev1.ProtocolTCP}}
+	for _, u := range ups {
+		ports = append(ports, corev1.ContainerPort{ContainerPort: u.LocalPort, Protocol: corev1.ProtocolTCP})
+	}
+	var mounts []corev1.VolumeMount
+	for _, u := range ups {
+		if u.CA == nil {
+			continue
+		}
+		vol := transform.GeneratedName(VolumeName, "ca", u.Name)
+		if err := w.AddVolume(corev1.Volume{Name: vol, VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
+			SecretName: u.CA.Secret,
+			Items:      []corev1.KeyToPath{{Key: u.CA.Key, Path: u.CA.Key}},
+		}}}); err != nil {
+			return err
+		}
+		mounts = append(mounts, corev1.VolumeMount{Name: vol, MountPath: path.Join(CADir, u.Name), ReadOnly: true})
+	}
+	if err := haproxy.Inject(w, haproxy.Spec{
+		Name: ContainerName, ConfigMap: cm, Volume: VolumeName,
+		Ports:       ports,
+		ProbePort:   px.MetricsPort,
+		Resources:   px.Resources,
+		ExtraMounts: mounts,
+		Env: []corev1.EnvVar{{Name: "POD_NAMESPACE", ValueFrom: &corev1.EnvVarSource{
+			FieldRef: &corev1.ObjectFieldSelector{APIVersion: "v1", FieldPath: "metadata.namespace"},
+		}}},
+	}); err != nil {
+		return err
+	}
+	_, err = scrape.Apply(w, scrape.Options{Scrape: px.Scrape, Interval: px.Interval},
+		scrape.Endpoint{PortName: MetricsPortName, Port: px.MetricsPort, Path: px.MetricsPath, ServicePort: MetricsPortName})
+	return err
+}
+
+// rewriteApp points the app at the ambassador: each env var named in env
+// (it must exist, with a literal value that references the upstream) and,
+// with args on, every argument of an app container that references the
+// upstream.
+func rewriteApp(w *transform.Workload, ps *corev1.PodSpec, ups []upstream, px Proxy) error {
+	for _, u := range ups {
+		forms := u.hostForms(w.Namespace, px.ClusterDomain)
+		rewritten := false
+		for _, name := range u.Env {
+			found := false
+			for _, c := range ps.Containers {
+				for _, e := range c.Env {
+					if e.Name != name {
+						continue
+					}
+					found = true
+					if e.ValueFrom != nil {
+						return fmt.Errorf("%s.env: %s in container %q comes from valueFrom, which the ambassador cannot rewrite; give it a literal value", u.Name, name, c.Name)
+					}
+					v, ok := rewrite(e.Value, u, forms)
+					if !ok {
+						return fmt.Errorf("%s.env: %s=%q in container %q does not point at the upstream %s", u.Name, name, e.Value, c.Name, u.Upstream.Upstream)
+					}
+					if err := w.SetEnv(c.Name, name, v); err != nil {
+						return err
+					}
+					rewritten = true
+				}
+			}
+			if !found {
+				return fmt.Errorf("%s.env: %s: %s has no app container with this env var, so nothing would reach upstream %s", u.Name, name, w.Ref(), u.Upstream.Upstream)
+			}
+		}
+		if *u.Args {
+			for _, c := range ps.Containers {
+				for i, a := range c.Args {
+					if v, ok := rewrite(a, u, forms); ok {
+						if err := w.SetArg(c.Name, i, v); err != nil {
+							return err
+						}
+						rewritten = true
+					}
+				}
+			}
+		}
+		if !rewritten {
+			w.Warn("%s: no env var or arg was rewritten to the ambassador (set %s.env to the app's env vars that hold %s)", u.Name, u.Name, u.Upstream.Upstream)
+		}
+	}
+	return nil
+}
+
+// upCfg is one upstream's part of the template data.
+type upCfg struct {
+	Name, Upstream, Protocol, Mode string
+	H2, TLS, DNS                   bool
+	LocalPort                      int32
+	Addr, HostHeader, SNI, CAFile  string
+	Timeout, ConnectTimeout        string
+	CheckTimeout                   string
+	Retries                        int
+	RetryOn, IdempotentOnly        bool
+	MaxConn                        int
+	Breaker, HTTPCheck             bool
+	Observe                        string
+	ErrorLimit, Rise               int
+	Interval, CheckPath            string
+	Fallback                       bool
+	Status                         int
+	ContentType, Body              string
+}
+
+type cfgData struct {
+	Workload       string
+	MaxConnections int
+	MetricsPort    int32
+	MetricsPath    string
+	Resolvers      bool
+	Upstreams      []upCfg
+}
+
+func configData(w *transform.Workload, ups []upstream, px Proxy) (cfgData, error) {
+	// serverAddr's names are validated host names: quoted as they are, so
+	// that HAProxy expands ${POD_NAMESPACE-...}.
+	ns := w.Namespace
+	if ns == "" {
+		ns = "default"
+	}
+	d := cfgData{Workload: w.Ref(), MetricsPort: px.MetricsPort, MetricsPath: px.MetricsPath, MaxConnections: 256}
+	for _, u := range ups {
+		mode := "http"
+		if u.protocol == "tcp" {
+			mode = "tcp"
+		}
+		c := upCfg{
+			Name: u.Name, Upstream: u.Upstream.Upstream, Protocol: u.protocol, Mode: mode,
+			H2: u.protocol == "grpc", TLS: u.tls, DNS: !u.t.ip, LocalPort: u.LocalPort,
+			Addr: `"` + u.serverAddr(ns, px.ClusterDomain) + `"`, HostHeader: quote(u.hostHeader()),
+			SNI: u.sni, Timeout: u.Timeout, ConnectTimeout: u.ConnectTimeout,
+			CheckTimeout: u.CircuitBreaker.HealthCheck.Interval,
+			Retries:      *u.Retries, RetryOn: mode == "http" && *u.Retries > 0,
+			IdempotentOnly: !u.RetryNonIdempotent, MaxConn: u.MaxConnections,
+			Breaker: *u.CircuitBreaker.Enabled, Observe: "layer7",
+			ErrorLimit: u.CircuitBreaker.ConsecutiveErrors, Rise: u.rise(),
+			Interval: u.CircuitBreaker.HealthCheck.Interval, CheckPath: quote(u.CircuitBreaker.HealthCheck.Path),
+		}
+		if mode == "tcp" {
+			c.Observe = "layer4"
+		}
+		// gRPC servers do not answer a plain GET: they are checked by
+		// connecting, like tcp ones.
+		c.HTTPCheck = c.Breaker && u.protocol == "http"
+		if u.tls {
+			c.CAFile = "@system-ca"
+			if u.CA != nil {
+				c.CAFile = quote(path.Join(CADir, u.Name, u.CA.Key))
+			}
+		}
+		if mode == "http" && *u.Fallback.Passthrough {
+			c.Fallback = true
+			c.Status = u.Fallback.Status
+			c.ContentType = quote(u.Fallback.ContentType)
+			c.Body = quote(u.Fallback.Body)
+		}
+		d.Resolvers = d.Resolvers || c.DNS
+		d.MaxConnections += u.MaxConnections
+		d.Upstreams = append(d.Upstreams, c)
+	}
+	return d, nil
+}
+
+// quote makes s one HAProxy config word, literally: inside double quotes
+// HAProxy interprets backslash escapes and "$VAR" / "${VAR}", so \, " and $
+// are escaped and line breaks become \n, \r.
+func quote(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch c {
+		case '\\', '"':
+			b.WriteByte('\\')
+			b.WriteByte(c)
+		case '$':
+			b.WriteString(`\$`)
+		case '\n':
+			b.WriteString(`\n`)
+		case '\r':
+			b.WriteString(`\r`)
+		case '\t':
+			b.WriteString(`\t`)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}

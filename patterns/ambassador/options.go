@@ -1,0 +1,340 @@
+package ambassador
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"regexp"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	kjson "sigs.k8s.io/json"
+
+	"github.com/sidecarize/sidecarize/patterns/scrape"
+)
+
+// Options are the ambassador's upstreams: a list, one entry per upstream,
+// addressed by name from flags and annotations
+// (sidecarize.dev/ambassador.api.upstream: http://api). In a config rule it
+// is `ambassadors: [...]` (or `ambassadors: {upstreams: [...]}`); an entry
+// whose name is already in the list is merged into it, so later layers
+// (config rules, then annotations) refine entries instead of duplicating
+// them.
+//
+// A named slice rather than a struct so that transform.SetOption addresses
+// entries by name directly under the pattern (ambassador.<name>.<option>).
+// The settings of the one HAProxy container (metrics, scraping, resources)
+// are therefore fields of the entries; see Proxy.
+type Options []Upstream
+
+// Upstream is one upstream the app calls. A zero field means "default"
+// (DefaultUpstream); fields whose zero value is meaningful are pointers.
+type Upstream struct {
+	// Name identifies the upstream: the entry's key in annotations and
+	// flags, HAProxy's frontend/backend name (the proxy label of its
+	// metrics) and part of generated names.
+	Name string `json:"name,omitempty" doc:"name of the upstream (default: the first label of its host)"`
+	// Upstream is where the app's traffic goes: a URL or host:port, the host
+	// a Service name (same namespace), a Service FQDN or an external host.
+	Upstream string `json:"upstream,omitempty" doc:"URL or host:port of the upstream: a Service name, a Service FQDN or an external host"`
+	// Env names the app env vars that point at the upstream; their values
+	// are rewritten to the ambassador's local address (path and query kept).
+	Env []string `json:"env,omitempty" doc:"app env vars whose value points at the upstream; rewritten to the local address"`
+	// Args rewrites occurrences of the upstream in the app containers' args.
+	Args *bool `json:"args,omitempty" doc:"also rewrite the upstream where it appears in the app containers' args"`
+	// LocalPort is the port the ambassador listens on, on 127.0.0.1.
+	LocalPort int32 `json:"localPort,omitempty" doc:"port on 127.0.0.1 the app's traffic goes to (default: the first free port from 9001)"`
+	// Protocol is http, grpc or tcp.
+	Protocol string `json:"protocol,omitempty" doc:"http | grpc (h2 both sides) | tcp (default: from the URL scheme, else http)"`
+	// Timeout bounds the wait for the upstream's response (and the time a
+	// request may queue for a connection slot).
+	Timeout string `json:"timeout,omitempty" doc:"response timeout per attempt; also the longest wait for a free connection"`
+	// ConnectTimeout bounds connection set-up.
+	ConnectTimeout string `json:"connectTimeout,omitempty" doc:"connect timeout"`
+	// Retries after a failed attempt: connection failures always, empty or
+	// 502/503/504 responses for idempotent methods (unless
+	// RetryNonIdempotent).
+	Retries *int `json:"retries,omitempty" doc:"retries after a connection failure or a 502/503/504/empty response"`
+	// RetryNonIdempotent also retries POST/PATCH on bad responses.
+	RetryNonIdempotent bool `json:"retryNonIdempotent,omitempty" doc:"retry non-idempotent methods (POST, PATCH) on bad responses too"`
+	// MaxConnections caps concurrent connections to the upstream; more
+	// requests wait (up to Timeout) for a free one.
+	MaxConnections int `json:"maxConnections,omitempty" doc:"maximum concurrent connections to the upstream"`
+	// CircuitBreaker takes a failing upstream out.
+	CircuitBreaker CircuitBreaker `json:"circuitBreaker,omitempty"`
+	// Fallback is what the app gets while the circuit is open.
+	Fallback Fallback `json:"fallback,omitempty"`
+	// TLS originates TLS to the upstream (the app speaks plain text to the
+	// ambassador).
+	TLS *bool `json:"tls,omitempty" doc:"originate TLS to the upstream (default: true for https:// and grpcs://)"`
+	// SNI is the server name sent and verified.
+	SNI string `json:"sni,omitempty" doc:"TLS server name, sent and verified (default: the upstream host)"`
+	// CA verifies the upstream's certificate with a CA from a Secret
+	// (default: the image's system CAs).
+	CA *SecretKey `json:"ca,omitempty" doc:"Secret holding the CA that signs the upstream's certificate (default: system CAs)"`
+	Proxy
+}
+
+// Proxy are the settings of the ambassador container as a whole. They may be
+// set on any entry; entries that set different values are an error.
+type Proxy struct {
+	// MetricsPort serves Prometheus metrics (on all addresses, for scraping).
+	MetricsPort int32 `json:"metricsPort,omitempty" doc:"port of the Prometheus endpoint (container-wide)"`
+	// MetricsPath is the metrics URL path.
+	MetricsPath string `json:"metricsPath,omitempty" doc:"path of the Prometheus endpoint (container-wide)"`
+	// Scrape is serviceMonitor, podMonitor, annotations or none (§5.1).
+	Scrape string `json:"scrape,omitempty" doc:"serviceMonitor | podMonitor | annotations | none (container-wide)"`
+	// Interval between scrapes.
+	Interval string `json:"interval,omitempty" doc:"scrape interval (container-wide)"`
+	// ClusterDomain completes Service names for DNS (HAProxy's resolver
+	// does not use resolv.conf search domains).
+	ClusterDomain string `json:"clusterDomain,omitempty" doc:"cluster DNS domain that completes Service names (container-wide)"`
+	// Resources overrides the container's requests and limits.
+	Resources *corev1.ResourceRequirements `json:"resources,omitempty" doc:"requests and limits of the ambassador container (container-wide)"`
+}
+
+// CircuitBreaker options.
+type CircuitBreaker struct {
+	// Enabled turns the breaker (and health checks) on.
+	Enabled *bool `json:"enabled,omitempty" doc:"take the upstream out after consecutive errors"`
+	// ConsecutiveErrors in a row (5xx except 501/505, timeouts, connection
+	// errors) open the circuit.
+	ConsecutiveErrors int `json:"consecutiveErrors,omitempty" doc:"failed responses in a row that open the circuit"`
+	// HealthCheck probes the upstream while closed and open.
+	HealthCheck HealthCheck `json:"healthCheck,omitempty"`
+	// RecoverAfter is how long the upstream must pass health checks before
+	// traffic flows again.
+	RecoverAfter string `json:"recoverAfter,omitempty" doc:"how long the upstream must pass health checks before it gets traffic again"`
+}
+
+// HealthCheck options.
+type HealthCheck struct {
+	// Path is requested with GET; 2xx/3xx is healthy. tcp and grpc
+	// upstreams are checked by connecting.
+	Path string `json:"path,omitempty" doc:"HTTP path checked with GET (2xx/3xx is healthy; tcp and grpc: a TCP connect)"`
+	// Interval between checks.
+	Interval string `json:"interval,omitempty" doc:"interval between health checks"`
+}
+
+// Fallback is the canned response served while the circuit is open.
+type Fallback struct {
+	// Passthrough false drops the canned response: requests fail fast with
+	// HAProxy's 503 while the circuit is open.
+	Passthrough *bool `json:"passthrough,omitempty" doc:"serve the canned response while the circuit is open; false: fail fast with a 503"`
+	// Status of the canned response.
+	Status int `json:"status,omitempty" doc:"status of the canned response"`
+	// ContentType of the canned response.
+	ContentType string `json:"contentType,omitempty" doc:"content type of the canned response"`
+	// Body of the canned response.
+	Body string `json:"body,omitempty" doc:"body of the canned response"`
+}
+
+// SecretKey names a key of a Secret in the workload's namespace.
+type SecretKey struct {
+	Secret string `json:"secret" doc:"Secret name"`
+	Key    string `json:"key,omitempty" doc:"key in the Secret (default ca.crt)"`
+}
+
+// Defaults of the container-wide settings.
+const (
+	defaultMetricsPort   = 9102
+	defaultMetricsPath   = "/metrics"
+	defaultClusterDomain = "cluster.local"
+	// firstLocalPort is where automatic local ports start.
+	firstLocalPort = 9001
+)
+
+// DefaultUpstream returns an entry's defaults. Protocol, TLS and SNI default
+// from the upstream URL, LocalPort to the first free port from 9001; see
+// resolve.
+func DefaultUpstream(name string) Upstream {
+	yes := true
+	retries := 2
+	return Upstream{
+		Name:           name,
+		Args:           &yes,
+		Protocol:       "http",
+		Timeout:        "10s",
+		ConnectTimeout: "2s",
+		Retries:        &retries,
+		MaxConnections: 100,
+		CircuitBreaker: CircuitBreaker{
+			Enabled:           &yes,
+			ConsecutiveErrors: 5,
+			HealthCheck:       HealthCheck{Path: "/", Interval: "2s"},
+			RecoverAfter:      "10s",
+		},
+		Fallback: Fallback{
+			Passthrough: &yes,
+			Status:      503,
+			ContentType: "application/json",
+			Body:        fmt.Sprintf(`{"error":"upstream %s is unavailable","circuit":"open"}`, name),
+		},
+		CA: nil,
+		Proxy: Proxy{
+			MetricsPort:   defaultMetricsPort,
+			MetricsPath:   defaultMetricsPath,
+			Scrape:        scrape.ServiceMonitor,
+			Interval:      "30s",
+			ClusterDomain: defaultClusterDomain,
+		},
+	}
+}
+
+// Default returns the pattern's options with no upstreams: they come from
+// the config (ambassadors: [...]), flags or annotations.
+func Default() *Options { return &Options{} }
+
+// UnmarshalJSON accepts a list of upstreams, or {upstreams: [...]}, or {}
+// (what `ambassadors:` with no value becomes). Entries are decoded strictly
+// (unknown fields are errors) and merged by name into the entries already
+// present.
+func (o *Options) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	var raws []json.RawMessage
+	switch {
+	case bytes.HasPrefix(b, []byte("[")):
+		if err := json.Unmarshal(b, &raws); err != nil {
+			return err
+		}
+	case bytes.HasPrefix(b, []byte("{")):
+		var obj struct {
+			Upstreams []json.RawMessage `json:"upstreams"`
+		}
+		if err := strict(b, &obj); err != nil {
+			return fmt.Errorf("%w (expected a list of upstreams, or {upstreams: [...]})", err)
+		}
+		raws = obj.Upstreams
+	case string(b) == "null":
+		return nil
+	default:
+		return fmt.Errorf("expected a list of upstreams, got %s", b)
+	}
+	for i, raw := range raws {
+		var probe struct {
+			Name     string `json:"name"`
+			Upstream string `json:"upstream"`
+		}
+		if err := json.Unmarshal(raw, &probe); err != nil {
+			return fmt.Errorf("[%d]: expected an upstream mapping: %w", i, cleanErr(err))
+		}
+		name := probe.Name
+		if name == "" {
+			name = nameFromUpstream(probe.Upstream)
+		}
+		if name == "" {
+			return fmt.Errorf("[%d]: name: required (or an upstream to take it from)", i)
+		}
+		idx := -1
+		for j := range *o {
+			if (*o)[j].Name == name {
+				idx = j
+			}
+		}
+		e := Upstream{Name: name}
+		if idx >= 0 {
+			e = (*o)[idx]
+		}
+		if err := strict(raw, &e); err != nil {
+			return fmt.Errorf("[%d] (%s): %w", i, name, err)
+		}
+		e.Name = name
+		if idx >= 0 {
+			(*o)[idx] = e
+		} else {
+			*o = append(*o, e)
+		}
+	}
+	return nil
+}
+
+// strict decodes like the engine: unknown and duplicate fields are errors,
+// field names are case-sensitive.
+func strict(b []byte, v any) error {
+	errs, err := kjson.UnmarshalStrict(b, v, kjson.DisallowUnknownFields, kjson.DisallowDuplicateFields)
+	if err != nil {
+		return cleanErr(err)
+	}
+	if len(errs) > 0 {
+		return cleanErr(errs[0])
+	}
+	return nil
+}
+
+func cleanErr(err error) error {
+	return fmt.Errorf("%s", strings.TrimPrefix(err.Error(), "json: "))
+}
+
+var dnsLabel = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+
+// nameFromUpstream is the first DNS label of the upstream's host, or "".
+func nameFromUpstream(up string) string {
+	t, err := parseUpstream(up)
+	if err != nil || t.ip {
+		return ""
+	}
+	n := strings.ToLower(strings.SplitN(t.host, ".", 2)[0])
+	if !dnsLabel.MatchString(n) || len(n) > 32 {
+		return ""
+	}
+	return n
+}
+
+// Validate checks every entry (with defaults applied) and the entries
+// together (unique names and ports, agreeing container-wide settings).
+func (o *Options) Validate() error {
+	_, _, err := o.resolve(nil)
+	return err
+}
+
+// withDefaults fills the fields the user left unset.
+func (u Upstream) withDefaults() Upstream {
+	d := DefaultUpstream(u.Name)
+	fill(reflect.ValueOf(&u).Elem(), reflect.ValueOf(d))
+	return u
+}
+
+// fill sets zero fields of dst from def, recursing into structs so that
+// setting one field of a group keeps the others' defaults.
+func fill(dst, def reflect.Value) {
+	for i := 0; i < dst.NumField(); i++ {
+		f := dst.Field(i)
+		if f.Kind() == reflect.Struct {
+			fill(f, def.Field(i))
+			continue
+		}
+		if f.IsZero() {
+			f.Set(def.Field(i))
+		}
+	}
+}
+
+// proxySettings merges the container-wide settings of all entries: the
+// value some entry set, or the default; two entries setting different
+// values is an error.
+func proxySettings(entries []Upstream) (Proxy, error) {
+	var p Proxy
+	owner := map[string]string{}
+	pv := reflect.ValueOf(&p).Elem()
+	for _, e := range entries {
+		ev := reflect.ValueOf(e.Proxy)
+		for i := 0; i < ev.NumField(); i++ {
+			f := ev.Field(i)
+			if f.IsZero() {
+				continue
+			}
+			tag := strings.Split(pv.Type().Field(i).Tag.Get("json"), ",")[0]
+			if pv.Field(i).IsZero() {
+				pv.Field(i).Set(f)
+				owner[tag] = e.Name
+				continue
+			}
+			if !reflect.DeepEqual(pv.Field(i).Interface(), f.Interface()) {
+				return p, fmt.Errorf("%s.%s and %s.%s differ: %s is a setting of the whole ambassador container, set it once", owner[tag], tag, e.Name, tag, tag)
+			}
+		}
+	}
+	fill(pv, reflect.ValueOf(DefaultUpstream("").Proxy))
+	return p, nil
+}
