@@ -3,6 +3,7 @@
 package patterns
 
 import (
+	"github.com/sidecarize/sidecarize/patterns/ambassador"
 	"github.com/sidecarize/sidecarize/patterns/exporter"
 	"github.com/sidecarize/sidecarize/patterns/logs"
 	"github.com/sidecarize/sidecarize/patterns/monitor"
@@ -15,6 +16,7 @@ func All() []transform.Pattern {
 	return []transform.Pattern{
 		monitor.Pattern{},
 		logs.Pattern{},
+		ambassador.Pattern{},
 		exporter.Pattern{},
 		tracing.Pattern{},
 	}
