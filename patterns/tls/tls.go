@@ -1,0 +1,377 @@
+package tls
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/sidecarize/sidecarize/patterns/haproxy"
+	"github.com/sidecarize/sidecarize/patterns/scrape"
+	"github.com/sidecarize/sidecarize/templates"
+	"github.com/sidecarize/sidecarize/transform"
+)
+
+// Names of what the pattern adds to the pod.
+const (
+	ContainerName    = "tls-proxy"
+	ConfigVolume     = "sidecarize-tls"
+	CertVolume       = "sidecarize-tls-cert"
+	TLSPortName      = "tls-https"
+	RedirectPortName = "tls-redirect"
+	MetricsPortName  = "tls-metrics"
+	// ServicePortName is the metrics port a ServiceMonitor scrapes.
+	ServicePortName = "tls-metrics"
+	// CertDir is where the Secret is mounted in the proxy container; HAProxy
+	// runs with -C CertDir and names the files relative to it.
+	CertDir = "/etc/sidecarize/tls"
+	// CertFile and KeyFile are the kubernetes.io/tls Secret's keys.
+	CertFile = "tls.crt"
+	KeyFile  = "tls.key"
+)
+
+// Mozilla's "intermediate" server profile (TLS 1.2 ciphers without the DHE
+// ones, which need DH parameters; TLS 1.3 suites).
+const (
+	ciphers      = "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
+	ciphersuites = "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256"
+)
+
+// Options of the tls pattern.
+type Options struct {
+	// Port is the app container port to put TLS in front of.
+	Port string `json:"port,omitempty" doc:"app port to terminate TLS for, name or number (default: the first declared port)"`
+	// Protocol is http (TLS + HTTP, redirect and X-Forwarded-Proto) or tcp.
+	Protocol string `json:"protocol,omitempty" doc:"http | tcp (TLS in front of any TCP protocol)"`
+	// SecretName is the kubernetes.io/tls Secret with tls.crt and tls.key.
+	SecretName string `json:"secretName,omitempty" doc:"kubernetes.io/tls Secret with tls.crt and tls.key (default with certManager: <workload>-tls-cert)"`
+	// TLSPort is where HAProxy serves TLS; the Service targetPort moves here.
+	TLSPort int32 `json:"tlsPort,omitempty" doc:"port HAProxy serves TLS on"`
+	// RedirectPort, when set, serves HTTP redirects to HTTPS.
+	RedirectPort int32 `json:"redirectPort,omitempty" doc:"port of an HTTP listener that redirects to HTTPS (0: none)"`
+	// HTTPSPort is the port clients reach HTTPS on, for redirects.
+	HTTPSPort int32 `json:"httpsPort,omitempty" doc:"port clients use for HTTPS, in the redirect's Location"`
+	// MinVersion is the lowest TLS version accepted.
+	MinVersion string `json:"minVersion,omitempty" doc:"TLSv1.2 | TLSv1.3"`
+	// HSTS is the Strict-Transport-Security max-age in seconds (0: no header).
+	HSTS int `json:"hsts,omitempty" doc:"Strict-Transport-Security max-age in seconds (0: no header)"`
+	// MetricsPort serves HAProxy's Prometheus metrics.
+	MetricsPort int32 `json:"metricsPort,omitempty" doc:"port of the Prometheus endpoint"`
+	// MetricsPath is the metrics URL path.
+	MetricsPath string `json:"metricsPath,omitempty" doc:"path of the Prometheus endpoint"`
+	scrape.Options
+	// CertManager, when set, generates a cert-manager Certificate that
+	// issues the Secret.
+	CertManager *CertManager `json:"certManager,omitempty" doc:"generate a cert-manager Certificate issuing the Secret"`
+	// Timeout is HAProxy's client/server timeout.
+	Timeout string `json:"timeout,omitempty" doc:"client and server timeout"`
+	// MaxConnections caps concurrent connections.
+	MaxConnections int `json:"maxConnections,omitempty" doc:"maximum concurrent connections"`
+	// Resources overrides the container's requests and limits.
+	Resources *corev1.ResourceRequirements `json:"resources,omitempty" doc:"requests and limits of the proxy container"`
+}
+
+// CertManager configures the generated Certificate (cert-manager.io/v1).
+type CertManager struct {
+	// IssuerRef is the Issuer or ClusterIssuer.
+	IssuerRef IssuerRef `json:"issuerRef" doc:"the Issuer or ClusterIssuer that signs the certificate"`
+	// DNSNames default to the names of the Services selecting the pods.
+	DNSNames []string `json:"dnsNames,omitempty" doc:"names in the certificate (default: the Services' names, short and qualified)"`
+}
+
+// IssuerRef references a cert-manager issuer.
+type IssuerRef struct {
+	Name  string `json:"name" doc:"issuer name"`
+	Kind  string `json:"kind,omitempty" doc:"Issuer | ClusterIssuer (cert-manager's default: Issuer)"`
+	Group string `json:"group,omitempty" doc:"issuer API group (default: cert-manager.io)"`
+}
+
+// Default returns the defaults.
+func Default() *Options {
+	return &Options{
+		Protocol:       "http",
+		TLSPort:        8443,
+		HTTPSPort:      443,
+		MinVersion:     "TLSv1.2",
+		MetricsPort:    9102,
+		MetricsPath:    "/metrics",
+		Options:        scrape.Options{Scrape: scrape.ServiceMonitor, Interval: "30s"},
+		Timeout:        "60s",
+		MaxConnections: 4096,
+	}
+}
+
+var (
+	dnsSubdomain = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
+	dnsName      = regexp.MustCompile(`^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
+)
+
+// Validate checks option values.
+func (o *Options) Validate() error {
+	switch o.Protocol {
+	case "http", "tcp":
+	default:
+		return fmt.Errorf("protocol: %q: must be http or tcp", o.Protocol)
+	}
+	if o.SecretName == "" && o.CertManager == nil {
+		return fmt.Errorf("secretName: name the kubernetes.io/tls Secret with the certificate (or set certManager to have one issued)")
+	}
+	if o.SecretName != "" && (len(o.SecretName) > 253 || !dnsSubdomain.MatchString(o.SecretName)) {
+		return fmt.Errorf("secretName: %q: not a valid Secret name", o.SecretName)
+	}
+	ports := []struct {
+		name string
+		v    int32
+	}{{"tlsPort", o.TLSPort}, {"metricsPort", o.MetricsPort}}
+	if o.RedirectPort != 0 {
+		ports = append(ports, struct {
+			name string
+			v    int32
+		}{"redirectPort", o.RedirectPort})
+	}
+	seen := map[int32]string{}
+	for _, p := range ports {
+		if p.v < 1024 || p.v > 65535 {
+			return fmt.Errorf("%s: %d: must be between 1024 and 65535", p.name, p.v)
+		}
+		if other, ok := seen[p.v]; ok {
+			return fmt.Errorf("%s and %s are both %d", other, p.name, p.v)
+		}
+		seen[p.v] = p.name
+	}
+	if o.HTTPSPort < 1 || o.HTTPSPort > 65535 {
+		return fmt.Errorf("httpsPort: %d: not a port", o.HTTPSPort)
+	}
+	if o.RedirectPort != 0 && o.Protocol != "http" {
+		return fmt.Errorf("redirectPort: redirects need protocol http")
+	}
+	if o.HSTS != 0 && (o.HSTS < 0 || o.Protocol != "http") {
+		return fmt.Errorf("hsts: %d: a max-age in seconds, with protocol http", o.HSTS)
+	}
+	switch o.MinVersion {
+	case "TLSv1.2", "TLSv1.3":
+	default:
+		return fmt.Errorf("minVersion: %q: must be TLSv1.2 or TLSv1.3 (older versions are broken)", o.MinVersion)
+	}
+	if !strings.HasPrefix(o.MetricsPath, "/") || strings.ContainsAny(o.MetricsPath, " \t{}") {
+		return fmt.Errorf("metricsPath: %q: must be a path starting with /", o.MetricsPath)
+	}
+	if err := o.Options.Validate(); err != nil {
+		return err
+	}
+	if !validDuration(o.Timeout) {
+		return fmt.Errorf("timeout: %q: expected a duration like 30s or 500ms", o.Timeout)
+	}
+	if o.MaxConnections < 1 {
+		return fmt.Errorf("maxConnections: must be at least 1")
+	}
+	if cm := o.CertManager; cm != nil {
+		if cm.IssuerRef.Name == "" {
+			return fmt.Errorf("certManager.issuerRef.name: the Issuer or ClusterIssuer to sign the certificate")
+		}
+		switch cm.IssuerRef.Kind {
+		case "", "Issuer", "ClusterIssuer":
+		default:
+			if cm.IssuerRef.Group == "" || cm.IssuerRef.Group == "cert-manager.io" {
+				return fmt.Errorf("certManager.issuerRef.kind: %q: must be Issuer or ClusterIssuer (or set the group of an external issuer)", cm.IssuerRef.Kind)
+			}
+		}
+		for i, n := range cm.DNSNames {
+			if !dnsName.MatchString(n) {
+				return fmt.Errorf("certManager.dnsNames[%d]: %q: not a DNS name", i, n)
+			}
+		}
+	}
+	return nil
+}
+
+func validDuration(s string) bool {
+	i := 0
+	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+		i++
+	}
+	if i == 0 {
+		return false
+	}
+	switch s[i:] {
+	case "us", "ms", "s", "m", "h":
+		return true
+	}
+	return false
+}
+
+// Pattern is the tls pattern.
+type Pattern struct{}
+
+var _ transform.Pattern = Pattern{}
+
+// Name implements transform.Pattern.
+func (Pattern) Name() string { return "tls" }
+
+// ConfigKey implements transform.Pattern.
+func (Pattern) ConfigKey() string { return "tls" }
+
+// Summary implements transform.Pattern.
+func (Pattern) Summary() string {
+	return "sidecar: HAProxy terminating TLS in front of an app port (kubernetes.io/tls Secret, TLS 1.2+, HTTP→HTTPS redirect, cert-manager Certificate)"
+}
+
+// NewOptions implements transform.Pattern.
+func (Pattern) NewOptions() transform.Options { return Default() }
+
+type cfgData struct {
+	Workload       string
+	Secret         string
+	CertFile       string
+	KeyFile        string
+	AppPort        int32
+	TLSPort        int32
+	RedirectPort   int32
+	HTTPSPort      int32
+	MetricsPort    int32
+	MetricsPath    string
+	Mode           string
+	MinVersion     string
+	Ciphers        string
+	Ciphersuites   string
+	HSTS           int
+	Timeout        string
+	MaxConnections int
+}
+
+// Inject implements transform.Pattern.
+func (Pattern) Inject(w *transform.Workload, opts transform.Options) error {
+	o := opts.(*Options)
+	_, port, err := w.ResolvePort(o.Port)
+	if err != nil {
+		return err
+	}
+	secret := o.SecretName
+	if secret == "" {
+		secret = w.ObjectName("cert")
+	}
+	cfg, err := templates.Render("haproxy-tls.cfg.tmpl", cfgData{
+		Workload: w.Ref(), Secret: secret, CertFile: CertFile, KeyFile: KeyFile,
+		AppPort: port.ContainerPort, TLSPort: o.TLSPort, RedirectPort: o.RedirectPort, HTTPSPort: o.HTTPSPort,
+		MetricsPort: o.MetricsPort, MetricsPath: o.MetricsPath, Mode: o.Protocol,
+		MinVersion: o.MinVersion, Ciphers: ciphers, Ciphersuites: ciphersuites, HSTS: o.HSTS,
+		Timeout: o.Timeout, MaxConnections: o.MaxConnections,
+	})
+	if err != nil {
+		return err
+	}
+	cm, err := w.AddConfigMap("", map[string]string{"haproxy.cfg": cfg})
+	if err != nil {
+		return err
+	}
+	// Only the certificate and key are projected: a Secret issued by
+	// cert-manager also holds ca.crt, which the proxy does not need.
+	if err := w.AddVolume(corev1.Volume{
+		Name: CertVolume,
+		VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
+			SecretName: secret,
+			Items:      []corev1.KeyToPath{{Key: CertFile, Path: CertFile}, {Key: KeyFile, Path: KeyFile}},
+		}},
+	}); err != nil {
+		return err
+	}
+	ports := []corev1.ContainerPort{{Name: TLSPortName, ContainerPort: o.TLSPort, Protocol: corev1.ProtocolTCP}}
+	if o.RedirectPort != 0 {
+		ports = append(ports, corev1.ContainerPort{Name: RedirectPortName, ContainerPort: o.RedirectPort, Protocol: corev1.ProtocolTCP})
+	}
+	ports = append(ports, corev1.ContainerPort{Name: MetricsPortName, ContainerPort: o.MetricsPort, Protocol: corev1.ProtocolTCP})
+	if err := haproxy.Inject(w, haproxy.Spec{
+		Name: ContainerName, ConfigMap: cm, Volume: ConfigVolume,
+		Ports:       ports,
+		ProbePort:   o.TLSPort,
+		Resources:   o.Resources,
+		ExtraMounts: []corev1.VolumeMount{{Name: CertVolume, MountPath: CertDir, ReadOnly: true}},
+		Dir:         CertDir,
+	}); err != nil {
+		return err
+	}
+	w.EditService(transform.ServiceEdit{
+		Op: "retarget", AppPort: port.ContainerPort, AppPortName: port.Name,
+		ProxyPort: o.TLSPort, ProxyPortName: TLSPortName,
+	})
+	if _, err := scrape.Apply(w, o.Options, scrape.Endpoint{PortName: MetricsPortName, Port: o.MetricsPort, Path: o.MetricsPath, ServicePort: ServicePortName}); err != nil {
+		return err
+	}
+	if o.CertManager != nil {
+		c, err := certificate(w, o.CertManager, secret)
+		if err != nil {
+			return err
+		}
+		return w.AddObject(c)
+	}
+	return nil
+}
+
+// certificate builds the cert-manager Certificate issuing the Secret.
+func certificate(w *transform.Workload, cm *CertManager, secret string) (Certificate, error) {
+	names := cm.DNSNames
+	if len(names) == 0 {
+		names = serviceNames(w)
+		if len(names) == 0 {
+			return Certificate{}, fmt.Errorf("certManager.dnsNames: no Service selects the pods; list the certificate's names")
+		}
+	}
+	return Certificate{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "cert-manager.io/v1", Kind: "Certificate"},
+		ObjectMeta: metav1.ObjectMeta{Name: w.ObjectName()},
+		Spec: CertificateSpec{
+			SecretName: secret,
+			IssuerRef:  cm.IssuerRef,
+			DNSNames:   names,
+			// ECDSA P-256, a fresh key on every renewal.
+			PrivateKey: &PrivateKey{Algorithm: "ECDSA", Size: 256, RotationPolicy: "Always"},
+		},
+	}, nil
+}
+
+// serviceNames are the DNS names clients reach the pods by: each selecting
+// Service's short name and, when the namespace is known, the qualified ones.
+func serviceNames(w *transform.Workload) []string {
+	var out []string
+	seen := map[string]bool{}
+	add := func(n string) {
+		if !seen[n] {
+			seen[n] = true
+			out = append(out, n)
+		}
+	}
+	for _, s := range w.Services() {
+		add(s.Name)
+		if s.Namespace != "" {
+			add(s.Name + "." + s.Namespace)
+			add(s.Name + "." + s.Namespace + ".svc")
+			add(s.Name + "." + s.Namespace + ".svc.cluster.local")
+		}
+	}
+	return out
+}
+
+// Certificate is cert-manager.io/v1 Certificate, with the fields sidecarize
+// sets.
+type Certificate struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata"`
+	Spec              CertificateSpec `json:"spec"`
+}
+
+// CertificateSpec is the Certificate's spec.
+type CertificateSpec struct {
+	SecretName string      `json:"secretName"`
+	IssuerRef  IssuerRef   `json:"issuerRef"`
+	DNSNames   []string    `json:"dnsNames"`
+	PrivateKey *PrivateKey `json:"privateKey,omitempty"`
+}
+
+// PrivateKey is the Certificate's key settings.
+type PrivateKey struct {
+	Algorithm      string `json:"algorithm"`
+	Size           int    `json:"size"`
+	RotationPolicy string `json:"rotationPolicy,omitempty"`
+}
