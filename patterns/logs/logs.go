@@ -110,15 +110,15 @@ func (o *Options) Validate() error {
 	if len(o.Files) == 0 {
 		return fmt.Errorf("files: name at least one log file (e.g. logs.files=/logs/app.log)")
 	}
-	for _, f := range o.Files {
-		if err := validFile(f, o.Engine); err != nil {
-			return err
-		}
-	}
 	switch o.Engine {
 	case EngineFluentBit, EngineTail:
 	default:
 		return fmt.Errorf("engine: %q: must be fluent-bit or tail", o.Engine)
+	}
+	for _, f := range o.Files {
+		if err := validFile(f, o.Engine); err != nil {
+			return err
+		}
 	}
 	switch o.Format {
 	case "json", "logfmt", "nginx", "apache", "clf", "syslog":
@@ -198,6 +198,9 @@ func validFile(f, engine string) error {
 	dir, base := path.Split(f)
 	if dir == "/" {
 		return fmt.Errorf("files: %q: the file must be in a directory other than / (that directory is mounted as a volume)", f)
+	}
+	if engine == EngineFluentBit && strings.HasPrefix(f, "/fluent-bit/") {
+		return fmt.Errorf("files: %q: /fluent-bit is the adapter image's own directory (config and database); the app's log directory must be elsewhere", f)
 	}
 	if strings.ContainsAny(dir, "*?[") {
 		return fmt.Errorf("files: %q: globs are allowed in the file name only, not in the directory", f)
