@@ -7,6 +7,7 @@ import (
 	"github.com/sidecarize/sidecarize/patterns/exporter"
 	"github.com/sidecarize/sidecarize/patterns/logs"
 	"github.com/sidecarize/sidecarize/patterns/monitor"
+	"github.com/sidecarize/sidecarize/patterns/tls"
 	"github.com/sidecarize/sidecarize/patterns/tracing"
 	"github.com/sidecarize/sidecarize/transform"
 )
@@ -18,6 +19,7 @@ func All() []transform.Pattern {
 		logs.Pattern{},
 		ambassador.Pattern{},
 		exporter.Pattern{},
+		tls.Pattern{},
 		tracing.Pattern{},
 	}
 }
