@@ -46,8 +46,8 @@ type AppReply struct {
 	Proto     string `json:"proto"`
 }
 
-func startApp(ns *NetNS, container string, port int) (*App, error) {
-	ln, err := ns.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
+func startApp(ns *NetNS, container, ip string, port int) (*App, error) {
+	ln, err := ns.Listen("tcp", net.JoinHostPort(ip, strconv.Itoa(port)))
 	if err != nil {
 		return nil, fmt.Errorf("app %s: listen on %d: %w", container, port, err)
 	}

@@ -11,19 +11,28 @@ import (
 // Frontend is what the simulator needs to know of an HAProxy frontend or
 // listen section.
 type Frontend struct {
-	Name    string
-	Mode    string // http or tcp
-	Ports   []int
-	H2      bool // a bind line has "proto h2" (gRPC / h2c)
-	PromEx  bool // serves the Prometheus exporter
-	Servers []int
+	Name   string
+	Mode   string // http or tcp
+	Ports  []int
+	H2     bool // a bind line has "proto h2" (gRPC / h2c)
+	PromEx bool // serves the Prometheus exporter
+	// Backends are the default_backend/use_backend names.
+	Backends []string
+	// Outbound: the frontend forwards to servers outside the pod (an
+	// ambassador): hostnames or non-loopback addresses.
+	Outbound bool
 }
 
-// Protocol is how a client talks to the frontend: metrics, grpc, http or tcp.
+// Protocol is how a client talks to the frontend: metrics, grpc, http, tcp,
+// or outbound-http / outbound-tcp for an ambassador's listener.
 func (f *Frontend) Protocol() string {
 	switch {
 	case f.PromEx:
 		return "metrics"
+	case f.Outbound && f.Mode == "http":
+		return "outbound-http"
+	case f.Outbound:
+		return "outbound-tcp"
 	case f.Mode == "http" && f.H2:
 		return "grpc"
 	case f.Mode == "http":
@@ -32,9 +41,23 @@ func (f *Frontend) Protocol() string {
 	return "tcp"
 }
 
+// Server is a backend server line.
+type Server struct {
+	Backend string
+	Host    string // as written (may contain ${VAR-default})
+	Port    int
+}
+
+// Loopback reports whether the server is in the pod (127.0.0.0/8, ::1,
+// localhost).
+func (s Server) Loopback() bool {
+	return strings.HasPrefix(s.Host, "127.") || s.Host == "localhost" || s.Host == "::1" || s.Host == "[::1]"
+}
+
 // HAProxyConfig is a parsed configuration (the parts the simulator uses).
 type HAProxyConfig struct {
 	Frontends []*Frontend
+	Servers   []Server
 	// BackendPorts are the loopback ports the backends' servers forward to.
 	BackendPorts []int
 }
@@ -76,7 +99,7 @@ func ParseHAProxyConfig(texts ...string) *HAProxyConfig {
 	cfg := &HAProxyConfig{}
 	defMode := "tcp"
 	var cur *Frontend
-	section := ""
+	section, backendName := "", ""
 	sectionMode := ""
 	for _, text := range texts {
 		for _, line := range strings.Split(text, "\n") {
@@ -93,7 +116,10 @@ func ParseHAProxyConfig(texts ...string) *HAProxyConfig {
 				if section == "defaults" {
 					defMode = sectionMode
 				}
-				section, sectionMode, cur = f[0], defMode, nil
+				section, sectionMode, cur, backendName = f[0], defMode, nil, ""
+				if len(f) > 1 {
+					backendName = f[1]
+				}
 				if f[0] == "frontend" || f[0] == "listen" {
 					cur = &Frontend{Mode: defMode}
 					if len(f) > 1 {
@@ -123,17 +149,35 @@ func ParseHAProxyConfig(texts ...string) *HAProxyConfig {
 				}
 			case strings.Contains(line, "prometheus-exporter") && cur != nil:
 				cur.PromEx = true
+			case (f[0] == "default_backend" || f[0] == "use_backend") && len(f) > 1 && cur != nil:
+				cur.Backends = append(cur.Backends, f[1])
 			case f[0] == "server" && len(f) > 2 && (section == "backend" || section == "listen"):
-				addr := f[2]
+				addr := strings.Trim(f[2], `"`)
 				if i := strings.LastIndex(addr, ":"); i >= 0 {
 					if n, err := strconv.Atoi(addr[i+1:]); err == nil {
-						cfg.BackendPorts = append(cfg.BackendPorts, n)
+						sv := Server{Backend: backendName, Host: addr[:i], Port: n}
+						cfg.Servers = append(cfg.Servers, sv)
+						if sv.Loopback() {
+							cfg.BackendPorts = append(cfg.BackendPorts, n)
+						}
 					}
 				}
 			}
 		}
 		if section == "defaults" {
 			defMode = sectionMode
+		}
+	}
+	for _, fe := range cfg.Frontends {
+		if fe.Name != "" && len(fe.Backends) == 0 {
+			fe.Backends = []string{fe.Name} // a listen section is its own backend
+		}
+		for _, sv := range cfg.Servers {
+			for _, b := range fe.Backends {
+				if sv.Backend == b && !sv.Loopback() {
+					fe.Outbound = true
+				}
+			}
 		}
 	}
 	return cfg

@@ -46,6 +46,11 @@ type Sim struct {
 	Root  string
 	Apps  []*App
 	Procs []*Proc
+	// Upstreams stand in for the services outside the pod that outbound
+	// proxies (ambassadors) forward to: expanded host name -> stand-in.
+	Upstreams map[string]*App
+	dns       *clusterDNS
+	resolv    string
 }
 
 // Start brings the pod up: namespace, app stand-ins on every port of the
@@ -77,19 +82,55 @@ func Start(ctx context.Context, pod *Pod, opt Options) (_ *Sim, err error) {
 		return nil, err
 	}
 	for _, cp := range pod.AppPorts() {
-		a, err := startApp(s.NS, cp.Container, cp.Port)
+		a, err := startApp(s.NS, cp.Container, "127.0.0.1", cp.Port)
 		if err != nil {
 			return nil, err
 		}
 		s.Apps = append(s.Apps, a)
 	}
+	var procs []*Proc
 	for _, c := range pod.HAProxyContainers() {
 		p, err := s.prepare(c, opt.HAProxy)
 		if err != nil {
 			return nil, fmt.Errorf("container %s: %w", c.Name(), err)
 		}
+		procs = append(procs, p)
+	}
+	// Cluster DNS and the upstreams outside the pod, on 127.0.1.x.
+	s.resolv = filepath.Join(root, "resolv.conf")
+	if err := os.WriteFile(s.resolv, []byte("nameserver "+strings.Split(dnsAddr, ":")[0]+"\noptions ndots:1\n"), 0o644); err != nil {
+		return nil, err
+	}
+	s.Upstreams = map[string]*App{}
+	hosts := map[string]net.IP{}
+	for _, p := range procs {
+		cfg, err := s.Config(p)
+		if err != nil {
+			return nil, err
+		}
+		for _, sv := range cfg.Servers {
+			if sv.Loopback() {
+				continue
+			}
+			host := strings.ToLower(expandEnv(sv.Host, containerEnv(pod, p.Container)))
+			if _, ok := s.Upstreams[host]; ok || net.ParseIP(host) != nil {
+				continue
+			}
+			ip := net.IPv4(127, 0, 1, byte(len(hosts)+1))
+			hosts[host] = ip
+			a, err := startApp(s.NS, "upstream/"+host, ip.String(), sv.Port)
+			if err != nil {
+				return nil, err
+			}
+			s.Upstreams[host] = a
+		}
+	}
+	if s.dns, err = startDNS(s.NS, hosts); err != nil {
+		return nil, err
+	}
+	for _, p := range procs {
 		if out, err := s.run(ctx, p, "-c"); err != nil {
-			return nil, fmt.Errorf("container %s: haproxy -c rejects the config: %v\n%s", c.Name(), err, out)
+			return nil, fmt.Errorf("container %s: haproxy -c rejects the config: %v\n%s", p.Container, err, out)
 		}
 		cfg, err := s.Config(p)
 		if err != nil {
@@ -101,7 +142,7 @@ func Start(ctx context.Context, pod *Pod, opt Options) (_ *Sim, err error) {
 			}
 		}
 		if err := s.startProc(p); err != nil {
-			return nil, fmt.Errorf("container %s: %w", c.Name(), err)
+			return nil, fmt.Errorf("container %s: %w", p.Container, err)
 		}
 		s.Procs = append(s.Procs, p)
 	}
@@ -265,16 +306,45 @@ func runAs(tmpl map[string]any, c manifest.Container) (int, int) {
 	return uid, gid
 }
 
+// command is the container's process: in a mount namespace of its own whose
+// /etc/resolv.conf points at the simulated cluster DNS (util-linux unshare),
+// as the container's user (setpriv).
 func (s *Sim) command(p *Proc, extra ...string) *exec.Cmd {
-	cmd := exec.Command(p.Argv[0], append(append([]string(nil), p.Argv[1:]...), extra...)...)
+	const script = `mount --bind "$0" /etc/resolv.conf && u=$1 g=$2 && shift 2 && exec setpriv --reuid="$u" --regid="$g" --clear-groups -- "$@"`
+	args := []string{"-m", "--propagation", "private", "sh", "-c", script, s.resolv, strconv.Itoa(p.UID), strconv.Itoa(p.GID)}
+	args = append(append(args, p.Argv...), extra...)
+	cmd := exec.Command("unshare", args...)
 	cmd.Dir = p.Root
 	cmd.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/"}
 	cmd.Env = append(cmd.Env, containerEnv(s.Pod, p.Container)...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if p.UID != 0 || p.GID != 0 {
-		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: uint32(p.UID), Gid: uint32(p.GID), Groups: []uint32{}}
-	}
 	return cmd
+}
+
+// expandEnv expands HAProxy's ${VAR} and ${VAR-default} with env (NAME=value).
+func expandEnv(v string, env []string) string {
+	vals := map[string]string{}
+	for _, e := range env {
+		k, val, _ := strings.Cut(e, "=")
+		vals[k] = val
+	}
+	for {
+		i := strings.Index(v, "${")
+		if i < 0 {
+			return v
+		}
+		j := strings.Index(v[i:], "}")
+		if j < 0 {
+			return v
+		}
+		expr := v[i+2 : i+j]
+		name, def, hasDef := strings.Cut(expr, "-")
+		val, ok := vals[name]
+		if !ok && hasDef {
+			val = def
+		}
+		v = v[:i] + val + v[i+j+1:]
+	}
 }
 
 // containerEnv turns the container's literal env values (and the downward
@@ -360,6 +430,12 @@ func (s *Sim) Stop() {
 	}
 	for _, a := range s.Apps {
 		a.Close()
+	}
+	for _, a := range s.Upstreams {
+		a.Close()
+	}
+	if s.dns != nil {
+		s.dns.Close()
 	}
 	if s.NS != nil {
 		s.NS.Close()

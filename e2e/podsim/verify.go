@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -113,10 +114,12 @@ func (s *Sim) Verify(ctx context.Context) []Result {
 		case "metrics":
 			_, err = s.Scrape(ctx, port)
 		case "http":
-			err = s.CheckHTTP(ctx, port)
+			err = s.CheckHTTP(ctx, port, "")
+		case "outbound-http":
+			err = s.CheckHTTP(ctx, port, "upstream/")
 		case "grpc":
 			err = s.CheckGRPC(ctx, port)
-		case "tcp":
+		case "tcp", "outbound-tcp":
 			err = s.CheckTCP(ctx, port)
 		default:
 			err = fmt.Errorf("unknown protocol %q", proto)
@@ -135,7 +138,7 @@ func (s *Sim) Verify(ctx context.Context) []Result {
 		exercise(fmt.Sprintf("%s port %s/%d (%s)", pp.proc.Container, pp.cp.Name, port, pp.fe.Protocol()), port, pp.fe.Protocol())
 	}
 
-	rewritten := rewrittenServices(s.Pod.Status)
+	retargeted := retargetedProxyPorts(s.Pod.Status)
 	for _, svc := range s.Pod.Services {
 		viaProxy := false
 		for _, sp := range manifest.Slice(svc, "spec", "ports") {
@@ -150,7 +153,7 @@ func (s *Sim) Verify(ctx context.Context) []Result {
 				continue
 			}
 			if pp, ok := byPort[cp.Port]; ok {
-				if exercise(what, cp.Port, pp.fe.Protocol()) == nil && pp.fe.Protocol() != "metrics" {
+				if exercise(what, cp.Port, pp.fe.Protocol()) == nil && retargeted[cp.Port] {
 					viaProxy = true
 				}
 				continue
@@ -161,8 +164,8 @@ func (s *Sim) Verify(ctx context.Context) []Result {
 			}
 			exercise(what, cp.Port, "tcp")
 		}
-		if rewritten[svc.Name()] && !viaProxy {
-			add("Service "+svc.Name(), errors.New("sidecarize rewrote this Service but none of its ports reaches the app through a proxy"))
+		if len(retargeted) > 0 && !viaProxy {
+			add("Service "+svc.Name(), fmt.Errorf("selects a pod whose app sidecarize put behind proxy port(s) %v, but none of its ports reaches the app through one", keys(retargeted)))
 		}
 	}
 
@@ -184,7 +187,7 @@ func (s *Sim) Verify(ctx context.Context) []Result {
 				}
 			}
 			metric := "haproxy_frontend_http_requests_total"
-			if mode == "tcp" {
+			if strings.HasSuffix(mode, "tcp") {
 				metric = "haproxy_frontend_connections_total"
 			}
 			d := Sum(after, metric, "proxy", fe) - Sum(before[c], metric, "proxy", fe)
@@ -201,29 +204,20 @@ func (s *Sim) Verify(ctx context.Context) []Result {
 	return res
 }
 
-// rewrittenServices reads the Service names out of the status's "services"
-// (strings, or objects with a "service" or "name").
-func rewrittenServices(st *manifest.Status) map[string]bool {
-	out := map[string]bool{}
+// retargetedProxyPorts are the proxy ports sidecarize moved Service
+// targetPorts to (status "services" entries with op "retarget").
+func retargetedProxyPorts(st *manifest.Status) map[int]bool {
+	out := map[int]bool{}
 	if st == nil {
 		return out
 	}
 	for _, raw := range st.Services {
-		var name string
-		if json.Unmarshal(raw, &name) == nil {
-			out[name] = true
-			continue
+		var e struct {
+			Op        string `json:"op"`
+			ProxyPort int    `json:"proxyPort"`
 		}
-		var obj struct {
-			Name    string `json:"name"`
-			Service string `json:"service"`
-		}
-		if json.Unmarshal(raw, &obj) == nil {
-			if obj.Service != "" {
-				out[obj.Service] = true
-			} else if obj.Name != "" {
-				out[obj.Name] = true
-			}
+		if json.Unmarshal(raw, &e) == nil && e.Op == "retarget" && e.ProxyPort > 0 {
+			out[e.ProxyPort] = true
 		}
 	}
 	return out
@@ -235,8 +229,9 @@ func nonce() string {
 	return hex.EncodeToString(b)
 }
 
-// CheckHTTP sends HTTP/1.1 GETs to port and expects the app stand-in's echo.
-func (s *Sim) CheckHTTP(ctx context.Context, port int) error {
+// CheckHTTP sends HTTP/1.1 GETs to port and expects a stand-in's echo (from
+// a container whose name starts with from, when from is not empty).
+func (s *Sim) CheckHTTP(ctx context.Context, port int, from string) error {
 	cl := s.HTTPClient()
 	for i := 0; i < requestsPerCheck; i++ {
 		p := "/podsim/" + nonce()
@@ -251,8 +246,8 @@ func (s *Sim) CheckHTTP(ctx context.Context, port int) error {
 			return fmt.Errorf("GET %s: %s: %.200s", p, resp.Status, body)
 		}
 		var r AppReply
-		if err := json.Unmarshal(body, &r); err != nil || r.Path != p {
-			return fmt.Errorf("GET %s: answer is not the app's echo: %.200s", p, body)
+		if err := json.Unmarshal(body, &r); err != nil || r.Path != p || !strings.HasPrefix(r.Container, from) {
+			return fmt.Errorf("GET %s: answer is not the echo of %q: %.200s", p, from+"*", body)
 		}
 	}
 	return nil
@@ -428,4 +423,13 @@ func Has(ss []Sample, name, k, v string) bool {
 		}
 	}
 	return false
+}
+
+func keys(m map[int]bool) []int {
+	var out []int
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Ints(out)
+	return out
 }
