@@ -343,4 +343,3 @@ func ambWaitFor(t *testing.T, d time.Duration, what string, cond func() bool, lo
 		time.Sleep(50 * time.Millisecond)
 	}
 }
-
