@@ -1,0 +1,351 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/sidecarize/sidecarize/e2e/internal/env"
+	"github.com/sidecarize/sidecarize/e2e/internal/manifest"
+	"github.com/sidecarize/sidecarize/e2e/podsim"
+)
+
+// exporterCase is the exporter golden whose output runs against a real
+// PostgreSQL: seed 2's products-db with `exporter: {type: postgres,
+// secretRef: products-db-password}`.
+const exporterCase = "patterns/exporter/testdata/seed-products-db/expected.yaml"
+
+// TestExporterPostgres runs Debian's PostgreSQL and Debian's
+// prometheus-postgres-exporter in a network namespace of their own (a pod's
+// loopback), the exporter with exactly the generated container's args and
+// env, the Secret's value supplied the way the kubelet resolves
+// secretKeyRef, as the container's user. The exporter must report pg_up 1;
+// with a wrong password in the Secret it reports pg_up 0 (so the password
+// really comes from the Secret and is checked).
+func TestExporterPostgres(t *testing.T) {
+	pgBin := expPostgresBinDir(t)
+	exporterBin, err := exec.LookPath("prometheus-postgres-exporter")
+	if err != nil {
+		t.Fatalf("prometheus-postgres-exporter is not installed: run scripts/deps.sh all (apt-get install prometheus-postgres-exporter)")
+	}
+	data, err := os.ReadFile(filepath.Join(env.RepoRoot(), exporterCase))
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs, err := manifest.Parse(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ctr manifest.Container
+	var tmpl map[string]any
+	for _, o := range objs {
+		if o.Kind() == "Deployment" && o.Name() == "products-db" {
+			tmpl = o.PodTemplate()
+			for _, c := range manifest.Containers(tmpl) {
+				if c.Name() == "exporter" {
+					ctr = c
+				}
+			}
+		}
+	}
+	if ctr.M == nil {
+		t.Fatalf("%s: no exporter container in Deployment products-db", exporterCase)
+	}
+	dbPort := 0
+	for _, c := range manifest.Containers(tmpl) {
+		if c.Name() == "db" {
+			for _, p := range manifest.Slice(c.M, "ports") {
+				dbPort, _ = strconv.Atoi(fmt.Sprint(manifest.Get(p.(map[string]any), "containerPort")))
+			}
+		}
+	}
+	if dbPort == 0 {
+		t.Fatalf("the db container declares no port")
+	}
+
+	ns, err := podsim.NewNetNS()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ns.Close)
+
+	const password = "widgetario-e2e-Secret"
+	expStartPostgres(t, ns, pgBin, dbPort, password)
+
+	metricsPort := 0
+	for _, p := range manifest.Slice(ctr.M, "ports") {
+		metricsPort, _ = strconv.Atoi(fmt.Sprint(manifest.Get(p.(map[string]any), "containerPort")))
+	}
+	for _, tc := range []struct {
+		secret string
+		want   string
+	}{{password, "pg_up 1"}, {"wrong-password", "pg_up 0"}} {
+		secrets := map[string]map[string]string{"products-db-password": {"password": tc.secret}}
+		environ, err := expContainerEnviron(ctr, secrets)
+		if err != nil {
+			t.Fatal(err)
+		}
+		args := expStrings(manifest.Slice(ctr.M, "args"))
+		uid, gid := expContainerUser(t, tmpl, ctr)
+		metrics := expRunExporter(t, ns, exporterBin, args, environ, uid, gid, metricsPort)
+		if !expHasLine(metrics, tc.want) {
+			t.Errorf("Secret password %q: the exporter does not report %q:\n%s", tc.secret, tc.want, expGrep(metrics, "pg_up"))
+		} else {
+			t.Logf("Secret password %q: %s", tc.secret, tc.want)
+		}
+	}
+}
+
+// postgresBinDir is Debian's newest /usr/lib/postgresql/<version>/bin.
+func expPostgresBinDir(t *testing.T) string {
+	t.Helper()
+	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin/initdb")
+	if len(dirs) == 0 {
+		t.Fatalf("PostgreSQL is not installed: run scripts/deps.sh all (apt-get install postgresql)")
+	}
+	sort.Slice(dirs, func(i, j int) bool {
+		vi, _ := strconv.Atoi(filepath.Base(filepath.Dir(filepath.Dir(dirs[i]))))
+		vj, _ := strconv.Atoi(filepath.Base(filepath.Dir(filepath.Dir(dirs[j]))))
+		return vi < vj
+	})
+	return filepath.Dir(dirs[len(dirs)-1])
+}
+
+// startPostgres initialises a cluster in a temp dir, as Debian's postgres
+// user (PostgreSQL refuses to run as root), with password authentication on
+// TCP, and runs it on 127.0.0.1:port inside the namespace.
+func expStartPostgres(t *testing.T, ns *podsim.NetNS, bin string, port int, password string) {
+	t.Helper()
+	uid, gid := expLookupUser(t, "postgres")
+	dir, err := os.MkdirTemp("", "sidecarize-e2e-pg-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chown(dir, uid, gid); err != nil {
+		t.Fatal(err)
+	}
+	pwfile := filepath.Join(dir, "pwfile")
+	if err := os.WriteFile(pwfile, []byte(password+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(pwfile, uid, gid); err != nil {
+		t.Fatal(err)
+	}
+	asPostgres := func(cmd *exec.Cmd) *exec.Cmd {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, Setpgid: true}
+		cmd.Env = []string{"PATH=/usr/bin:/bin", "LANG=C.UTF-8"}
+		cmd.Dir = dir
+		return cmd
+	}
+	data := filepath.Join(dir, "data")
+	out, err := asPostgres(exec.Command(filepath.Join(bin, "initdb"), "-D", data, "-U", "postgres",
+		"--pwfile="+pwfile, "--auth-local=trust", "--auth-host=scram-sha-256", "--no-sync")).CombinedOutput()
+	if err != nil {
+		t.Fatalf("initdb: %v\n%s", err, out)
+	}
+	var logs e2eLockedBuffer
+	cmd := asPostgres(exec.Command(filepath.Join(bin, "postgres"), "-D", data, "-p", strconv.Itoa(port),
+		"-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories="+dir, "-c", "fsync=off"))
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	done, err := ns.Start(cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGINT) // fast shutdown
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			<-done
+		}
+		if t.Failed() {
+			t.Logf("postgres output:\n%s", logs.String())
+		}
+	})
+	expWaitListening(t, ns, port, done, &logs)
+}
+
+// runExporter runs the exporter in the namespace until its metrics show the
+// connection result, and returns the last scrape.
+func expRunExporter(t *testing.T, ns *podsim.NetNS, bin string, args, environ []string, uid, gid, port int) string {
+	t.Helper()
+	var logs e2eLockedBuffer
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append([]string{"PATH=/usr/bin:/bin"}, environ...)
+	cmd.Dir = "/"
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), Groups: []uint32{}}, Setpgid: true}
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	done, err := ns.Start(cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		<-done
+	}()
+	expWaitListening(t, ns, port, done, &logs)
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DialContext: ns.DialContext}}
+	var body string
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		resp, err := client.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", port))
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			body = string(b)
+			if expHasLine(body, "pg_up 1") || time.Now().After(deadline) {
+				return body
+			}
+			if expHasLine(body, "pg_up 0") && time.Now().After(deadline.Add(-10*time.Second)) {
+				return body // a settled failure (a few scrapes in)
+			}
+		} else if time.Now().After(deadline) {
+			t.Fatalf("scrape: %v\nexporter output:\n%s", err, logs.String())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// containerEnviron resolves a container's env the way the kubelet does for
+// literal values and secretKeyRef (other sources are not used by the
+// exporter pattern and fail the test).
+func expContainerEnviron(c manifest.Container, secrets map[string]map[string]string) ([]string, error) {
+	var out []string
+	for _, e := range manifest.Slice(c.M, "env") {
+		m, _ := e.(map[string]any)
+		name := manifest.Str(m, "name")
+		if v, ok := m["value"]; ok {
+			out = append(out, name+"="+fmt.Sprint(v))
+			continue
+		}
+		ref := manifest.Map(m, "valueFrom", "secretKeyRef")
+		if ref == nil {
+			return nil, fmt.Errorf("env %s: unsupported source %v", name, m["valueFrom"])
+		}
+		v, ok := secrets[manifest.Str(ref, "name")][manifest.Str(ref, "key")]
+		if !ok {
+			return nil, fmt.Errorf("env %s: Secret %s has no key %s", name, manifest.Str(ref, "name"), manifest.Str(ref, "key"))
+		}
+		out = append(out, name+"="+v)
+	}
+	return out, nil
+}
+
+// containerUser is the container's runAsUser/runAsGroup (then the pod's).
+func expContainerUser(t *testing.T, tmpl map[string]any, c manifest.Container) (int, int) {
+	t.Helper()
+	uid, gid := -1, -1
+	for _, sc := range []map[string]any{manifest.Map(tmpl, "spec", "securityContext"), manifest.Map(c.M, "securityContext")} {
+		if n, err := strconv.Atoi(fmt.Sprint(sc["runAsUser"])); err == nil {
+			uid = n
+		}
+		if n, err := strconv.Atoi(fmt.Sprint(sc["runAsGroup"])); err == nil {
+			gid = n
+		}
+	}
+	if uid <= 0 {
+		t.Fatalf("container %s: no non-root runAsUser", c.Name())
+	}
+	if gid < 0 {
+		gid = uid
+	}
+	return uid, gid
+}
+
+func expLookupUser(t *testing.T, name string) (int, int) {
+	t.Helper()
+	out, err := exec.Command("id", "-u", name).Output()
+	if err != nil {
+		t.Fatalf("user %s: %v (installed with the postgresql package)", name, err)
+	}
+	uid, _ := strconv.Atoi(strings.TrimSpace(string(out)))
+	out, err = exec.Command("id", "-g", name).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	gid, _ := strconv.Atoi(strings.TrimSpace(string(out)))
+	return uid, gid
+}
+
+func expWaitListening(t *testing.T, ns *podsim.NetNS, port int, done <-chan struct{}, logs *e2eLockedBuffer) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		select {
+		case <-done:
+			t.Fatalf("exited before listening on %d:\n%s", port, logs.String())
+		default:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		c, err := ns.DialContext(ctx, "tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+		cancel()
+		if err == nil {
+			c.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("nothing listens on %d: %v\n%s", port, err, logs.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func expStrings(l []any) []string {
+	out := make([]string, 0, len(l))
+	for _, x := range l {
+		out = append(out, fmt.Sprint(x))
+	}
+	return out
+}
+
+func expHasLine(body, line string) bool {
+	for _, l := range strings.Split(body, "\n") {
+		if strings.TrimSpace(l) == line {
+			return true
+		}
+	}
+	return false
+}
+
+func expGrep(body, prefix string) string {
+	var out []string
+	for _, l := range strings.Split(body, "\n") {
+		if strings.HasPrefix(l, prefix) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+// e2eLockedBuffer collects a process's output while it runs.
+type e2eLockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *e2eLockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *e2eLockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
