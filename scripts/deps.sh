@@ -48,6 +48,11 @@ case "$want" in
       apt_install prometheus
       stop_service prometheus
     fi
+    # The exporter e2e test runs Debian's PostgreSQL and postgres exporter
+    # itself (initdb/postgres in a temp dir): their daemons are not wanted.
+    apt_install postgresql prometheus-postgres-exporter
+    stop_service postgresql
+    stop_service prometheus-postgres-exporter
     # unshare/nsenter (util-linux) and sleep are essential packages; the pod
     # simulator needs root for network namespaces.
     "$here/e2e/build-tools.sh" all
