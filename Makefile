@@ -31,7 +31,8 @@ e2e: build
 	cd e2e && SIDECARIZE_BIN=$${SIDECARIZE_BIN:-$(CURDIR)/$(BIN)} $(GO) test -count=1 -timeout 30m ./...
 
 bench:
-	$(GO) run ./bench
+	$(GO) build -o $(BIN) ./cmd/sidecarize
+	SIDECARIZE_BIN=$(CURDIR)/$(BIN) $(GO) run ./bench
 
 demo: build
 	$(MAKE) -C demo demo

@@ -71,6 +71,18 @@ func (e *Engine) Run(docs []*Doc) (*Report, error) {
 	var workloads, services, generated []*object
 	var lists []*object
 	var unread []*Doc
+	// Parse what will be needed, on every core.
+	needed := make([]bool, len(docs))
+	for i, d := range docs {
+		kind := d.Kind()
+		mentions := bytes.Contains(d.Raw, []byte("sidecarize"))
+		needed[i] = kind != "Service" && (kind == "" || kind == "List" || mentions || (selectAll && isWorkloadKind(specs, kind)))
+	}
+	parallel(len(docs), func(i int) {
+		if needed[i] {
+			_, _ = docs[i].Node() // errors are reported below, in order
+		}
+	})
 	for _, d := range docs {
 		kind := d.Kind()
 		mentions := bytes.Contains(d.Raw, []byte("sidecarize"))
@@ -177,6 +189,11 @@ func (e *Engine) Run(docs []*Doc) (*Report, error) {
 		return nil, errors.Join(errs...)
 	}
 
+	byNS := map[string][]*service{}
+	for _, s := range svcs {
+		byNS[s.info.Namespace] = append(byNS[s.info.Namespace], s)
+	}
+
 	// 4. Remove earlier injections that are redone or undone, with their
 	// generated objects; inject.
 	dropRefs := map[string]bool{}
@@ -198,16 +215,24 @@ func (e *Engine) Run(docs []*Doc) (*Report, error) {
 			g.changed = true
 		}
 	}
-	for _, p := range plans {
+	injectErrs := make([]error, len(plans))
+	parallel(len(plans), func(i int) {
+		p := plans[i]
+		if p.action != "inject" {
+			return
+		}
+		for _, s := range byNS[p.w.Namespace] {
+			if s.selects(p.w.Namespace, p.w.labels) {
+				p.w.services = append(p.w.services, s.info)
+			}
+		}
+		injectErrs[i] = e.inject(p)
+	})
+	for i, p := range plans {
 		wr := WorkloadReport{Source: p.obj.doc.Source, Index: p.obj.doc.Index, Kind: p.w.Kind, Namespace: p.w.Namespace, Name: p.w.Name}
 		switch p.action {
 		case "inject":
-			for _, s := range svcs {
-				if s.selects(p.w.Namespace, p.w.labels) {
-					p.w.services = append(p.w.services, s.info)
-				}
-			}
-			if err := e.inject(p); err != nil {
+			if err := injectErrs[i]; err != nil {
 				fail(err)
 				continue
 			}
@@ -238,7 +263,7 @@ func (e *Engine) Run(docs []*Doc) (*Report, error) {
 			continue
 		}
 		var matched []string
-		for _, s := range svcs {
+		for _, s := range byNS[p.w.Namespace] {
 			if !s.selects(p.w.Namespace, p.w.labels) {
 				continue
 			}
@@ -254,6 +279,10 @@ func (e *Engine) Run(docs []*Doc) (*Report, error) {
 			rep.Warn(p.obj.where, p.w.Ref(), "no Service in the input selects this workload's pods; nothing to retarget")
 		}
 	}
+	plansByNS := map[string][]*plan{}
+	for _, p := range plans {
+		plansByNS[p.w.Namespace] = append(plansByNS[p.w.Namespace], p)
+	}
 	for _, s := range svcs {
 		if err := s.finish(); err != nil {
 			fail(err)
@@ -263,7 +292,7 @@ func (e *Engine) Run(docs []*Doc) (*Report, error) {
 		}
 		// A Service whose selector also matches pods that are not injected
 		// sends part of its traffic past the proxies.
-		for _, p := range plans {
+		for _, p := range plansByNS[s.info.Namespace] {
 			if (p.action == "inject" || p.action == "leave") || !s.selects(p.w.Namespace, p.w.labels) {
 				continue
 			}

@@ -25,7 +25,8 @@ type Doc struct {
 	drop    bool          // generated object removed by re-injection or uninject
 	extra   []*yaml.RNode // generated objects that follow this document
 
-	kind string // from a cheap scan; "" if unknown
+	kind     string // from a cheap scan; "" if unknown
+	seqStyle yaml.SequenceIndentStyle
 }
 
 // Where names the document for error messages: "app.yaml[2]".
@@ -159,10 +160,13 @@ func (d *Doc) Encode(n *yaml.RNode) ([]byte, error) {
 	if d.JSON {
 		return encodeJSON(n)
 	}
-	style := yaml.CompactSequenceStyle
-	if len(d.Raw) > 0 && yaml.DeriveSeqIndentStyle(string(d.Raw)) == string(yaml.WideSequenceStyle) {
-		style = yaml.WideSequenceStyle
+	if d.seqStyle == "" {
+		d.seqStyle = yaml.CompactSequenceStyle
+		if len(d.Raw) > 0 && yaml.DeriveSeqIndentStyle(string(d.Raw)) == string(yaml.WideSequenceStyle) {
+			d.seqStyle = yaml.WideSequenceStyle
+		}
 	}
+	style := d.seqStyle
 	var buf bytes.Buffer
 	enc := yaml.NewEncoderWithOptions(&buf, &yaml.EncoderOptions{SeqIndent: style})
 	if err := enc.Encode(n.Document()); err != nil {

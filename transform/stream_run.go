@@ -4,9 +4,12 @@ import "bytes"
 
 // Join writes documents back into one stream.
 func Join(docs []*Doc) ([]byte, error) {
+	outs := make([][]byte, len(docs))
+	errs := make([]error, len(docs))
+	parallel(len(docs), func(i int) { outs[i], errs[i] = docs[i].Output() })
 	var buf bytes.Buffer
 	for i, d := range docs {
-		out, err := d.Output()
+		out, err := outs[i], errs[i]
 		if err != nil {
 			return nil, err
 		}

@@ -15,10 +15,38 @@ func checkSyntax(docs []*Doc) []error {
 		return nil
 	}
 	errs := make([]error, len(docs))
+	parallel(len(docs), func(i int) {
+		var n yaml.Node
+		if err := yaml.Unmarshal(docs[i].Raw, &n); err != nil {
+			errs[i] = fmt.Errorf("%s: malformed YAML: %w", docs[i].Where(), err)
+		}
+	})
+	var out []error
+	for _, e := range errs {
+		if e != nil {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// parallel runs fn(0..n-1) on every core. Documents are independent until
+// Services are matched, so parsing, injecting and encoding them is spread
+// over the cores (each fn touches only its own index).
+func parallel(n int, fn func(i int)) {
 	workers := runtime.GOMAXPROCS(0)
+	if workers > n {
+		workers = n
+	}
+	if workers <= 1 {
+		for i := 0; i < n; i++ {
+			fn(i)
+		}
+		return
+	}
 	var wg sync.WaitGroup
-	next := make(chan int, len(docs))
-	for i := range docs {
+	next := make(chan int, n)
+	for i := 0; i < n; i++ {
 		next <- i
 	}
 	close(next)
@@ -27,19 +55,9 @@ func checkSyntax(docs []*Doc) []error {
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				var n yaml.Node
-				if err := yaml.Unmarshal(docs[i].Raw, &n); err != nil {
-					errs[i] = fmt.Errorf("%s: malformed YAML: %w", docs[i].Where(), err)
-				}
+				fn(i)
 			}
 		}()
 	}
 	wg.Wait()
-	var out []error
-	for _, e := range errs {
-		if e != nil {
-			out = append(out, e)
-		}
-	}
-	return out
 }

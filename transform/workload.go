@@ -32,6 +32,7 @@ type Workload struct {
 	pattern  string // the pattern being applied, for records and messages
 
 	status   Status
+	podSpec  *corev1.PodSpec // cache of PodSpec()
 	configs  []*yaml.RNode // generated ConfigMaps, hashed into config-hash
 	warnings []string
 }
@@ -78,8 +79,13 @@ func (w *Workload) Image(component, def string) string {
 	return def
 }
 
-// PodSpec decodes the current pod spec (read-only snapshot).
+// PodSpec decodes the current pod spec (read-only snapshot). The decode is
+// cached; AddContainer and AddVolume keep the cache current and the other
+// mutators drop it.
 func (w *Workload) PodSpec() (*corev1.PodSpec, error) {
+	if w.podSpec != nil {
+		return w.podSpec, nil
+	}
 	b, err := w.spec.MarshalJSON()
 	if err != nil {
 		return nil, err
@@ -88,6 +94,7 @@ func (w *Workload) PodSpec() (*corev1.PodSpec, error) {
 	if err := json.Unmarshal(b, &ps); err != nil {
 		return nil, fmt.Errorf("%s: %s: %s: %w", w.obj.where, w.Ref(), w.fieldPath("spec"), cleanJSONError(err))
 	}
+	w.podSpec = &ps
 	return &ps, nil
 }
 
@@ -203,6 +210,11 @@ func (w *Workload) AddContainer(c corev1.Container) error {
 	if err != nil {
 		return err
 	}
+	if list == "initContainers" {
+		ps.InitContainers = append(ps.InitContainers, c)
+	} else {
+		ps.Containers = append(ps.Containers, c)
+	}
 	return w.appendTo(list, n)
 }
 
@@ -238,11 +250,13 @@ func (w *Workload) AddVolume(v corev1.Volume) error {
 		return err
 	}
 	w.status.Volumes = append(w.status.Volumes, v.Name)
+	ps.Volumes = append(ps.Volumes, v)
 	return w.appendTo("volumes", n)
 }
 
 // Mount adds a volumeMount to one of the app's containers (recorded).
 func (w *Workload) Mount(container string, m corev1.VolumeMount) error {
+	w.podSpec = nil
 	c, err := w.container(container)
 	if err != nil {
 		return err
@@ -263,6 +277,7 @@ func (w *Workload) Mount(container string, m corev1.VolumeMount) error {
 
 // SetEnv sets the value of an app container's env var (recorded).
 func (w *Workload) SetEnv(container, name, value string) error {
+	w.podSpec = nil
 	c, err := w.container(container)
 	if err != nil {
 		return err
@@ -294,6 +309,7 @@ func (w *Workload) SetEnv(container, name, value string) error {
 
 // SetArg rewrites an app container's argument (args[i]) (recorded).
 func (w *Workload) SetArg(container string, i int, value string) error {
+	w.podSpec = nil
 	c, err := w.container(container)
 	if err != nil {
 		return err
