@@ -43,6 +43,8 @@ case "$want" in
   haproxy) command -v haproxy >/dev/null || apt_install haproxy ;;
   all)
     command -v haproxy >/dev/null || apt_install haproxy
+    # busybox: the logs pattern's tail engine runs busybox tail (its image).
+    command -v busybox >/dev/null || apt_install busybox
     # promtool only; Debian ships it in the prometheus package.
     if ! command -v promtool >/dev/null; then
       apt_install prometheus
