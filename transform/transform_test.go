@@ -89,15 +89,15 @@ func TestSetOption(t *testing.T) {
 		check       func(o *monitor.Options) bool
 		err         string
 	}{
-		"string":       {path: "protocol", value: "grpc", check: func(o *monitor.Options) bool { return o.Protocol == "grpc" }},
-		"int":          {path: "proxyPort", value: "15000", check: func(o *monitor.Options) bool { return o.ProxyPort == 15000 }},
-		"bool":         {path: "rules", value: "true", check: func(o *monitor.Options) bool { return o.Rules }},
-		"float":        {path: "errorRatio", value: "0.1", check: func(o *monitor.Options) bool { return o.ErrorRatio == 0.1 }},
-		"embedded":     {path: "scrape", value: "podMonitor", check: func(o *monitor.Options) bool { return o.Scrape == "podMonitor" }},
-		"yaml object":  {path: "resources", value: "{limits: {cpu: 1}}", check: func(o *monitor.Options) bool { return o.Resources != nil && o.Resources.Limits.Cpu().String() == "1" }},
-		"bad int":      {path: "proxyPort", value: "x", err: `proxyPort: "x": expected a whole number`},
-		"unknown":      {path: "nope", value: "1", err: "nope: unknown option"},
-		"case matters": {path: "proxyport", value: "1", err: "proxyport: unknown option"},
+		"string":                  {path: "protocol", value: "grpc", check: func(o *monitor.Options) bool { return o.Protocol == "grpc" }},
+		"int":                     {path: "proxyPort", value: "15000", check: func(o *monitor.Options) bool { return o.ProxyPort == 15000 }},
+		"bool":                    {path: "rules", value: "true", check: func(o *monitor.Options) bool { return o.Rules }},
+		"float":                   {path: "errorRatio", value: "0.1", check: func(o *monitor.Options) bool { return o.ErrorRatio == 0.1 }},
+		"embedded":                {path: "scrape", value: "podMonitor", check: func(o *monitor.Options) bool { return o.Scrape == "podMonitor" }},
+		"yaml object":             {path: "resources", value: "{limits: {cpu: 1}}", check: func(o *monitor.Options) bool { return o.Resources != nil && o.Resources.Limits.Cpu().String() == "1" }},
+		"bad int":                 {path: "proxyPort", value: "x", err: `proxyPort: "x": expected a whole number`},
+		"unknown":                 {path: "nope", value: "1", err: "nope: unknown option"},
+		"case matters":            {path: "proxyport", value: "1", err: "proxyport: unknown option"},
 		"leaf has no sub-options": {path: "protocol.x", value: "1", err: "has no sub-options"},
 		"unknown nested field":    {path: "resources", value: "{limitz: {}}", err: `unknown field "limitz"`},
 	}

@@ -33,7 +33,7 @@ type Workload struct {
 
 	status   Status
 	podSpec  *corev1.PodSpec // cache of PodSpec()
-	configs  []*yaml.RNode // generated ConfigMaps, hashed into config-hash
+	configs  []*yaml.RNode   // generated ConfigMaps, hashed into config-hash
 	warnings []string
 }
 
