@@ -12,7 +12,12 @@ const (
 	typeZipkin        = "type.googleapis.com/envoy.config.trace.v3.ZipkinConfig"
 	typeOpenTelemetry = "type.googleapis.com/envoy.config.trace.v3.OpenTelemetryConfig"
 	typeHTTPProtocol  = "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
+	typeUpstreamTLS   = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext"
 )
+
+// CABundle is the system CA bundle of the official Envoy image (Ubuntu's
+// ca-certificates), used to verify https upstreams.
+const CABundle = "/etc/ssl/certs/ca-certificates.crt"
 
 type bootstrap struct {
 	Node            node            `json:"node"`
@@ -175,7 +180,45 @@ type cluster struct {
 	Type                          string                  `json:"type"`
 	DNSLookupFamily               string                  `json:"dns_lookup_family,omitempty"`
 	TypedExtensionProtocolOptions map[string]httpProtocol `json:"typed_extension_protocol_options,omitempty"`
+	TransportSocket               *transportSocket        `json:"transport_socket,omitempty"`
 	LoadAssignment                loadAssignment          `json:"load_assignment"`
+}
+
+// transportSocket originates TLS to an https upstream.
+type transportSocket struct {
+	Name        string      `json:"name"`
+	TypedConfig upstreamTLS `json:"typed_config"`
+}
+
+type upstreamTLS struct {
+	Type             string    `json:"@type"`
+	SNI              string    `json:"sni,omitempty"`
+	CommonTLSContext commonTLS `json:"common_tls_context"`
+}
+
+type commonTLS struct {
+	ALPNProtocols     []string          `json:"alpn_protocols,omitempty"`
+	ValidationContext validationContext `json:"validation_context"`
+}
+
+// validationContext verifies the upstream's chain against the CA bundle
+// and its name against the host the app was configured with.
+type validationContext struct {
+	TrustedCA                 dataSource   `json:"trusted_ca"`
+	MatchTypedSubjectAltNames []sanMatcher `json:"match_typed_subject_alt_names"`
+}
+
+type dataSource struct {
+	Filename string `json:"filename"`
+}
+
+type sanMatcher struct {
+	SANType string        `json:"san_type"`
+	Matcher stringMatcher `json:"matcher"`
+}
+
+type stringMatcher struct {
+	Exact string `json:"exact"`
 }
 
 // httpProtocol is envoy.extensions.upstreams.http.v3.HttpProtocolOptions with
@@ -210,8 +253,9 @@ func sockAddr(host string, port int32) address {
 	return address{SocketAddress: socketAddress{Address: host, PortValue: port}}
 }
 
-// newCluster is a one-endpoint cluster; h2 makes it speak HTTP/2 (h2c).
-func newCluster(name, host string, port int32, h2 bool) cluster {
+// newCluster is a one-endpoint cluster; h2 makes it speak HTTP/2 (h2c, or
+// h2 over TLS), tls originates TLS with the certificate checked.
+func newCluster(name, host string, port int32, h2, tls bool) cluster {
 	c := cluster{
 		Name: name, Type: "STATIC",
 		LoadAssignment: loadAssignment{ClusterName: name, Endpoints: []localityEndpoint{{
@@ -227,6 +271,22 @@ func newCluster(name, host string, port int32, h2 bool) cluster {
 		c.TypedExtensionProtocolOptions = map[string]httpProtocol{
 			"envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {Type: typeHTTPProtocol},
 		}
+	}
+	if tls {
+		t := upstreamTLS{Type: typeUpstreamTLS, SNI: host}
+		san := sanMatcher{SANType: "DNS", Matcher: stringMatcher{Exact: host}}
+		if isIP(host) {
+			t.SNI = "" // SNI carries host names only (RFC 6066)
+			san.SANType = "IP_ADDRESS"
+		}
+		t.CommonTLSContext.ValidationContext = validationContext{
+			TrustedCA:                 dataSource{Filename: CABundle},
+			MatchTypedSubjectAltNames: []sanMatcher{san},
+		}
+		if h2 {
+			t.CommonTLSContext.ALPNProtocols = []string{"h2"}
+		}
+		c.TransportSocket = &transportSocket{Name: "envoy.transport_sockets.tls", TypedConfig: t}
 	}
 	return c
 }

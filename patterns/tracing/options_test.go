@@ -18,7 +18,8 @@ func TestParseTargetAndLocal(t *testing.T) {
 		"url path query frag":    {in: "http://u:p@orders.shop:8080/v1/o?limit=10#top", authority: "orders.shop:8080", host: "orders.shop", port: 8080, local: "http://u:p@127.0.0.1:9000/v1/o?limit=10#top"},
 		"ip":                     {in: "10.0.0.7:80", authority: "10.0.0.7:80", host: "10.0.0.7", port: 80, local: "127.0.0.1:9000"},
 		"ipv6 url":               {in: "http://[fd00::1]:8080/", authority: "[fd00::1]:8080", host: "fd00::1", port: 8080, local: "http://127.0.0.1:9000/"},
-		"https refused":          {in: "https://api.example.com", err: "https upstreams are not supported"},
+		"https":                  {in: "https://api.example.com/v2?k=v", authority: "api.example.com", host: "api.example.com", port: 443, local: "http://127.0.0.1:9000/v2?k=v"},
+		"https with port":        {in: "https://api.example.com:8443", authority: "api.example.com:8443", host: "api.example.com", port: 8443, local: "http://127.0.0.1:9000"},
 		"other scheme":           {in: "redis://cache:6379", err: `scheme "redis"`},
 		"no port":                {in: "service2", err: "expected host:port"},
 		"bad port":               {in: "service2:99999", err: "expected host:port"},
@@ -58,7 +59,8 @@ func TestParseZipkin(t *testing.T) {
 		"url kept":                   {in: "http://zipkin.obs:9411/api/v2/spans", want: "http://zipkin.obs:9411/api/v2/spans"},
 		"url without path":           {in: "http://zipkin:9411", err: "no span endpoint path"},
 		"host:port with path":        {in: "zipkin:9411/custom", err: "full http:// URL"},
-		"https":                      {in: "https://zipkin/api/v2/spans", err: "https"},
+		"https":                      {in: "https://zipkin.example/api/v2/spans", want: "https://zipkin.example/api/v2/spans"},
+		"other scheme":               {in: "grpc://zipkin:9411/api/v2/spans", err: "scheme"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -120,8 +122,9 @@ func TestValidate(t *testing.T) {
 			o.Upstreams = []Upstream{{Name: "a", LocalPort: 9001}}
 		}, err: "set upstream, env or both"},
 		"upstream address": {edit: func(o *Options) {
-			o.Upstreams = []Upstream{{Name: "a", Upstream: "https://x", LocalPort: 9001}}
+			o.Upstreams = []Upstream{{Name: "a", Upstream: "ftp://x", LocalPort: 9001}}
 		}, err: "upstreams[0].upstream"},
+		"otlp url": {edit: func(o *Options) { o.Tracer, o.OTLP.Collector = OTLP, "http://otel:4317" }, err: "expected host:port"},
 		"upstream port missing": {edit: func(o *Options) {
 			o.Upstreams = []Upstream{{Name: "a", Env: "A"}}
 		}, err: "upstreams[0].localPort: 0"},
@@ -161,9 +164,21 @@ func TestNewCluster(t *testing.T) {
 		{"fd00::1", "STATIC", "", true},
 		{"service2", "STRICT_DNS", "V4_PREFERRED", true},
 	} {
-		c := newCluster("c", tc.host, 80, tc.h2)
-		if c.Type != tc.typ || c.DNSLookupFamily != tc.family || (len(c.TypedExtensionProtocolOptions) > 0) != tc.h2 {
+		c := newCluster("c", tc.host, 80, tc.h2, false)
+		if c.Type != tc.typ || c.DNSLookupFamily != tc.family || (len(c.TypedExtensionProtocolOptions) > 0) != tc.h2 || c.TransportSocket != nil {
 			t.Errorf("newCluster(%s, h2=%v) = %+v", tc.host, tc.h2, c)
+		}
+	}
+	// TLS: SNI and a DNS SAN for names; no SNI and an IP SAN for addresses.
+	for _, tc := range []struct{ host, sni, san string }{
+		{"api.example.com", "api.example.com", "DNS"},
+		{"203.0.113.9", "", "IP_ADDRESS"},
+	} {
+		c := newCluster("c", tc.host, 443, true, true)
+		ts := c.TransportSocket
+		if ts == nil || ts.TypedConfig.SNI != tc.sni || ts.TypedConfig.CommonTLSContext.ValidationContext.MatchTypedSubjectAltNames[0].SANType != tc.san ||
+			ts.TypedConfig.CommonTLSContext.ValidationContext.TrustedCA.Filename != CABundle || ts.TypedConfig.CommonTLSContext.ALPNProtocols[0] != "h2" {
+			t.Errorf("newCluster(%s, tls) = %+v", tc.host, ts)
 		}
 	}
 }

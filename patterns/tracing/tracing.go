@@ -87,7 +87,7 @@ type Options struct {
 type ZipkinOptions struct {
 	// Collector is the Zipkin v2 endpoint URL (or host:port, path
 	// /api/v2/spans).
-	Collector string `json:"collector,omitempty" doc:"Zipkin v2 span endpoint: http URL, or host:port for /api/v2/spans (Jaeger's collector serves it on 9411)"`
+	Collector string `json:"collector,omitempty" doc:"Zipkin v2 span endpoint: http(s) URL, or host:port for /api/v2/spans (Jaeger's collector serves it on 9411)"`
 }
 
 // OTLPOptions configure the otlp tracer.
@@ -101,9 +101,9 @@ type Upstream struct {
 	// Name names the listener and cluster (and its statistics).
 	Name string `json:"name" doc:"name of the upstream (listener, cluster and stats name)"`
 	// Upstream is where it is.
-	Upstream string `json:"upstream,omitempty" doc:"http URL or host:port of the upstream (default: the value of env in the app)"`
+	Upstream string `json:"upstream,omitempty" doc:"http or https URL, or host:port, of the upstream (default: the value of env in the app); for https Envoy originates TLS and verifies the certificate against the image's CA bundle"`
 	// Env is the app's env var that points at the upstream.
-	Env string `json:"env,omitempty" doc:"app env var holding the upstream's address; rewritten to the local listener, keeping scheme, path and query"`
+	Env string `json:"env,omitempty" doc:"app env var holding the upstream's address; rewritten to the local listener, keeping path and query (https becomes http: the app talks plain HTTP to Envoy)"`
 	// LocalPort is the outbound listener's port on 127.0.0.1.
 	LocalPort int32 `json:"localPort,omitempty" doc:"port of the outbound listener on 127.0.0.1"`
 	// Protocol is how Envoy talks to the upstream.
@@ -153,7 +153,7 @@ func (o *Options) Validate() error {
 			return fmt.Errorf("zipkin.collector: %w", err)
 		}
 	case OTLP:
-		if _, err := parseTarget(o.OTLP.Collector); err != nil {
+		if _, err := parseOTLP(o.OTLP.Collector); err != nil {
 			return fmt.Errorf("otlp.collector: %w", err)
 		}
 	default:
@@ -220,6 +220,7 @@ func envoyDuration(s string) (string, error) {
 // or host:port optionally followed by a path.
 type target struct {
 	URL  *url.URL // nil for the host:port form
+	TLS  bool     // https: Envoy originates TLS
 	Host string
 	Port int32
 	Rest string // host:port form: what followed the authority ("/path?q")
@@ -234,12 +235,17 @@ func (t target) Authority() string {
 }
 
 // Local is the same address with the authority replaced by 127.0.0.1:port:
-// scheme, user info, path, query and fragment stay.
+// user info, path, query and fragment stay, and so does the scheme, except
+// that https becomes http: the app talks plain HTTP to Envoy, which
+// originates TLS.
 func (t target) Local(port int32) string {
 	hp := net.JoinHostPort("127.0.0.1", strconv.Itoa(int(port)))
 	if t.URL != nil {
 		u := *t.URL
 		u.Host = hp
+		if t.TLS {
+			u.Scheme = "http"
+		}
 		return u.String()
 	}
 	return hp + t.Rest
@@ -254,14 +260,14 @@ func parseTarget(s string) (target, error) {
 		if err != nil {
 			return target{}, fmt.Errorf("%q: %v", s, err)
 		}
+		port := int32(80)
 		switch u.Scheme {
 		case "http":
 		case "https":
-			return target{}, fmt.Errorf("%q: https upstreams are not supported (Envoy would have to originate TLS); give the plain-HTTP address", s)
+			port = 443
 		default:
-			return target{}, fmt.Errorf("%q: scheme %q: expected http", s, u.Scheme)
+			return target{}, fmt.Errorf("%q: scheme %q: expected http or https", s, u.Scheme)
 		}
-		port := int32(80)
 		if p := u.Port(); p != "" {
 			n, err := strconv.Atoi(p)
 			if err != nil || n < 1 || n > 65535 {
@@ -272,7 +278,7 @@ func parseTarget(s string) (target, error) {
 		if u.Hostname() == "" {
 			return target{}, fmt.Errorf("%q: no host", s)
 		}
-		return target{URL: u, Host: u.Hostname(), Port: port}, nil
+		return target{URL: u, TLS: u.Scheme == "https", Host: u.Hostname(), Port: port}, nil
 	}
 	auth, rest := s, ""
 	if i := strings.IndexAny(s, "/?"); i >= 0 {
@@ -306,6 +312,19 @@ func parseZipkin(s string) (string, error) {
 		return "", fmt.Errorf("%q: no span endpoint path (Jaeger and Zipkin: /api/v2/spans)", s)
 	}
 	return s, nil
+}
+
+// parseOTLP accepts host:port: OTLP over plain gRPC (h2c), as collectors
+// inside the cluster serve it on 4317.
+func parseOTLP(s string) (target, error) {
+	t, err := parseTarget(s)
+	if err != nil {
+		return t, err
+	}
+	if t.URL != nil || t.Rest != "" {
+		return t, fmt.Errorf("%q: expected host:port (OTLP over plain gRPC)", s)
+	}
+	return t, nil
 }
 
 func isIP(host string) bool { return net.ParseIP(host) != nil }
@@ -559,7 +578,7 @@ func buildBootstrap(in bootstrapInput) (string, error) {
 			}}},
 		})},
 	})
-	sr.Clusters = append(sr.Clusters, newCluster(clusterApp, "127.0.0.1", in.AppPort, o.Protocol != "http"))
+	sr.Clusters = append(sr.Clusters, newCluster(clusterApp, "127.0.0.1", in.AppPort, o.Protocol != "http", false))
 	// Outbound: the app calls 127.0.0.1:<localPort>; client spans
 	// (OUTBOUND), the trace headers the app propagated are continued.
 	for _, u := range in.Upstreams {
@@ -579,7 +598,7 @@ func buildBootstrap(in bootstrapInput) (string, error) {
 				}}},
 			})},
 		})
-		sr.Clusters = append(sr.Clusters, newCluster(cl, u.to.Host, u.to.Port, u.Protocol == "http2"))
+		sr.Clusters = append(sr.Clusters, newCluster(cl, u.to.Host, u.to.Port, u.Protocol == "http2", u.to.TLS))
 	}
 	// Metrics: only the admin interface's Prometheus endpoint and its
 	// readiness, for scrapes and probes from outside the pod.
@@ -598,7 +617,7 @@ func buildBootstrap(in bootstrapInput) (string, error) {
 			}}},
 		})},
 	})
-	sr.Clusters = append(sr.Clusters, newCluster(clusterAdmin, "127.0.0.1", o.AdminPort, false), collector)
+	sr.Clusters = append(sr.Clusters, newCluster(clusterAdmin, "127.0.0.1", o.AdminPort, false, false), collector)
 
 	y, err := yaml.Marshal(b)
 	if err != nil {
@@ -630,9 +649,9 @@ func tracer(in bootstrapInput) (*hcmTracing, cluster, error) {
 			CollectorEndpointVersion: "HTTP_JSON",
 			TraceID128bit:            true,
 		}}
-		return tr, newCluster(clusterCollector, t.Host, t.Port, false), nil
+		return tr, newCluster(clusterCollector, t.Host, t.Port, false, t.TLS), nil
 	case OTLP:
-		t, err := parseTarget(o.OTLP.Collector)
+		t, err := parseOTLP(o.OTLP.Collector)
 		if err != nil {
 			return nil, cluster{}, fmt.Errorf("otlp.collector: %w", err)
 		}
@@ -642,7 +661,7 @@ func tracer(in bootstrapInput) (*hcmTracing, cluster, error) {
 			ServiceName: in.Service,
 		}}
 		// gRPC needs HTTP/2 to the collector.
-		return tr, newCluster(clusterCollector, t.Host, t.Port, true), nil
+		return tr, newCluster(clusterCollector, t.Host, t.Port, true, false), nil
 	}
 	return nil, cluster{}, fmt.Errorf("tracer: %q: must be zipkin or otlp", o.Tracer)
 }
