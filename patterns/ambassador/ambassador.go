@@ -142,7 +142,7 @@ func rewriteApp(w *transform.Workload, ps *corev1.PodSpec, ups []upstream, px Pr
 				}
 			}
 			if !found {
-				return fmt.Errorf("%s.env: %s: %s has no app container with this env var, so nothing would reach upstream %s", u.Name, name, w.Ref(), u.Upstream.Upstream)
+				return fmt.Errorf("%s.env: %s: no app container of %s has this env var, so nothing would reach upstream %s", u.Name, name, w.Ref(), u.Upstream.Upstream)
 			}
 		}
 		if *u.Args {
@@ -222,15 +222,17 @@ func configData(w *transform.Workload, ups []upstream, px Proxy) (cfgData, error
 			c.Observe = "layer4"
 		}
 		// gRPC servers do not answer a plain GET: they are checked by
-		// connecting, like tcp ones.
-		c.HTTPCheck = c.Breaker && u.protocol == "http"
+		// connecting, like tcp ones and http ones without a check path.
+		c.HTTPCheck = c.Breaker && u.protocol == "http" && u.CircuitBreaker.HealthCheck.Path != ""
 		if u.tls {
 			c.CAFile = "@system-ca"
 			if u.CA != nil {
 				c.CAFile = quote(path.Join(CADir, u.Name, u.CA.Key))
 			}
 		}
-		if mode == "http" && *u.Fallback.Passthrough {
+		// The canned response is HTTP/1 or h2 content for HTTP clients; a
+		// gRPC client gets HAProxy's fail-fast 503 (UNAVAILABLE).
+		if u.protocol == "http" && *u.Fallback.Passthrough {
 			c.Fallback = true
 			c.Status = u.Fallback.Status
 			c.ContentType = quote(u.Fallback.ContentType)

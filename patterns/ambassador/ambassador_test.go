@@ -5,9 +5,11 @@ import (
 
 	"github.com/sidecarize/sidecarize/internal/golden"
 	"github.com/sidecarize/sidecarize/patterns/ambassador"
+	"github.com/sidecarize/sidecarize/patterns/monitor"
 	"github.com/sidecarize/sidecarize/transform"
 )
 
 func TestGolden(t *testing.T) {
-	golden.Run(t, "testdata", []transform.Pattern{ambassador.Pattern{}})
+	// monitor too: the with-monitor case composes both on one workload.
+	golden.Run(t, "testdata", []transform.Pattern{monitor.Pattern{}, ambassador.Pattern{}})
 }

@@ -110,9 +110,11 @@ type CircuitBreaker struct {
 
 // HealthCheck options.
 type HealthCheck struct {
-	// Path is requested with GET; 2xx/3xx is healthy. tcp and grpc
-	// upstreams are checked by connecting.
-	Path string `json:"path,omitempty" doc:"HTTP path checked with GET (2xx/3xx is healthy; tcp and grpc: a TCP connect)"`
+	// Path is requested with GET; 2xx/3xx is healthy. Without a path (and
+	// for tcp and grpc upstreams) a check is a TCP connect: an upstream
+	// whose "/" answers 404 is not kept out forever, and one that accepts
+	// connections but still fails trips the breaker again after N errors.
+	Path string `json:"path,omitempty" doc:"HTTP path checked with GET, 2xx/3xx healthy (default: a TCP connect; tcp and grpc always)"`
 	// Interval between checks.
 	Interval string `json:"interval,omitempty" doc:"interval between health checks"`
 }
@@ -162,7 +164,7 @@ func DefaultUpstream(name string) Upstream {
 		CircuitBreaker: CircuitBreaker{
 			Enabled:           &yes,
 			ConsecutiveErrors: 5,
-			HealthCheck:       HealthCheck{Path: "/", Interval: "2s"},
+			HealthCheck:       HealthCheck{Interval: "2s"},
 			RecoverAfter:      "10s",
 		},
 		Fallback: Fallback{

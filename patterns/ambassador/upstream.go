@@ -268,12 +268,12 @@ func resolveOne(raw Upstream) (upstream, error) {
 	if cb.ConsecutiveErrors < 1 || cb.ConsecutiveErrors > 1000 {
 		return u, fmt.Errorf("circuitBreaker.consecutiveErrors: %d: must be between 1 and 1000", cb.ConsecutiveErrors)
 	}
-	if p := cb.HealthCheck.Path; !strings.HasPrefix(p, "/") || strings.ContainsAny(p, " \t\"'\\#") {
+	if p := cb.HealthCheck.Path; p != "" && !strings.HasPrefix(p, "/") || strings.ContainsAny(p, " \t\"'\\#") {
 		return u, fmt.Errorf("circuitBreaker.healthCheck.path: %q: must be a path starting with /", p)
 	}
 	fb := raw.Fallback
-	if u.protocol != "http" && (fb.Status != 0 || fb.ContentType != "" || fb.Body != "") {
-		return u, fmt.Errorf("fallback: a canned response needs protocol http (a %s upstream fails fast while the circuit is open)", u.protocol)
+	if u.protocol != "http" && (fb.Status != 0 || fb.ContentType != "" || fb.Body != "" || fb.Passthrough != nil && *fb.Passthrough) {
+		return u, fmt.Errorf("fallback: a canned response needs protocol http (a %s upstream fails fast while the circuit is open: gRPC clients see UNAVAILABLE)", u.protocol)
 	}
 	if s := u.Fallback.Status; s < 200 || s > 599 {
 		return u, fmt.Errorf("fallback.status: %d: must be between 200 and 599", s)
@@ -389,6 +389,12 @@ func rewrite(s string, u upstream, forms []string) (string, bool) {
 		}
 		// Port: written, or implied by the scheme in front.
 		scheme, schemeStart := schemeBefore(lower, start)
+		if scheme == "" && inPath(lower, start) {
+			// "http://web/api": a path segment, not a host.
+			b.WriteByte(s[i])
+			i++
+			continue
+		}
 		port, portEnd := -1, end
 		if end < len(s) && s[end] == ':' {
 			j := end + 1
@@ -441,6 +447,22 @@ func boundaryBefore(s string, i int) bool {
 		return true
 	}
 	return !isNameChar(s[i-1])
+}
+
+// inPath reports whether position i (with no scheme in front) is inside a
+// URL's path, query or fragment rather than a host: after a / ? # & or ;
+// that is not the "//" of a scheme-relative URL.
+func inPath(s string, i int) bool {
+	if i == 0 {
+		return false
+	}
+	switch s[i-1] {
+	case '/':
+		return !(i >= 2 && s[i-2] == '/' && (i == 2 || s[i-3] != '/'))
+	case '?', '#', '&', ';':
+		return true
+	}
+	return false
 }
 
 // boundaryAfter: the host (and port) end the text or are followed by a

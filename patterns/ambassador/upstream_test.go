@@ -85,6 +85,8 @@ func TestRewrite(t *testing.T) {
 		{api, "", "HTTP://API/x", "HTTP://127.0.0.1:9001/x"},
 		{api, "", "api", "127.0.0.1:9001"},
 		{api, "", "api:80", "127.0.0.1:9001"},
+		{api, "", "//api/x", "//127.0.0.1:9001/x"},
+		{api, "", "http://api/api", "http://127.0.0.1:9001/api"},
 		// Inside a longer argument, more than once.
 		{api, "", "--api=http://api/v1", "--api=http://127.0.0.1:9001/v1"},
 		{api, "", "http://api/a,http://api/b", "http://127.0.0.1:9001/a,http://127.0.0.1:9001/b"},
@@ -125,6 +127,10 @@ func TestRewrite(t *testing.T) {
 		{api8080, "api"},
 		{ext, "http://quotes.example.com/x"},
 		{api, "apix"},
+		{api, "http://web/api"},
+		{api, "http://web/api?x=1"},
+		{api, "http://web/x?api"},
+		{api, "/api"},
 		{api, ""},
 	} {
 		u := mustUpstream(t, c.up, 9001)
