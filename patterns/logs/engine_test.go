@@ -1,0 +1,116 @@
+package logs_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/sidecarize/sidecarize/patterns/logs"
+	"github.com/sidecarize/sidecarize/transform"
+)
+
+const webInput = `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+        - name: web
+          image: nginx:1.29.3
+`
+
+func run(t *testing.T, config, input string) (string, *transform.Report) {
+	t.Helper()
+	ps := []transform.Pattern{logs.Pattern{}}
+	cfg, err := transform.LoadConfig("config.yaml", []byte(config), ps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &transform.Engine{Patterns: ps, Config: cfg, Version: "test"}
+	out, rep, err := e.Process("input.yaml", []byte(input))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(out), rep
+}
+
+func rule(logsOpts string) string {
+	return `apiVersion: sidecarize.dev/v1alpha1
+kind: Sidecarize
+metadata: {name: t}
+spec:
+  rules:
+    - select: {names: [web]}
+      logs: ` + logsOpts + "\n"
+}
+
+// Mounting an emptyDir over /var/log/nginx hides the image's own files
+// there (the official nginx image ships access.log -> /dev/stdout): warned.
+func TestWarnsOverImageDirectory(t *testing.T) {
+	_, rep := run(t, rule(`{files: [/var/log/nginx/access.log], format: nginx}`), webInput)
+	var msgs []string
+	for _, w := range rep.Workloads {
+		msgs = append(msgs, w.Warnings...)
+	}
+	for _, m := range rep.Warnings {
+		msgs = append(msgs, m.Message)
+	}
+	if len(msgs) != 1 || !strings.Contains(msgs[0], "/var/log/nginx") || !strings.Contains(msgs[0], "hides") {
+		t.Errorf("warnings: %q", msgs)
+	}
+	_, rep = run(t, rule(`{files: [/logs/app.log]}`), webInput)
+	for _, w := range rep.Workloads {
+		if len(w.Warnings) > 0 {
+			t.Errorf("a dedicated directory is warned about: %q", w.Warnings)
+		}
+	}
+}
+
+// Changing the options and re-running upgrades in place: the output equals
+// a fresh run with the new options (nothing duplicated or left behind).
+func TestUpgradeInPlace(t *testing.T) {
+	steps := []string{
+		`{files: [/logs/app.log], engine: tail}`,
+		`{files: [/logs/app.log, /audit/*.log], format: logfmt, fields: {app: web}}`,
+		`{files: [/logs/app.log], format: regex, regex: '^(?<level>[A-Z]+) (?<message>[\s\S]*)$', multiline: '^[A-Z]+ '}`,
+		`{files: [/logs/app.log], engine: tail}`,
+	}
+	prev := webInput
+	for i, s := range steps {
+		got, _ := run(t, rule(s), prev)
+		fresh, _ := run(t, rule(s), webInput)
+		if d := cmp.Diff(fresh, got); d != "" {
+			t.Errorf("step %d: re-run on the previous output differs from a fresh run (-fresh +rerun):\n%s", i, d)
+		}
+		prev = got
+	}
+	if strings.Count(prev, "emptyDir") != 1 || strings.Contains(prev, "ConfigMap") {
+		t.Errorf("leftovers after going back to the tail engine:\n%s", prev)
+	}
+}
+
+// Inject errors name the option.
+func TestInjectErrors(t *testing.T) {
+	ps := []transform.Pattern{logs.Pattern{}}
+	for cfg, want := range map[string]string{
+		rule(`{files: [/logs/app.log], container: sidecar}`):                              `container: "sidecar": no such container`,
+		rule(`{files: [/logs/a.log, /logs/b.log, /x/c.log], engine: tail, image: busybox}`): `pin a tag`,
+	} {
+		c, err := transform.LoadConfig("config.yaml", []byte(cfg), ps)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e := &transform.Engine{Patterns: ps, Config: c, Version: "test"}
+		_, _, err = e.Process("input.yaml", []byte(webInput))
+		if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "Deployment web") {
+			t.Errorf("got %v, want %q", err, want)
+		}
+	}
+}
