@@ -100,7 +100,7 @@ func TestUpgradeInPlace(t *testing.T) {
 func TestInjectErrors(t *testing.T) {
 	ps := []transform.Pattern{logs.Pattern{}}
 	for cfg, want := range map[string]string{
-		rule(`{files: [/logs/app.log], container: sidecar}`):                              `container: "sidecar": no such container`,
+		rule(`{files: [/logs/app.log], container: sidecar}`):                                `container: "sidecar": no such container`,
 		rule(`{files: [/logs/a.log, /logs/b.log, /x/c.log], engine: tail, image: busybox}`): `pin a tag`,
 	} {
 		c, err := transform.LoadConfig("config.yaml", []byte(cfg), ps)
