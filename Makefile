@@ -1,5 +1,6 @@
 # sidecarize — the two commands: `make demo` and `make test`.
 GO ?= go
+FUZZTIME ?= 20s
 export GOTOOLCHAIN ?= local
 BIN := bin/sidecarize
 
@@ -19,7 +20,7 @@ test:
 
 # Short fuzz run over the inject path.
 fuzz:
-	$(GO) test ./transform/... -run '^$$' -fuzz FuzzInject -fuzztime 20s
+	$(GO) test ./transform/... -run '^$$' -fuzz FuzzInject -fuzztime $(FUZZTIME)
 
 # Regenerate golden files.
 golden:
