@@ -39,7 +39,7 @@ const (
 // credentials only come from a Secret (secretRef + keys), §4.8.
 type Options struct {
 	// Type is the preset.
-	Type string `json:"type,omitempty" doc:"postgres | mysql | mariadb | redis | mongodb | nginx | custom"`
+	Type string `json:"type,omitempty" doc:"postgres | mysql | mariadb | redis | mongodb | nginx | custom (required)"`
 	// Port is the app's port the exporter connects to (over loopback).
 	Port string `json:"port,omitempty" doc:"app port the exporter connects to, name or number (default: the first declared port, else the preset's: 5432, 3306, 6379, 27017, 80)"`
 	// SecretRef names the Secret holding the credentials.
@@ -78,7 +78,6 @@ type Options struct {
 // in the preset table and apply where the options leave them empty.
 func Default() *Options {
 	return &Options{
-		Type:        Postgres,
 		PasswordKey: "password",
 		Database:    "postgres",
 		SSLMode:     "disable",
@@ -218,6 +217,9 @@ var (
 
 // Validate checks option values.
 func (o *Options) Validate() error {
+	if o.Type == "" {
+		return fmt.Errorf("type: required: one of %s", strings.Join(Types(), ", "))
+	}
 	p, isPreset := presets[o.Type]
 	if !isPreset && o.Type != Custom {
 		return fmt.Errorf("type: %q: must be one of %s", o.Type, strings.Join(Types(), ", "))

@@ -18,6 +18,7 @@ func TestValidate(t *testing.T) {
 		wantErr string // "" = valid
 	}{
 		"postgres with secret":   {set: func(o *exporter.Options) { o.SecretRef = "db" }},
+		"type required":          {set: func(o *exporter.Options) { o.Type = "" }, wantErr: "type: required: one of custom, mariadb"},
 		"postgres needs secret":  {set: func(o *exporter.Options) {}, wantErr: "secretRef: the postgres exporter needs"},
 		"mysql needs secret":     {set: func(o *exporter.Options) { o.Type = "mysql" }, wantErr: "secretRef"},
 		"redis without secret":   {set: func(o *exporter.Options) { o.Type = "redis" }},
@@ -56,6 +57,7 @@ func TestValidate(t *testing.T) {
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			o := exporter.Default()
+			o.Type = "postgres"
 			tc.set(o)
 			err := o.Validate()
 			switch {
