@@ -3,6 +3,8 @@ package logs
 import (
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -59,59 +61,37 @@ func parseRegex(t *testing.T, re, line string) map[string]string {
 	return rec
 }
 
+// samples are real log lines per format and the exact records expected
+// from them (testdata/samples.json, shared with the e2e test that runs the
+// same regexes through Onigmo).
+type samples struct {
+	Formats map[string][]struct {
+		Line string            `json:"line"`
+		Want map[string]string `json:"want"`
+	} `json:"formats"`
+	Multiline struct {
+		Regex   string              `json:"regex"`
+		Start   string              `json:"start"`
+		Log     string              `json:"log"`
+		Records []map[string]string `json:"records"`
+	} `json:"multiline"`
+}
+
+func loadSamples(t *testing.T) samples {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", "samples.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s samples
+	if err := json.Unmarshal(b, &s); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
 func TestFormatRegexes(t *testing.T) {
-	type sample struct {
-		line string
-		want map[string]string
-	}
-	cases := map[string][]sample{
-		"nginx": {
-			// The official image's "main" format (combined + X-Forwarded-For).
-			{`203.0.113.7 - - [22/Nov/2026:02:39:56 +0000] "GET /api/products?page=2 HTTP/1.1" 200 1534 "https://widgetario.example/" "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0" "-"`,
-				map[string]string{"remote": "203.0.113.7", "host": "-", "user": "-", "time": "22/Nov/2026:02:39:56 +0000",
-					"method": "GET", "path": "/api/products?page=2", "protocol": "HTTP/1.1", "code": "200", "size": "1534",
-					"referer": "https://widgetario.example/", "agent": "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0", "forwarded": "-"}},
-			// "combined" with a user, HTTP/2.0 and an empty body.
-			{`10.1.0.12 - alice [22/Nov/2026:02:40:01 +0000] "POST /login HTTP/2.0" 302 0 "-" "curl/8.5.0"`,
-				map[string]string{"remote": "10.1.0.12", "host": "-", "user": "alice", "time": "22/Nov/2026:02:40:01 +0000",
-					"method": "POST", "path": "/login", "protocol": "HTTP/2.0", "code": "302", "size": "0", "referer": "-", "agent": "curl/8.5.0"}},
-			// A TLS handshake on the plain-HTTP port: the request is garbage.
-			{`198.51.100.9 - - [22/Nov/2026:02:41:17 +0000] "\x16\x03\x01\x02\x00\x01\x00\x01\xFC\x03\x03" 400 157 "-" "-"`,
-				map[string]string{"remote": "198.51.100.9", "host": "-", "user": "-", "time": "22/Nov/2026:02:41:17 +0000",
-					"method": `\x16\x03\x01\x02\x00\x01\x00\x01\xFC\x03\x03`, "code": "400", "size": "157", "referer": "-", "agent": "-"}},
-		},
-		"apache": {
-			// The example of Apache's log_config documentation (CLF).
-			{`127.0.0.1 - frank [10/Oct/2000:13:55:36 -0700] "GET /apache_pb.gif HTTP/1.0" 200 2326`,
-				map[string]string{"host": "127.0.0.1", "ident": "-", "user": "frank", "time": "10/Oct/2000:13:55:36 -0700",
-					"method": "GET", "path": "/apache_pb.gif", "protocol": "HTTP/1.0", "code": "200", "size": "2326"}},
-			// And its "combined" example.
-			{`127.0.0.1 - frank [10/Oct/2000:13:55:36 -0700] "GET /apache_pb.gif HTTP/1.0" 200 2326 "http://www.example.com/start.html" "Mozilla/4.08 [en] (Win98; I ;Nav)"`,
-				map[string]string{"host": "127.0.0.1", "ident": "-", "user": "frank", "time": "10/Oct/2000:13:55:36 -0700",
-					"method": "GET", "path": "/apache_pb.gif", "protocol": "HTTP/1.0", "code": "200", "size": "2326",
-					"referer": "http://www.example.com/start.html", "agent": "Mozilla/4.08 [en] (Win98; I ;Nav)"}},
-			// No body: %b logs "-".
-			{`192.0.2.44 - - [22/Nov/2026:03:01:12 +0000] "HEAD /health HTTP/1.1" 304 -`,
-				map[string]string{"host": "192.0.2.44", "ident": "-", "user": "-", "time": "22/Nov/2026:03:01:12 +0000",
-					"method": "HEAD", "path": "/health", "protocol": "HTTP/1.1", "code": "304", "size": "-"}},
-		},
-		"syslog": {
-			// RFC 3164's own example.
-			{`<34>Oct 11 22:14:15 mymachine su: 'su root' failed for lonvick on /dev/pts/8`,
-				map[string]string{"pri": "34", "time": "Oct 11 22:14:15", "host": "mymachine", "ident": "su",
-					"message": "'su root' failed for lonvick on /dev/pts/8"}},
-			// rsyslog's file format (no PRI), with a pid.
-			{`Nov 22 02:39:56 web-7d9f sshd[1234]: Accepted publickey for admin from 10.0.0.5 port 52144 ssh2`,
-				map[string]string{"time": "Nov 22 02:39:56", "host": "web-7d9f", "ident": "sshd", "pid": "1234",
-					"message": "Accepted publickey for admin from 10.0.0.5 port 52144 ssh2"}},
-			// A one-digit day is space-padded.
-			{`Nov  2 08:05:01 web-7d9f CRON[4321]: (root) CMD (command -v debian-sa1 > /dev/null && debian-sa1 1 1)`,
-				map[string]string{"time": "Nov  2 08:05:01", "host": "web-7d9f", "ident": "CRON", "pid": "4321",
-					"message": "(root) CMD (command -v debian-sa1 > /dev/null && debian-sa1 1 1)"}},
-		},
-	}
-	cases["clf"] = cases["apache"][:1]
-	cases["clf"] = append(cases["clf"], cases["apache"][2])
+	cases := loadSamples(t).Formats
 	for _, format := range []string{"nginx", "apache", "clf", "syslog"} {
 		t.Run(format, func(t *testing.T) {
 			o := Default()
@@ -125,10 +105,13 @@ func TestFormatRegexes(t *testing.T) {
 			if re != FormatRegex(format, "") {
 				t.Fatalf("the config's regex is not the pattern's:\n%s\n%s", re, FormatRegex(format, ""))
 			}
+			if len(cases[format]) < 2 {
+				t.Fatalf("want real sample lines for %s", format)
+			}
 			for _, s := range cases[format] {
-				got := parseRegex(t, re, s.line)
-				if d := cmp.Diff(s.want, got); d != "" {
-					t.Errorf("%s\n(-want +got):\n%s", s.line, d)
+				got := parseRegex(t, re, s.Line)
+				if d := cmp.Diff(s.Want, got); d != "" {
+					t.Errorf("%s\n(-want +got):\n%s", s.Line, d)
 				}
 			}
 			// A line of another format does not match (it is kept raw).
@@ -267,20 +250,16 @@ func TestMultilineJavaStackTrace(t *testing.T) {
 	if re != javaRegex {
 		t.Fatalf("regex %q", re)
 	}
+	sm := loadSamples(t).Multiline
+	if sm.Regex != javaRegex || sm.Start != javaStart || sm.Log != javaLog {
+		t.Fatalf("testdata/samples.json's multiline sample is not this test's")
+	}
 	records := groupMultiline(regexp.MustCompile(start), javaLog)
-	if len(records) != 2 {
+	if len(records) != len(sm.Records) {
 		t.Fatalf("%d records: %q", len(records), records)
 	}
-	want := []map[string]string{
-		{"time": "2026-11-22 02:39:56.123", "level": "ERROR", "thread": "http-nio-8080-exec-1", "logger": "c.w.orders.OrderController",
-			"message": "Order 42 failed\njava.lang.IllegalStateException: stock is negative\n" +
-				"\tat com.widgetario.orders.Stock.take(Stock.java:31)\n" +
-				"\tat com.widgetario.orders.OrderController.place(OrderController.java:58)\n" +
-				"Caused by: java.sql.SQLException: deadlock detected\n\t... 2 more"},
-		{"time": "2026-11-22 02:39:57.001", "level": "INFO", "thread": "main", "logger": "c.w.orders.App", "message": "recovered"},
-	}
 	for i, r := range records {
-		if d := cmp.Diff(want[i], parseRegex(t, re, r)); d != "" {
+		if d := cmp.Diff(sm.Records[i], parseRegex(t, re, r)); d != "" {
 			t.Errorf("record %d (-want +got):\n%s", i, d)
 		}
 	}
