@@ -45,6 +45,9 @@ case "$want" in
     command -v haproxy >/dev/null || apt_install haproxy
     # busybox: the logs pattern's tail engine runs busybox tail (its image).
     command -v busybox >/dev/null || apt_install busybox
+    # ruby: its regex engine is Onigmo, fluent-bit's; the logs e2e test runs
+    # the generated parser regexes through it.
+    command -v ruby >/dev/null || apt_install ruby
     # promtool only; Debian ships it in the prometheus package.
     if ! command -v promtool >/dev/null; then
       apt_install prometheus
