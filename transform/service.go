@@ -165,7 +165,9 @@ func servicePortKey(p *yaml.Node) string {
 // always contain a letter, so the two cannot be confused).
 func portNode(v string) *yaml.RNode {
 	if _, err := strconv.Atoi(v); err == nil {
-		return yaml.NewScalarRNode(v)
+		n := yaml.NewScalarRNode(v)
+		n.YNode().Tag = yaml.NodeTagInt
+		return n
 	}
 	return yaml.NewStringRNode(v)
 }

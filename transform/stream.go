@@ -21,6 +21,7 @@ type Doc struct {
 
 	node    *yaml.RNode // parsed on demand
 	parsed  bool
+	err     error // the parse error, kept for every caller
 	changed bool
 	drop    bool          // generated object removed by re-injection or uninject
 	extra   []*yaml.RNode // generated objects that follow this document
@@ -120,7 +121,7 @@ func (d *Doc) Empty() bool {
 // bare scalar) have no node and pass through untouched.
 func (d *Doc) Node() (*yaml.RNode, error) {
 	if d.parsed {
-		return d.node, nil
+		return d.node, d.err
 	}
 	d.parsed = true
 	if d.Empty() {
@@ -128,10 +129,12 @@ func (d *Doc) Node() (*yaml.RNode, error) {
 	}
 	n, err := yaml.Parse(string(d.Raw))
 	if err != nil {
-		return nil, fmt.Errorf("%s: malformed YAML: %w", d.Where(), err)
+		d.err = fmt.Errorf("%s: malformed YAML: %w", d.Where(), err)
+		return nil, d.err
 	}
 	if n.YNode().Kind != yaml.MappingNode {
-		return nil, fmt.Errorf("%s: expected a Kubernetes object (a mapping), got %s", d.Where(), kindName(n.YNode().Kind))
+		d.err = fmt.Errorf("%s: expected a Kubernetes object (a mapping), got %s", d.Where(), kindName(n.YNode().Kind))
+		return nil, d.err
 	}
 	d.node = n
 	d.kind = n.GetKind()
