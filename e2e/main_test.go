@@ -78,7 +78,12 @@ func kube(t testing.TB) *cluster.Cluster {
 			clusterErr = err
 			return
 		}
-		if err := c.InstallCRDs(ctx, cluster.PrometheusOperatorCRDs(pov), cluster.ArgoRolloutsCRDs(arv)); err != nil {
+		cmv, err := env.Version("CERT_MANAGER_VERSION")
+		if err != nil {
+			clusterErr = err
+			return
+		}
+		if err := c.InstallCRDs(ctx, cluster.PrometheusOperatorCRDs(pov), cluster.ArgoRolloutsCRDs(arv), cluster.CertManagerCRDs(cmv)); err != nil {
 			clusterErr = fmt.Errorf("install CRDs: %w\n%s", err, c.LogTail(3000))
 			return
 		}

@@ -40,9 +40,14 @@ func sabotageBases(t *testing.T) map[string][]byte {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if ps, err := podsim.Load(data); err == nil && len(ps) > 0 {
-			for _, c := range ps[0].HAProxyContainers() {
-				if ps[0].Injected(c) {
+		// A monitor output: its Service targets the proxy.
+		objs, err := manifest.Parse(data)
+		if err != nil {
+			continue
+		}
+		if tg, err := findTarget(objs); err == nil && len(objs) > 0 {
+			if st, _ := manifest.TemplateStatus(tg.tmpl); st != nil && len(st.Patterns) == 1 && st.Patterns[0] == "monitor" {
+				if _, err := tg.proxyServicePort(); err == nil {
 					bases[f] = data
 					return bases
 				}
@@ -272,7 +277,7 @@ func TestSabotagePodSim(t *testing.T) {
 			}
 			sp["targetPort"] = "mon-metrics"
 			return nil
-		}, "reaches the app through a proxy"},
+		}, "none of its ports reaches the app through one"},
 		{"targetPort-bypass", func(tg *target) error {
 			sp, err := tg.proxyServicePort()
 			if err != nil {

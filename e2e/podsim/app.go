@@ -2,6 +2,7 @@ package podsim
 
 import (
 	"bufio"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -46,10 +47,14 @@ type AppReply struct {
 	Proto     string `json:"proto"`
 }
 
-func startApp(ns *NetNS, container, ip string, port int) (*App, error) {
+// startApp starts a stand-in listening on ip:port (TLS when tlsConf is set).
+func startApp(ns *NetNS, container, ip string, port int, tlsConf *tls.Config) (*App, error) {
 	ln, err := ns.Listen("tcp", net.JoinHostPort(ip, strconv.Itoa(port)))
 	if err != nil {
 		return nil, fmt.Errorf("app %s: listen on %d: %w", container, port, err)
+	}
+	if tlsConf != nil {
+		ln = tls.NewListener(ln, tlsConf)
 	}
 	a := &App{Container: container, Port: port, ln: ln, conns: make(chan net.Conn), done: make(chan struct{})}
 	gs := grpc.NewServer()

@@ -11,11 +11,15 @@ import (
 // Frontend is what the simulator needs to know of an HAProxy frontend or
 // listen section.
 type Frontend struct {
-	Name   string
-	Mode   string // http or tcp
-	Ports  []int
-	H2     bool // a bind line has "proto h2" (gRPC / h2c)
-	PromEx bool // serves the Prometheus exporter
+	Name  string
+	Mode  string // http or tcp
+	Ports []int
+	H2    bool // a bind line has "proto h2" (gRPC / h2c)
+	TLS   bool // a bind line has "ssl"
+	// Redirect: the frontend only redirects (e.g. to https), no backend.
+	Redirect bool
+	listen   bool
+	PromEx   bool // serves the Prometheus exporter
 	// Backends are the default_backend/use_backend names.
 	Backends []string
 	// Outbound: the frontend forwards to servers outside the pod (an
@@ -24,15 +28,24 @@ type Frontend struct {
 }
 
 // Protocol is how a client talks to the frontend: metrics, grpc, http, tcp,
-// or outbound-http / outbound-tcp for an ambassador's listener.
+// https and tls (TLS termination), or outbound-http / outbound-tcp for an
+// ambassador's listener.
 func (f *Frontend) Protocol() string {
 	switch {
 	case f.PromEx:
 		return "metrics"
+	case f.Redirect && len(f.Backends) == 0:
+		return "redirect"
+	case f.Outbound && f.Mode == "http" && f.H2:
+		return "outbound-grpc"
 	case f.Outbound && f.Mode == "http":
 		return "outbound-http"
 	case f.Outbound:
 		return "outbound-tcp"
+	case f.TLS && f.Mode == "http":
+		return "https"
+	case f.TLS:
+		return "tls"
 	case f.Mode == "http" && f.H2:
 		return "grpc"
 	case f.Mode == "http":
@@ -46,6 +59,7 @@ type Server struct {
 	Backend string
 	Host    string // as written (may contain ${VAR-default})
 	Port    int
+	SSL     bool // "ssl": the server speaks TLS
 }
 
 // Loopback reports whether the server is in the pod (127.0.0.0/8, ::1,
@@ -121,7 +135,7 @@ func ParseHAProxyConfig(texts ...string) *HAProxyConfig {
 					backendName = f[1]
 				}
 				if f[0] == "frontend" || f[0] == "listen" {
-					cur = &Frontend{Mode: defMode}
+					cur = &Frontend{Mode: defMode, listen: f[0] == "listen"}
 					if len(f) > 1 {
 						cur.Name = f[1]
 					}
@@ -142,13 +156,18 @@ func ParseHAProxyConfig(texts ...string) *HAProxyConfig {
 						cur.Ports = append(cur.Ports, n)
 					}
 				}
-				for i := 2; i+1 < len(f); i++ {
-					if f[i] == "proto" && f[i+1] == "h2" {
+				for i := 2; i < len(f); i++ {
+					if f[i] == "proto" && i+1 < len(f) && f[i+1] == "h2" {
 						cur.H2 = true
+					}
+					if f[i] == "ssl" {
+						cur.TLS = true
 					}
 				}
 			case strings.Contains(line, "prometheus-exporter") && cur != nil:
 				cur.PromEx = true
+			case cur != nil && (f[0] == "redirect" || len(f) > 1 && f[0] == "http-request" && f[1] == "redirect"):
+				cur.Redirect = true
 			case (f[0] == "default_backend" || f[0] == "use_backend") && len(f) > 1 && cur != nil:
 				cur.Backends = append(cur.Backends, f[1])
 			case f[0] == "server" && len(f) > 2 && (section == "backend" || section == "listen"):
@@ -156,6 +175,9 @@ func ParseHAProxyConfig(texts ...string) *HAProxyConfig {
 				if i := strings.LastIndex(addr, ":"); i >= 0 {
 					if n, err := strconv.Atoi(addr[i+1:]); err == nil {
 						sv := Server{Backend: backendName, Host: addr[:i], Port: n}
+						for _, w := range f[3:] {
+							sv.SSL = sv.SSL || w == "ssl"
+						}
 						cfg.Servers = append(cfg.Servers, sv)
 						if sv.Loopback() {
 							cfg.BackendPorts = append(cfg.BackendPorts, n)
@@ -169,7 +191,7 @@ func ParseHAProxyConfig(texts ...string) *HAProxyConfig {
 		}
 	}
 	for _, fe := range cfg.Frontends {
-		if fe.Name != "" && len(fe.Backends) == 0 {
+		if fe.listen && fe.Name != "" {
 			fe.Backends = []string{fe.Name} // a listen section is its own backend
 		}
 		for _, sv := range cfg.Servers {

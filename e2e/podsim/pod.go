@@ -354,7 +354,16 @@ func (p *Pod) projectSource(src map[string]any, store map[string]map[string][]by
 		if opt, _ := src["optional"].(bool); opt {
 			return map[string][]byte{}, nil
 		}
-		return nil, fmt.Errorf("%s %s/%s is not in the stream", kind, p.Namespace, name)
+		if kind != "Secret" {
+			return nil, fmt.Errorf("%s %s/%s is not in the stream", kind, p.Namespace, name)
+		}
+		// A Secret from the cluster (certificates are never inline): a
+		// self-signed TLS Secret stands in for it.
+		var err error
+		if data, err = simulatedTLSSecret(name); err != nil {
+			return nil, err
+		}
+		store[name] = data
 	}
 	out := map[string][]byte{}
 	items := manifest.Slice(src, "items")

@@ -3,6 +3,7 @@ package podsim
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -51,6 +52,7 @@ type Sim struct {
 	Upstreams map[string]*App
 	dns       *clusterDNS
 	resolv    string
+	caDir     string
 }
 
 // Start brings the pod up: namespace, app stand-ins on every port of the
@@ -82,7 +84,7 @@ func Start(ctx context.Context, pod *Pod, opt Options) (_ *Sim, err error) {
 		return nil, err
 	}
 	for _, cp := range pod.AppPorts() {
-		a, err := startApp(s.NS, cp.Container, "127.0.0.1", cp.Port)
+		a, err := startApp(s.NS, cp.Container, "127.0.0.1", cp.Port, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -99,6 +101,17 @@ func Start(ctx context.Context, pod *Pod, opt Options) (_ *Sim, err error) {
 	// Cluster DNS and the upstreams outside the pod, on 127.0.1.x.
 	s.resolv = filepath.Join(root, "resolv.conf")
 	if err := os.WriteFile(s.resolv, []byte("nameserver "+strings.Split(dnsAddr, ":")[0]+"\noptions ndots:1\n"), 0o644); err != nil {
+		return nil, err
+	}
+	ca, err := newSimCA()
+	if err != nil {
+		return nil, err
+	}
+	s.caDir = filepath.Join(root, "ca-certs")
+	if err := os.MkdirAll(s.caDir, 0o755); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(s.caDir, "podsim-ca.pem"), ca.PEM, 0o644); err != nil {
 		return nil, err
 	}
 	s.Upstreams = map[string]*App{}
@@ -118,7 +131,13 @@ func Start(ctx context.Context, pod *Pod, opt Options) (_ *Sim, err error) {
 			}
 			ip := net.IPv4(127, 0, 1, byte(len(hosts)+1))
 			hosts[host] = ip
-			a, err := startApp(s.NS, "upstream/"+host, ip.String(), sv.Port)
+			var tlsConf *tls.Config
+			if sv.SSL {
+				if tlsConf, err = ca.serverConfig(host); err != nil {
+					return nil, err
+				}
+			}
+			a, err := startApp(s.NS, "upstream/"+host, ip.String(), sv.Port, tlsConf)
 			if err != nil {
 				return nil, err
 			}
@@ -307,14 +326,20 @@ func runAs(tmpl map[string]any, c manifest.Container) (int, int) {
 }
 
 // command is the container's process: in a mount namespace of its own whose
-// /etc/resolv.conf points at the simulated cluster DNS (util-linux unshare),
-// as the container's user (setpriv).
+// /etc/resolv.conf points at the simulated cluster DNS and whose
+// /etc/ssl/certs holds the simulated CA (util-linux unshare), as the
+// container's user (setpriv).
 func (s *Sim) command(p *Proc, extra ...string) *exec.Cmd {
-	const script = `mount --bind "$0" /etc/resolv.conf && u=$1 g=$2 && shift 2 && exec setpriv --reuid="$u" --regid="$g" --clear-groups -- "$@"`
-	args := []string{"-m", "--propagation", "private", "sh", "-c", script, s.resolv, strconv.Itoa(p.UID), strconv.Itoa(p.GID)}
+	const script = `mount --bind "$0" /etc/resolv.conf && mount --bind "$1" /etc/ssl/certs && u=$2 g=$3 && shift 3 && exec setpriv --reuid="$u" --regid="$g" --clear-groups -- "$@"`
+	args := []string{"-m", "--propagation", "private", "sh", "-c", script, s.resolv, s.caDir, strconv.Itoa(p.UID), strconv.Itoa(p.GID)}
 	args = append(append(args, p.Argv...), extra...)
 	cmd := exec.Command("unshare", args...)
 	cmd.Dir = p.Root
+	for _, c := range s.Pod.Containers {
+		if wd := manifest.Str(c.M, "workingDir"); c.Name() == p.Container && wd != "" {
+			cmd.Dir = filepath.Join(p.Root, wd)
+		}
+	}
 	cmd.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/"}
 	cmd.Env = append(cmd.Env, containerEnv(s.Pod, p.Container)...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}

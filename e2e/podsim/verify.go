@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -117,10 +118,16 @@ func (s *Sim) Verify(ctx context.Context) []Result {
 			err = s.CheckHTTP(ctx, port, "")
 		case "outbound-http":
 			err = s.CheckHTTP(ctx, port, "upstream/")
-		case "grpc":
+		case "grpc", "outbound-grpc":
 			err = s.CheckGRPC(ctx, port)
 		case "tcp", "outbound-tcp":
-			err = s.CheckTCP(ctx, port)
+			err = s.CheckTCP(ctx, port, false)
+		case "tls":
+			err = s.CheckTCP(ctx, port, true)
+		case "https":
+			err = s.checkHTTP(ctx, port, "", true)
+		case "redirect":
+			err = s.CheckRedirect(ctx, port)
 		default:
 			err = fmt.Errorf("unknown protocol %q", proto)
 		}
@@ -187,7 +194,7 @@ func (s *Sim) Verify(ctx context.Context) []Result {
 				}
 			}
 			metric := "haproxy_frontend_http_requests_total"
-			if strings.HasSuffix(mode, "tcp") {
+			if strings.HasSuffix(mode, "tcp") || mode == "tls" {
 				metric = "haproxy_frontend_connections_total"
 			}
 			d := Sum(after, metric, "proxy", fe) - Sum(before[c], metric, "proxy", fe)
@@ -232,10 +239,18 @@ func nonce() string {
 // CheckHTTP sends HTTP/1.1 GETs to port and expects a stand-in's echo (from
 // a container whose name starts with from, when from is not empty).
 func (s *Sim) CheckHTTP(ctx context.Context, port int, from string) error {
-	cl := s.HTTPClient()
+	return s.checkHTTP(ctx, port, from, false)
+}
+
+func (s *Sim) checkHTTP(ctx context.Context, port int, from string, useTLS bool) error {
+	cl, scheme := s.HTTPClient(), "http"
+	if useTLS {
+		cl.Transport.(*http.Transport).TLSClientConfig = &tls.Config{InsecureSkipVerify: true}
+		scheme = "https"
+	}
 	for i := 0; i < requestsPerCheck; i++ {
 		p := "/podsim/" + nonce()
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://127.0.0.1:"+strconv.Itoa(port)+p, nil)
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, scheme+"://127.0.0.1:"+strconv.Itoa(port)+p, nil)
 		resp, err := cl.Do(req)
 		if err != nil {
 			return err
@@ -248,6 +263,24 @@ func (s *Sim) CheckHTTP(ctx context.Context, port int, from string) error {
 		var r AppReply
 		if err := json.Unmarshal(body, &r); err != nil || r.Path != p || !strings.HasPrefix(r.Container, from) {
 			return fmt.Errorf("GET %s: answer is not the echo of %q: %.200s", p, from+"*", body)
+		}
+	}
+	return nil
+}
+
+// CheckRedirect expects GET to answer with a redirect to https.
+func (s *Sim) CheckRedirect(ctx context.Context, port int) error {
+	cl := s.HTTPClient()
+	cl.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	for i := 0; i < requestsPerCheck; i++ {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://127.0.0.1:"+strconv.Itoa(port)+"/podsim/"+nonce(), nil)
+		resp, err := cl.Do(req)
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode < 300 || resp.StatusCode > 399 || !strings.HasPrefix(resp.Header.Get("Location"), "https://") {
+			return fmt.Errorf("want a redirect to https://, got %s Location %q", resp.Status, resp.Header.Get("Location"))
 		}
 	}
 	return nil
@@ -279,12 +312,22 @@ func (s *Sim) CheckGRPC(ctx context.Context, port int) error {
 	return nil
 }
 
-// CheckTCP sends random bytes on fresh connections and expects them back.
-func (s *Sim) CheckTCP(ctx context.Context, port int) error {
+// CheckTCP sends random bytes on fresh connections (TLS ones if useTLS) and
+// expects them back.
+func (s *Sim) CheckTCP(ctx context.Context, port int, useTLS bool) error {
 	for i := 0; i < requestsPerCheck; i++ {
 		c, err := s.Dial(ctx, port)
 		if err != nil {
 			return err
+		}
+		if useTLS {
+			tc := tls.Client(c, &tls.Config{InsecureSkipVerify: true})
+			tc.SetDeadline(time.Now().Add(10 * time.Second))
+			if err := tc.HandshakeContext(ctx); err != nil {
+				c.Close()
+				return fmt.Errorf("tls handshake: %w", err)
+			}
+			c = tc
 		}
 		c.SetDeadline(time.Now().Add(10 * time.Second))
 		msg := []byte("podsim-" + nonce() + "\x00\x01\xff\n")
