@@ -13,7 +13,22 @@
 //     multi-line records by a start-of-record pattern, static and downward-API
 //     fields, and the stdout output as json_lines.
 //   - tail: a plain relay like seed 2's "logger" container (busybox
-//     `tail -F`), for apps that already write one JSON object per line.
+//     `tail -n +1 -q -F`), for apps that already write one JSON object per
+//     line. It waits for a file that does not exist yet, reads it from its
+//     first line, drains a renamed file and switches to the new one. Its
+//     limits, which fluent-bit does not have: busybox looks the file up by
+//     name once a second, so a file that is created and rotated away within
+//     that second is missed; and it keeps no offsets, so a restarted adapter
+//     relays the current file again from its first line. Named files only
+//     (no globs).
+//
+// The log directory: an emptyDir (sizeLimit set) is mounted at each
+// directory of the files in the app container, and read-only at the same
+// path in the adapter, so the paths in the config are the app's. A
+// directory already on one of the app container's volumes (mounted there or
+// at a parent directory) reuses that volume and mount instead. Mounting over
+// a directory images ship files in (/var/log, /etc, /opt, /app …) hides
+// those files: a warning says so.
 //
 // User IDs: the adapter runs as UID/GID 65532 (non-root) unless runAsUser is
 // set. It reads the files through a read-only mount, so they must be readable

@@ -114,3 +114,14 @@ func TestInjectErrors(t *testing.T) {
 		}
 	}
 }
+
+// A directory under another shared one uses its volume: one emptyDir.
+func TestNestedDirectories(t *testing.T) {
+	out, _ := run(t, rule(`{files: [/logs/audit/audit.log, /logs/app.log, /data/x.log]}`), webInput)
+	if n := strings.Count(out, "emptyDir:"); n != 3 { // /logs, /data and the fluent-bit DB
+		t.Errorf("%d emptyDirs:\n%s", n, out)
+	}
+	if strings.Contains(out, "mountPath: /logs/audit") {
+		t.Errorf("/logs/audit mounted on its own:\n%s", out)
+	}
+}

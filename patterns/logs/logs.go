@@ -332,6 +332,8 @@ func shareDirs(w *transform.Workload, ps *corev1.PodSpec, app *corev1.Container,
 			dirs = append(dirs, d)
 		}
 	}
+	// Parents first, so a nested directory shares its parent's volume.
+	sort.SliceStable(dirs, func(i, j int) bool { return strings.Count(dirs[i], "/") < strings.Count(dirs[j], "/") })
 	sizeLimit := resource.MustParse(o.SizeLimit)
 	var mounts []corev1.VolumeMount
 	mounted := map[string]bool{} // adapter mountPaths
@@ -348,8 +350,8 @@ func shareDirs(w *transform.Workload, ps *corev1.PodSpec, app *corev1.Container,
 			}
 			continue
 		}
-		if mounted[d] {
-			continue
+		if covered(mounted, d) {
+			continue // under a directory shared above (/logs, then /logs/audit)
 		}
 		n++
 		name := VolumeName
@@ -371,6 +373,18 @@ func shareDirs(w *transform.Workload, ps *corev1.PodSpec, app *corev1.Container,
 		mounts = append(mounts, corev1.VolumeMount{Name: name, MountPath: d, ReadOnly: true})
 	}
 	return mounts, nil
+}
+
+// covered reports whether dir is one of the shared directories or under one.
+func covered(shared map[string]bool, dir string) bool {
+	for d := dir; ; d = path.Dir(d) {
+		if shared[d] {
+			return true
+		}
+		if d == "/" {
+			return false
+		}
+	}
 }
 
 // coveringMount is the app's mount at dir or at its nearest parent.
