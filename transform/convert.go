@@ -1,8 +1,11 @@
 package transform
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"strconv"
+	"strings"
 
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
@@ -10,44 +13,85 @@ import (
 // toRNode turns a typed value (k8s.io/api types, or a pattern's own struct
 // for CRDs) into a block-style RNode in the type's field order, dropping
 // nulls such as creationTimestamp: null — structure, not text
-// (ARCHITECTURE style 1).
+// (ARCHITECTURE style 1). The JSON encoding is walked token by token into
+// yaml nodes: it keeps the struct's field order and honours every type's
+// own MarshalJSON (quantities, int-or-string).
 func toRNode(v any) (*yaml.RNode, error) {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return nil, fmt.Errorf("encoding %T: %w", v, err)
 	}
-	// JSON is YAML: parsing it keeps the struct's field order.
-	n, err := yaml.Parse(string(b))
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	n, err := jsonNode(dec)
+	if err != nil {
+		return nil, fmt.Errorf("encoding %T: %w", v, err)
+	}
+	typeMetaFirst(n)
+	return yaml.NewRNode(n), nil
+}
+
+// jsonNode reads one JSON value from dec as a yaml node; null-valued object
+// keys are dropped.
+func jsonNode(dec *json.Decoder) (*yaml.Node, error) {
+	tok, err := dec.Token()
 	if err != nil {
 		return nil, err
 	}
-	blockStyle(n.YNode())
-	typeMetaFirst(n.YNode())
-	return n, nil
+	switch t := tok.(type) {
+	case json.Delim:
+		switch t {
+		case '{':
+			m := &yaml.Node{Kind: yaml.MappingNode, Tag: yaml.NodeTagMap}
+			for dec.More() {
+				kt, err := dec.Token()
+				if err != nil {
+					return nil, err
+				}
+				val, err := jsonNode(dec)
+				if err != nil {
+					return nil, err
+				}
+				if val == nil {
+					continue
+				}
+				m.Content = append(m.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: yaml.NodeTagString, Value: kt.(string)}, val)
+			}
+			_, err := dec.Token() // }
+			return m, err
+		case '[':
+			seq := &yaml.Node{Kind: yaml.SequenceNode, Tag: yaml.NodeTagSeq}
+			for dec.More() {
+				val, err := jsonNode(dec)
+				if err != nil {
+					return nil, err
+				}
+				if val == nil {
+					val = &yaml.Node{Kind: yaml.ScalarNode, Tag: yaml.NodeTagNull, Value: "null"}
+				}
+				seq.Content = append(seq.Content, val)
+			}
+			_, err := dec.Token() // ]
+			return seq, err
+		}
+	case string:
+		return &yaml.Node{Kind: yaml.ScalarNode, Tag: yaml.NodeTagString, Value: t}, nil
+	case json.Number:
+		tag := yaml.NodeTagInt
+		if strings.ContainsAny(string(t), ".eE") {
+			tag = yaml.NodeTagFloat
+		}
+		return &yaml.Node{Kind: yaml.ScalarNode, Tag: tag, Value: string(t)}, nil
+	case bool:
+		return &yaml.Node{Kind: yaml.ScalarNode, Tag: yaml.NodeTagBool, Value: strconv.FormatBool(t)}, nil
+	case nil:
+		return nil, nil
+	}
+	return nil, fmt.Errorf("unexpected JSON token %v", tok)
 }
 
 // ToRNode is toRNode for patterns and tests.
 func ToRNode(v any) (*yaml.RNode, error) { return toRNode(v) }
-
-// blockStyle resets the flow and quoting styles JSON parsing leaves, and
-// drops null-valued keys; the encoder quotes strings that need it (a string
-// "80" stays a string, tagged !!str).
-func blockStyle(n *yaml.Node) {
-	n.Style = 0
-	if n.Kind == yaml.MappingNode {
-		kept := n.Content[:0]
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			if n.Content[i+1].Tag == yaml.NodeTagNull {
-				continue
-			}
-			kept = append(kept, n.Content[i], n.Content[i+1])
-		}
-		n.Content = kept
-	}
-	for _, c := range n.Content {
-		blockStyle(c)
-	}
-}
 
 // typeMetaFirst puts apiVersion before kind, as every manifest does
 // (metav1.TypeMeta marshals kind first).

@@ -1,17 +1,18 @@
 package transform
 
-// Retargeted returns the outermost proxy that patterns applied earlier to
-// this workload put in front of an app port (by number), following chains
-// (app → proxy A → proxy B), so that a later proxy can chain in front of it
-// instead of being bypassed. Service edits are applied in order, so a later
-// retarget of the outermost proxy's port moves the Service on to the later
-// proxy, and uninject still restores the original targetPort (recorded once,
-// by the first edit).
+// Retargeted returns the "retarget" edit that earlier patterns recorded in
+// this run for the app port (by number), following a chain of proxies to the
+// outermost one, so that a pattern that also fronts the app port (tls after
+// monitor) chains in front of that proxy instead of being silently bypassed:
+// it forwards to the returned ProxyPort and retargets from it (AppPort and
+// AppPortName = that proxy's port and name). Service edits apply in the order
+// recorded, so the Service ends at the outermost proxy, and uninject restores
+// the original targetPort (the first one recorded).
 func (w *Workload) Retargeted(appPort int32) (ServiceEdit, bool) {
 	var last ServiceEdit
 	found := false
 	port := appPort
-	for range w.status.Services {
+	for hops := 0; hops <= len(w.status.Services); hops++ {
 		next := false
 		for _, e := range w.status.Services {
 			if e.Op == "retarget" && e.AppPort == port && e.ProxyPort != port {

@@ -86,9 +86,15 @@ func (w *Workload) PodSpec() (*corev1.PodSpec, error) {
 	if w.podSpec != nil {
 		return w.podSpec, nil
 	}
-	b, err := w.spec.MarshalJSON()
+	// Decode the nodes straight to generic values (kyaml's MarshalJSON would
+	// encode and re-parse YAML text first), then to the typed spec.
+	var generic map[string]any
+	if err := w.spec.YNode().Decode(&generic); err != nil {
+		return nil, fmt.Errorf("%s: %s: %s: %w", w.obj.where, w.Ref(), w.fieldPath("spec"), err)
+	}
+	b, err := json.Marshal(generic)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: %s: %s: %w", w.obj.where, w.Ref(), w.fieldPath("spec"), err)
 	}
 	var ps corev1.PodSpec
 	if err := json.Unmarshal(b, &ps); err != nil {
