@@ -248,13 +248,21 @@ func (Pattern) Inject(w *transform.Workload, opts transform.Options) error {
 	if err != nil {
 		return err
 	}
+	// An earlier pattern (monitor) already fronts the app port: chain in
+	// front of its proxy, or the Service would bypass TLS.
+	backend, from := port.ContainerPort, port
+	if prev, ok := w.Retargeted(port.ContainerPort); ok {
+		backend = prev.ProxyPort
+		from = corev1.ContainerPort{ContainerPort: prev.ProxyPort, Name: prev.ProxyPortName}
+		w.Warn("port %d is already proxied by %s's port %d: TLS terminates in front of it", port.ContainerPort, prev.Pattern, prev.ProxyPort)
+	}
 	secret := o.SecretName
 	if secret == "" {
 		secret = w.ObjectName("cert")
 	}
 	cfg, err := templates.Render("haproxy-tls.cfg.tmpl", cfgData{
 		Workload: w.Ref(), Secret: secret, CertFile: CertFile, KeyFile: KeyFile,
-		AppPort: port.ContainerPort, TLSPort: o.TLSPort, RedirectPort: o.RedirectPort, HTTPSPort: o.HTTPSPort,
+		AppPort: backend, TLSPort: o.TLSPort, RedirectPort: o.RedirectPort, HTTPSPort: o.HTTPSPort,
 		MetricsPort: o.MetricsPort, MetricsPath: o.MetricsPath, Mode: o.Protocol,
 		MinVersion: o.MinVersion, Ciphers: ciphers, Ciphersuites: ciphersuites, HSTS: o.HSTS,
 		Timeout: o.Timeout, MaxConnections: o.MaxConnections,
@@ -293,7 +301,7 @@ func (Pattern) Inject(w *transform.Workload, opts transform.Options) error {
 		return err
 	}
 	w.EditService(transform.ServiceEdit{
-		Op: "retarget", AppPort: port.ContainerPort, AppPortName: port.Name,
+		Op: "retarget", AppPort: from.ContainerPort, AppPortName: from.Name,
 		ProxyPort: o.TLSPort, ProxyPortName: TLSPortName,
 	})
 	if _, err := scrape.Apply(w, o.Options, scrape.Endpoint{PortName: MetricsPortName, Port: o.MetricsPort, Path: o.MetricsPath, ServicePort: ServicePortName}); err != nil {
