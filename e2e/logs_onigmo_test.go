@@ -17,12 +17,12 @@ import (
 	"github.com/sidecarize/sidecarize/e2e/internal/manifest"
 )
 
-// onigmoScript matches regexes against strings with Ruby's regex engine,
+// logsOnigmoScript matches regexes against strings with Ruby's regex engine,
 // Onigmo: the engine fluent-bit bundles and compiles parser and multiline
 // regexes with (ONIG_SYNTAX_RUBY). It prints, per regex and input, the
 // named captures (empty and unset ones dropped, as fluent-bit's
 // skip_empty_values does) or null when the regex does not match.
-const onigmoScript = `
+const logsOnigmoScript = `
 require 'json'
 req = JSON.parse(STDIN.read)
 out = req.map do |r|
@@ -35,15 +35,15 @@ end
 puts JSON.generate(out)
 `
 
-type onigmoReq struct {
+type logsOnigmoReq struct {
 	Regex  string   `json:"regex"`
 	Inputs []string `json:"inputs"`
 }
 
-func onigmo(t *testing.T, ruby string, reqs []onigmoReq) [][]map[string]string {
+func logsOnigmo(t *testing.T, ruby string, reqs []logsOnigmoReq) [][]map[string]string {
 	t.Helper()
 	in, _ := json.Marshal(reqs)
-	cmd := exec.Command(ruby, "-e", onigmoScript)
+	cmd := exec.Command(ruby, "-e", logsOnigmoScript)
 	cmd.Stdin = bytes.NewReader(in)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -90,8 +90,8 @@ func logsConfig(t *testing.T, opts map[string]any) map[string]any {
 	return nil
 }
 
-// stripSlashes is fluent-bit's reading of a "/regex/" rule (str_to_regex).
-func stripSlashes(re string) string {
+// logsStripSlashes is fluent-bit's reading of a "/regex/" rule (str_to_regex).
+func logsStripSlashes(re string) string {
 	if len(re) >= 2 && strings.HasPrefix(re, "/") && strings.HasSuffix(re, "/") {
 		return re[1 : len(re)-1]
 	}
@@ -130,12 +130,12 @@ func TestLogsRegexesInOnigmo(t *testing.T) {
 			doc := logsConfig(t, map[string]any{"files": []string{"/logs/app.log"}, "format": format})
 			p := doc["parsers"].([]any)[0].(map[string]any)
 			re := p["regex"].(string)
-			req := onigmoReq{Regex: re}
+			req := logsOnigmoReq{Regex: re}
 			for _, c := range cases {
 				req.Inputs = append(req.Inputs, c.Line)
 			}
 			req.Inputs = append(req.Inputs, `{"level":"info","msg":"a JSON line"}`)
-			got := onigmo(t, ruby, []onigmoReq{req})[0]
+			got := logsOnigmo(t, ruby, []logsOnigmoReq{req})[0]
 			for i, c := range cases {
 				if !reflect.DeepEqual(got[i], c.Want) {
 					t.Errorf("Onigmo parses %s\n to %v\nwant %v", c.Line, got[i], c.Want)
@@ -151,11 +151,11 @@ func TestLogsRegexesInOnigmo(t *testing.T) {
 		ml := s.Multiline
 		doc := logsConfig(t, map[string]any{"files": []string{"/logs/app.log"}, "format": "regex", "regex": ml.Regex, "multiline": ml.Start})
 		rules := doc["multiline_parsers"].([]any)[0].(map[string]any)["rules"].([]any)
-		start := stripSlashes(rules[0].(map[string]any)["regex"].(string))
-		cont := stripSlashes(rules[1].(map[string]any)["regex"].(string))
+		start := logsStripSlashes(rules[0].(map[string]any)["regex"].(string))
+		cont := logsStripSlashes(rules[1].(map[string]any)["regex"].(string))
 		format := doc["parsers"].([]any)[0].(map[string]any)["regex"].(string)
 		lines := strings.Split(strings.TrimSuffix(ml.Log, "\n"), "\n")
-		res := onigmo(t, ruby, []onigmoReq{{Regex: start, Inputs: lines}, {Regex: cont, Inputs: lines}})
+		res := logsOnigmo(t, ruby, []logsOnigmoReq{{Regex: start, Inputs: lines}, {Regex: cont, Inputs: lines}})
 		goStart := regexp.MustCompile(start)
 		// fluent-bit's state machine (flb_ml_rule.c), driven by Onigmo's
 		// answers: in state cont, a line the cont rule matches is appended;
@@ -179,7 +179,7 @@ func TestLogsRegexesInOnigmo(t *testing.T) {
 				records, inCont = append(records, l), false
 			}
 		}
-		got := onigmo(t, ruby, []onigmoReq{{Regex: format, Inputs: records}})[0]
+		got := logsOnigmo(t, ruby, []logsOnigmoReq{{Regex: format, Inputs: records}})[0]
 		if !reflect.DeepEqual(got, ml.Records) {
 			t.Errorf("Onigmo records:\n%q\nwant\n%q", got, ml.Records)
 		}

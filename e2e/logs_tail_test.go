@@ -117,7 +117,7 @@ func TestLogsTailRelay(t *testing.T) {
 	}
 
 	// The adapter's command, with its paths under its mounts rewritten.
-	argv := append(stringsOf(manifest.Get(adapter.M, "command")), stringsOf(manifest.Get(adapter.M, "args"))...)
+	argv := append(logsStrings(manifest.Get(adapter.M, "command")), logsStrings(manifest.Get(adapter.M, "args"))...)
 	if len(argv) == 0 || argv[0] != "tail" {
 		t.Fatalf("adapter command %q does not run tail", argv)
 	}
@@ -133,7 +133,7 @@ func TestLogsTailRelay(t *testing.T) {
 	cmd.Dir = "/"
 	cmd.Env = []string{"PATH=/usr/bin:/bin"}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	uid, gid := intOf(manifest.Get(adapter.M, "securityContext", "runAsUser")), intOf(manifest.Get(adapter.M, "securityContext", "runAsGroup"))
+	uid, gid := logsInt(manifest.Get(adapter.M, "securityContext", "runAsUser")), logsInt(manifest.Get(adapter.M, "securityContext", "runAsGroup"))
 	if os.Geteuid() == 0 && uid > 0 {
 		// As in the pod: the adapter's user, reading files the app (root
 		// here) wrote world-readable.
@@ -269,7 +269,7 @@ func TestLogsTailRelay(t *testing.T) {
 	t.Logf("%d lines relayed exactly once across 2 rotations (busybox tail as uid %d); tail said:\n%s", len(got), uid, stderr.String())
 }
 
-func stringsOf(v any) []string {
+func logsStrings(v any) []string {
 	l, _ := v.([]any)
 	out := make([]string, 0, len(l))
 	for _, x := range l {
@@ -278,7 +278,7 @@ func stringsOf(v any) []string {
 	return out
 }
 
-func intOf(v any) int {
+func logsInt(v any) int {
 	switch x := v.(type) {
 	case float64:
 		return int(x)
