@@ -10,10 +10,6 @@ import (
 	"github.com/sidecarize/sidecarize/e2e/internal/env"
 )
 
-// certManagerVersion is the cert-manager release whose CRDs validate the
-// generated Certificates (its current release on the module proxy).
-const certManagerVersion = "v1.21.2"
-
 // tlsCertManagerCase generates a cert-manager Certificate.
 const tlsCertManagerCase = "patterns/tls/testdata/redirect-cert-manager/expected.yaml"
 
@@ -23,7 +19,13 @@ const tlsCertManagerCase = "patterns/tls/testdata/redirect-cert-manager/expected
 func TestTLSCertManagerCertificate(t *testing.T) {
 	c := kube(t)
 	ctx := ctxFor(t, 3*time.Minute)
-	if err := c.InstallCRDs(ctx, cluster.CertManagerCRDs(certManagerVersion)); err != nil {
+	version, err := env.Version("CERT_MANAGER_VERSION")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The suite's cluster installs them too; installing again is a no-op
+	// and keeps this test independent of that.
+	if err := c.InstallCRDs(ctx, cluster.CertManagerCRDs(version)); err != nil {
 		t.Fatalf("install cert-manager CRDs: %v", err)
 	}
 	data, err := os.ReadFile(filepath.Join(env.RepoRoot(), tlsCertManagerCase))
