@@ -28,6 +28,7 @@ var outputs = []struct{ config, input, output string }{
 	{"productionise/v1.yaml", "productionise/initial", "productionise/v1"},
 	{"productionise/v2.yaml", "productionise/initial", "productionise/v2"},
 	{"productionise/v3.yaml", "productionise/initial", "productionise/v3"},
+	{"widgetario/sidecarize.yaml", "widgetario/before", "widgetario/out"},
 }
 
 func TestOutputsUpToDate(t *testing.T) {
