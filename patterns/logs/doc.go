@@ -30,10 +30,13 @@
 // a directory images ship files in (/var/log, /etc, /opt, /app …) hides
 // those files: a warning says so.
 //
-// User IDs: the adapter runs as UID/GID 65532 (non-root) unless runAsUser is
-// set. It reads the files through a read-only mount, so they must be readable
-// by that user: world-readable files (the common umask 022) are. An app that
-// writes 0600/0640 files needs runAsUser (and runAsGroup) set to its own IDs.
+// User IDs: the adapter runs as the runAsUser/runAsGroup options; without
+// them, as the pod's own non-root runAsUser/runAsGroup (the app's user, when
+// the pod sets it); else as UID/GID 65532, the non-root default of every
+// injected container. It reads the files through a read-only mount, so they
+// must be readable by that user: world-readable files (the common umask 022)
+// always are; an app that writes 0600/0640 files as a user the pod does not
+// declare needs runAsUser (and runAsGroup) set to its IDs.
 // fluent-bit's database lives on an emptyDir, which is world-writable, so it
 // works as any non-root user.
 package logs

@@ -125,3 +125,22 @@ func TestNestedDirectories(t *testing.T) {
 		t.Errorf("/logs/audit mounted on its own:\n%s", out)
 	}
 }
+
+// The adapter runs as the pod's own non-root user when the pod declares one
+// (it can then read the app's files whatever their mode); the option wins.
+func TestRunAsPodUser(t *testing.T) {
+	in := strings.Replace(webInput, "    spec:\n      containers:", "    spec:\n      securityContext: {runAsUser: 1001, runAsGroup: 2002}\n      containers:", 1)
+	out, _ := run(t, rule(`{files: [/logs/app.log], engine: tail}`), in)
+	if !strings.Contains(out, "runAsUser: 1001") || !strings.Contains(out, "runAsGroup: 2002") || strings.Contains(out, "65532") {
+		t.Errorf("adapter does not run as the pod's user:\n%s", out)
+	}
+	out, _ = run(t, rule(`{files: [/logs/app.log], engine: tail, runAsUser: 3003}`), in)
+	if !strings.Contains(out, "runAsUser: 3003") || !strings.Contains(out, "runAsGroup: 3003") {
+		t.Errorf("the option does not win:\n%s", out)
+	}
+	root := strings.Replace(webInput, "    spec:\n      containers:", "    spec:\n      securityContext: {runAsUser: 0}\n      containers:", 1)
+	out, _ = run(t, rule(`{files: [/logs/app.log], engine: tail}`), root)
+	if !strings.Contains(out, "runAsUser: 65532") {
+		t.Errorf("a root pod user is copied:\n%s", out)
+	}
+}

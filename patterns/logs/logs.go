@@ -63,7 +63,7 @@ type Options struct {
 	// SizeLimit bounds the shared emptyDir.
 	SizeLimit string `json:"sizeLimit,omitempty" doc:"sizeLimit of the emptyDir shared with the app"`
 	// RunAsUser is the adapter's UID (it must be able to read the files).
-	RunAsUser *int64 `json:"runAsUser,omitempty" doc:"UID of the adapter (default 65532; set the app's UID when its files are not world-readable)"`
+	RunAsUser *int64 `json:"runAsUser,omitempty" doc:"UID of the adapter (default: the pod's non-root runAsUser, else 65532); it must be able to read the files"`
 	// RunAsGroup is the adapter's GID.
 	RunAsGroup *int64 `json:"runAsGroup,omitempty" doc:"GID of the adapter (default: runAsUser's value, or 65532)"`
 	// Image overrides the engine's default image.
@@ -259,16 +259,11 @@ func (Pattern) Inject(w *transform.Workload, opts transform.Options) error {
 	if err != nil {
 		return err
 	}
+	uid, gid := runAs(ps, o)
 	c := corev1.Container{
-		Name:         ContainerName,
-		VolumeMounts: mounts,
-		SecurityContext: &corev1.SecurityContext{
-			RunAsUser: o.RunAsUser, RunAsGroup: o.RunAsGroup,
-		},
-	}
-	if o.RunAsUser != nil && o.RunAsGroup == nil {
-		gid := *o.RunAsUser
-		c.SecurityContext.RunAsGroup = &gid
+		Name:            ContainerName,
+		VolumeMounts:    mounts,
+		SecurityContext: &corev1.SecurityContext{RunAsUser: uid, RunAsGroup: gid},
 	}
 	if o.Resources != nil {
 		c.Resources = *o.Resources
@@ -283,6 +278,25 @@ func (Pattern) Inject(w *transform.Workload, opts transform.Options) error {
 		}
 	}
 	return w.AddContainer(c)
+}
+
+// runAs picks the adapter's user and group: the options; else the pod's own
+// non-root runAsUser/runAsGroup (the app's user, who can read its files even
+// when they are not world-readable); else nil, and the engine's non-root
+// default (65532) applies. A group left unset follows the user.
+func runAs(ps *corev1.PodSpec, o *Options) (uid, gid *int64) {
+	uid, gid = o.RunAsUser, o.RunAsGroup
+	if sc := ps.SecurityContext; uid == nil && sc != nil && sc.RunAsUser != nil && *sc.RunAsUser > 0 {
+		uid = sc.RunAsUser
+		if gid == nil && sc.RunAsGroup != nil && *sc.RunAsGroup > 0 {
+			gid = sc.RunAsGroup
+		}
+	}
+	if uid != nil && gid == nil {
+		g := *uid
+		gid = &g
+	}
+	return uid, gid
 }
 
 // TailCommand is the tail engine's command: busybox tail reading each file
