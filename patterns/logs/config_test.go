@@ -1,12 +1,16 @@
 package logs
 
 import (
+	"bytes"
 	"fmt"
+	"os"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
 	"testing"
 
+	"sigs.k8s.io/kustomize/kyaml/kio"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
@@ -287,3 +291,31 @@ func (f *fakeT) Helper()               { _ = f }
 func (f *fakeT) Errorf(string, ...any) { f.failed = true }
 func (f *fakeT) Fatal(...any)          { f.failed = true; panic(f) }
 func (f *fakeT) Fatalf(string, ...any) { f.failed = true; panic(f) }
+
+// Every fluent-bit config in the golden outputs passes the key check too.
+func TestGoldenConfigsKeys(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("testdata", "*", "expected.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		nodes, err := (&kio.ByteReader{Reader: bytes.NewReader(b), OmitReaderAnnotations: true}).Read()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, node := range nodes {
+			if cfg, ok := node.GetDataMap()[ConfigFile]; ok && node.GetKind() == "ConfigMap" {
+				n++
+				t.Run(f, func(t *testing.T) { checkFluentBitConfig(t, cfg) })
+			}
+		}
+	}
+	if n == 0 {
+		t.Fatal("no fluent-bit config in the goldens")
+	}
+}
