@@ -54,6 +54,12 @@ type plan struct {
 
 // Run transforms docs in place and returns the report. On error nothing
 // should be written: the error lists every problem found.
+//
+// Workloads are independent of each other, so each is parsed, injected and
+// encoded on its own (on every core) and its tree dropped at once: memory
+// holds the bytes, the Services and a small summary per workload. Services
+// are parsed first (injection reads them) and changed last, from the
+// summaries.
 func (e *Engine) Run(docs []*Doc) (*Report, error) {
 	rep := &Report{}
 	var errs []error
@@ -66,40 +72,31 @@ func (e *Engine) Run(docs []*Doc) (*Report, error) {
 	}
 	selectAll := e.Uninject || len(e.Flags.Patterns) > 0 || (e.Config != nil && len(e.Config.Spec.Rules) > 0)
 
-	// 1. Read what matters. Documents that cannot be affected are not parsed
-	// at all: they are written back from their bytes.
-	var workloads, services, generated []*object
-	var lists []*object
-	var unread []*Doc
-	// Parse what will be needed, on every core.
-	needed := make([]bool, len(docs))
-	for i, d := range docs {
-		kind := d.Kind()
-		mentions := bytes.Contains(d.Raw, []byte("sidecarize"))
-		needed[i] = kind != "Service" && (kind == "" || kind == "List" || mentions || (selectAll && isWorkloadKind(specs, kind)))
-	}
-	parallel(len(docs), func(i int) {
-		if needed[i] {
-			_, _ = docs[i].Node() // errors are reported below, in order
-		}
-	})
+	// 1. Sort documents by a cheap scan. Documents that cannot be affected
+	// are not parsed at all: they are written back from their bytes.
+	var workloads, services, generated, lists []*object
+	var unread, eager []*Doc
+	anyMention := false
 	for _, d := range docs {
 		kind := d.Kind()
 		mentions := bytes.Contains(d.Raw, []byte("sidecarize"))
+		anyMention = anyMention || mentions
 		switch {
 		case kind == "Service":
 			services = append(services, &object{doc: d, where: d.Where()})
-			continue
-		case kind == "" || kind == "List":
 		case isWorkloadKind(specs, kind) && (selectAll || mentions):
-		case mentions:
+			workloads = append(workloads, &object{doc: d, where: d.Where()})
+		case kind == "" || kind == "List" || mentions:
+			eager = append(eager, d)
 		default:
 			if isWorkloadKind(specs, kind) {
 				rep.NotRead++
 			}
 			unread = append(unread, d)
-			continue
 		}
+	}
+	// Lists, unknown and sidecarize-generated documents are parsed now.
+	for _, d := range eager {
 		n, err := d.Node()
 		if err != nil {
 			fail(err)
@@ -138,76 +135,67 @@ func (e *Engine) Run(docs []*Doc) (*Report, error) {
 		return nil, errors.Join(errs...)
 	}
 
-	// 2. Plan every workload: which patterns, which options, what to do.
-	var plans []*plan
-	for _, o := range workloads {
-		p, err := e.plan(o, native, kv)
-		if err != nil {
-			fail(err)
-			continue
-		}
-		plans = append(plans, p)
-	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
-	acting := false
-	for _, p := range plans {
-		if p.action == "inject" || p.old != nil {
-			acting = true
-		}
-	}
-
-	// 3. Services: parsed only when some workload is (or was) injected.
+	// 2. Services, when anything can be injected or was: parsed, restored to
+	// what they were before any earlier run, indexed by namespace.
 	var svcs []*service
-	if acting {
-		for _, o := range services {
+	byNS := map[string][]*service{}
+	if selectAll || anyMention {
+		svcErrs := make([]error, len(services))
+		parsed := make([]*service, len(services))
+		parallel(len(services), func(i int) {
+			o := services[i]
 			if o.node == nil {
 				n, err := o.doc.Node()
-				if err != nil {
-					fail(err)
-					continue
-				}
-				if n == nil {
-					continue
+				if err != nil || n == nil {
+					svcErrs[i] = err
+					return
 				}
 				o.node = n
 			}
 			s, err := newService(o)
-			if err != nil {
-				fail(err)
-				continue
+			if err == nil {
+				_, err = s.restore()
 			}
-			if _, err := s.restore(); err != nil {
-				fail(err)
-				continue
+			parsed[i], svcErrs[i] = s, err
+		})
+		for i, s := range parsed {
+			if svcErrs[i] != nil {
+				fail(svcErrs[i])
+			} else if s != nil {
+				svcs = append(svcs, s)
+				byNS[s.info.Namespace] = append(byNS[s.info.Namespace], s)
 			}
-			svcs = append(svcs, s)
 		}
+	} else {
+		errs = append(errs, checkSyntax(docsOf(services))...)
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
 
-	byNS := map[string][]*service{}
-	for _, s := range svcs {
-		byNS[s.info.Namespace] = append(byNS[s.info.Namespace], s)
-	}
-
-	// 4. Remove earlier injections that are redone or undone, with their
-	// generated objects; inject.
+	// 3. Each workload: plan, undo an earlier injection that is redone or
+	// undone, inject, and (for top-level documents) encode and let go.
+	sums := make([]*summary, len(workloads))
+	wErrs := make([]error, len(workloads))
+	parallel(len(workloads), func(i int) {
+		sums[i], wErrs[i] = e.processWorkload(workloads[i], specs, byNS, native, kv)
+	})
 	dropRefs := map[string]bool{}
-	for _, p := range plans {
-		if p.old != nil && p.action != "leave" {
-			if err := uninjectWorkload(p.w, p.old); err != nil {
-				fail(fmt.Errorf("%s: %s: uninject: %w", p.obj.where, p.w.Ref(), err))
-				continue
-			}
-			p.obj.changed = true
-			for _, r := range p.old.Objects {
-				dropRefs[r.Kind+"/"+p.w.Namespace+"/"+r.Name] = true
-			}
+	for i, sum := range sums {
+		if wErrs[i] != nil {
+			fail(wErrs[i])
+			continue
 		}
+		if sum == nil {
+			continue
+		}
+		rep.Workloads = append(rep.Workloads, sum.report)
+		for _, r := range sum.dropped {
+			dropRefs[r] = true
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
 	}
 	for _, g := range generated {
 		if e.Uninject || dropRefs[g.node.GetKind()+"/"+g.node.GetNamespace()+"/"+g.node.GetName()] {
@@ -215,73 +203,35 @@ func (e *Engine) Run(docs []*Doc) (*Report, error) {
 			g.changed = true
 		}
 	}
-	injectErrs := make([]error, len(plans))
-	parallel(len(plans), func(i int) {
-		p := plans[i]
-		if p.action != "inject" {
-			return
-		}
-		for _, s := range byNS[p.w.Namespace] {
-			if s.selects(p.w.Namespace, p.w.labels) {
-				p.w.services = append(p.w.services, s.info)
-			}
-		}
-		injectErrs[i] = e.inject(p)
-	})
-	for i, p := range plans {
-		wr := WorkloadReport{Source: p.obj.doc.Source, Index: p.obj.doc.Index, Kind: p.w.Kind, Namespace: p.w.Namespace, Name: p.w.Name}
-		switch p.action {
-		case "inject":
-			if err := injectErrs[i]; err != nil {
-				fail(err)
-				continue
-			}
-			p.obj.changed = true
-			wr.Action = "injected"
-			wr.Patterns = p.w.status.Patterns
-		case "uninject":
-			wr.Action = "uninjected"
-		case "leave":
-			wr.Action = "unchanged"
-			wr.Reason = "already_injected_not_selected"
-			p.w.status = *p.old
-		default:
-			wr.Action = "skipped"
-			wr.Reason = p.action
-		}
-		wr.Warnings = p.w.warnings
-		rep.Workloads = append(rep.Workloads, wr)
-	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
 
-	// 5. Services follow the workloads: apply every injected workload's
+	// 4. Services follow the workloads: apply every injected workload's
 	// recorded edits (fresh or left as they were).
-	for _, p := range plans {
-		if p.action != "inject" && p.action != "leave" {
+	sumsByNS := map[string][]*summary{}
+	for _, sum := range sums {
+		if sum != nil {
+			sumsByNS[sum.namespace] = append(sumsByNS[sum.namespace], sum)
+		}
+	}
+	for _, sum := range sums {
+		if sum == nil || !sum.injected {
 			continue
 		}
-		var matched []string
-		for _, s := range byNS[p.w.Namespace] {
-			if !s.selects(p.w.Namespace, p.w.labels) {
+		matched := 0
+		for _, s := range byNS[sum.namespace] {
+			if !s.selects(sum.namespace, sum.labels) {
 				continue
 			}
-			matched = append(matched, s.info.Name)
+			matched++
 			s.used = true
-			if len(p.w.status.Services) > 0 {
-				if err := s.apply(p.w.status.Services); err != nil {
+			if len(sum.edits) > 0 {
+				if err := s.apply(sum.edits); err != nil {
 					fail(err)
 				}
 			}
 		}
-		if p.action == "inject" && len(matched) == 0 && hasRetarget(p.w.status.Services) {
-			rep.Warn(p.obj.where, p.w.Ref(), "no Service in the input selects this workload's pods; nothing to retarget")
+		if sum.fresh && matched == 0 && hasRetarget(sum.edits) {
+			rep.Warn(sum.where, sum.ref, "no Service in the input selects this workload's pods; nothing to retarget")
 		}
-	}
-	plansByNS := map[string][]*plan{}
-	for _, p := range plans {
-		plansByNS[p.w.Namespace] = append(plansByNS[p.w.Namespace], p)
 	}
 	for _, s := range svcs {
 		if err := s.finish(); err != nil {
@@ -292,23 +242,26 @@ func (e *Engine) Run(docs []*Doc) (*Report, error) {
 		}
 		// A Service whose selector also matches pods that are not injected
 		// sends part of its traffic past the proxies.
-		for _, p := range plansByNS[s.info.Namespace] {
-			if (p.action == "inject" || p.action == "leave") || !s.selects(p.w.Namespace, p.w.labels) {
+		for _, sum := range sumsByNS[s.info.Namespace] {
+			if sum.injected || !s.selects(sum.namespace, sum.labels) {
 				continue
 			}
-			rep.Warn(s.obj.where, "Service "+s.info.Name, fmt.Sprintf("also selects the pods of %s, which are not injected: its targetPort was moved to the proxy port they do not have", p.w.Ref()))
+			rep.Warn(s.obj.where, "Service "+s.info.Name, fmt.Sprintf("also selects the pods of %s, which are not injected: its targetPort was moved to the proxy port they do not have", sum.ref))
 		}
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
 
-	// 6. Write back into documents.
+	// 5. Write back into documents.
 	for _, o := range append(append(append([]*object{}, workloads...), generated...), services...) {
 		if o.list != nil {
 			if o.changed || o.drop || len(o.extra) > 0 {
 				o.list.changed = true
 			}
+			continue
+		}
+		if o.doc.final != nil {
 			continue
 		}
 		if o.changed {
@@ -329,6 +282,98 @@ func (e *Engine) Run(docs []*Doc) (*Report, error) {
 		l.doc.MarkChanged()
 	}
 	return rep, nil
+}
+
+// summary is what later stages need of a processed workload, once its tree
+// is gone.
+type summary struct {
+	where, ref, namespace string
+	labels                map[string]string
+	injected              bool // carries an injection after this run
+	fresh                 bool // injected by this run
+	edits                 []ServiceEdit
+	dropped               []string // Kind/namespace/name of generated objects to drop
+	report                WorkloadReport
+}
+
+// processWorkload runs one workload through plan, uninject and inject. A
+// top-level document is encoded at once and its tree released.
+func (e *Engine) processWorkload(o *object, specs []FieldSpec, byNS map[string][]*service, native bool, kv KubeVersion) (*summary, error) {
+	if o.node == nil {
+		n, err := o.doc.Node()
+		if err != nil {
+			return nil, err
+		}
+		if n == nil {
+			return nil, nil
+		}
+		o.node = n
+		fs := findSpec(specs, n.GetApiVersion(), n.GetKind())
+		if fs == nil {
+			return nil, nil // the kind matched, the group did not
+		}
+		o.spec = fs
+	}
+	p, err := e.plan(o, native, kv)
+	if err != nil {
+		return nil, err
+	}
+	w := p.w
+	sum := &summary{where: o.where, ref: w.Ref(), namespace: w.Namespace, labels: w.labels}
+	wr := WorkloadReport{Source: o.doc.Source, Index: o.doc.Index, Kind: w.Kind, Namespace: w.Namespace, Name: w.Name}
+	if p.old != nil && p.action != "leave" {
+		if err := uninjectWorkload(w, p.old); err != nil {
+			return nil, fmt.Errorf("%s: %s: uninject: %w", o.where, w.Ref(), err)
+		}
+		o.changed = true
+		for _, r := range p.old.Objects {
+			sum.dropped = append(sum.dropped, r.Kind+"/"+w.Namespace+"/"+r.Name)
+		}
+	}
+	switch p.action {
+	case "inject":
+		for _, s := range byNS[w.Namespace] {
+			if s.selects(w.Namespace, w.labels) {
+				w.services = append(w.services, s.info)
+			}
+		}
+		if err := e.inject(p); err != nil {
+			return nil, err
+		}
+		o.changed = true
+		wr.Action, wr.Patterns = "injected", w.status.Patterns
+		sum.injected, sum.fresh, sum.edits = true, true, w.status.Services
+	case "uninject":
+		wr.Action = "uninjected"
+	case "leave":
+		wr.Action, wr.Reason = "unchanged", "already_injected_not_selected"
+		sum.injected, sum.edits = true, p.old.Services
+	default:
+		wr.Action, wr.Reason = "skipped", p.action
+	}
+	wr.Warnings = w.warnings
+	sum.report = wr
+	if o.list == nil {
+		if o.changed {
+			o.doc.MarkChanged()
+		}
+		o.doc.extra = o.extra
+		if err := o.doc.finalize(); err != nil {
+			return nil, err
+		}
+		o.node, o.extra = nil, nil
+	}
+	return sum, nil
+}
+
+func docsOf(objs []*object) []*Doc {
+	var out []*Doc
+	for _, o := range objs {
+		if o.list == nil {
+			out = append(out, o.doc)
+		}
+	}
+	return out
 }
 
 func hasRetarget(edits []ServiceEdit) bool {

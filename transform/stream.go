@@ -22,6 +22,7 @@ type Doc struct {
 	node    *yaml.RNode // parsed on demand
 	parsed  bool
 	err     error // the parse error, kept for every caller
+	final   []byte // the output, once finalized
 	changed bool
 	drop    bool          // generated object removed by re-injection or uninject
 	extra   []*yaml.RNode // generated objects that follow this document
@@ -198,6 +199,9 @@ func encodeJSON(n *yaml.RNode) ([]byte, error) {
 // document did not change (or changed back to what it was), otherwise the
 // encoded node. Generated objects that follow it are appended as documents.
 func (d *Doc) Output() ([]byte, error) {
+	if d.final != nil {
+		return d.final, nil
+	}
 	var buf bytes.Buffer
 	if d.drop {
 		return nil, nil
@@ -228,4 +232,19 @@ func (d *Doc) Output() ([]byte, error) {
 		buf.Write(enc)
 	}
 	return buf.Bytes(), nil
+}
+
+// finalize computes the document's output now and releases its tree, so a
+// large stream does not hold every document's nodes at once.
+func (d *Doc) finalize() error {
+	out, err := d.Output()
+	if err != nil {
+		return err
+	}
+	if out == nil {
+		out = []byte{}
+	}
+	d.final = out
+	d.node, d.extra = nil, nil
+	return nil
 }
