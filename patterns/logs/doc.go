@@ -39,4 +39,30 @@
 // declare needs runAsUser (and runAsGroup) set to its IDs.
 // fluent-bit's database lives on an emptyDir, which is world-writable, so it
 // works as any non-root user.
+//
+// Decisions the SPEC leaves open:
+//
+//   - fluent-bit's YAML config, not the classic format: the 5.x documentation
+//     presents YAML first and calls classic mode "phasing out"; YAML also
+//     carries parsers, multiline rules and repeated keys in one file, and
+//     quotes a regex without escapes, so the pattern in the ConfigMap is byte
+//     for byte the one the tests run. The default image is the release the
+//     tests check the keys against (FluentBitVersion).
+//   - Formats: json and logfmt use fluent-bit's native decoders; nginx is the
+//     "combined" format (plus the official image's X-Forwarded-For field);
+//     apache and clf are the Common Log Format, "combined" fields optional;
+//     syslog is RFC 3164 as written to files, <PRI> optional. Each regex is
+//     in the subset Onigmo and RE2 read alike; a custom regex is checked for
+//     that subset (no look-around, atomic groups or backreferences).
+//   - multiline: a record starts at a line matching the start pattern; the
+//     continuation rule is its negative lookahead (/^(?!start)/), the one
+//     Onigmo-only construct generated on purpose. The joined record is
+//     parsed by a parser filter (a tail input with multiline.parser takes no
+//     parser of its own), so a regex's last group should accept newlines,
+//     e.g. (?<message>[\s\S]*).
+//   - fields: a record_modifier filter; fieldRef:<path> values become env
+//     vars from the downward API, expanded by fluent-bit as ${VAR}.
+//   - No probes: the adapter needs nothing before the app starts, and a file
+//     created before it is read from its beginning (read_from_head; the tail
+//     engine's -n +1), so no line is lost however the two start.
 package logs
