@@ -37,70 +37,22 @@ const exporterCase = "patterns/exporter/testdata/seed-products-db/expected.yaml"
 // really comes from the Secret and is checked).
 func TestExporterPostgres(t *testing.T) {
 	pgBin := expPostgresBinDir(t)
-	exporterBin, err := exec.LookPath("prometheus-postgres-exporter")
-	if err != nil {
-		t.Fatalf("prometheus-postgres-exporter is not installed: run scripts/deps.sh all (apt-get install prometheus-postgres-exporter)")
-	}
-	data, err := os.ReadFile(filepath.Join(env.RepoRoot(), exporterCase))
-	if err != nil {
-		t.Fatal(err)
-	}
-	objs, err := manifest.Parse(data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ctr manifest.Container
-	var tmpl map[string]any
-	for _, o := range objs {
-		if o.Kind() == "Deployment" && o.Name() == "products-db" {
-			tmpl = o.PodTemplate()
-			for _, c := range manifest.Containers(tmpl) {
-				if c.Name() == "exporter" {
-					ctr = c
-				}
-			}
-		}
-	}
-	if ctr.M == nil {
-		t.Fatalf("%s: no exporter container in Deployment products-db", exporterCase)
-	}
-	dbPort := 0
-	for _, c := range manifest.Containers(tmpl) {
-		if c.Name() == "db" {
-			for _, p := range manifest.Slice(c.M, "ports") {
-				dbPort, _ = strconv.Atoi(fmt.Sprint(manifest.Get(p.(map[string]any), "containerPort")))
-			}
-		}
-	}
-	if dbPort == 0 {
-		t.Fatalf("the db container declares no port")
-	}
+	exporterBin := expTool(t, "prometheus-postgres-exporter")
+	ctr, tmpl, dbPort := expExporterContainer(t, exporterCase, "Deployment", "products-db")
 
 	ns, err := podsim.NewNetNS()
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(ns.Close)
-
 	const password = "widgetario-e2e-Secret"
 	expStartPostgres(t, ns, pgBin, dbPort, password)
-
-	metricsPort := 0
-	for _, p := range manifest.Slice(ctr.M, "ports") {
-		metricsPort, _ = strconv.Atoi(fmt.Sprint(manifest.Get(p.(map[string]any), "containerPort")))
-	}
 	for _, tc := range []struct {
 		secret string
 		want   string
 	}{{password, "pg_up 1"}, {"wrong-password", "pg_up 0"}} {
 		secrets := map[string]map[string]string{"products-db-password": {"password": tc.secret}}
-		environ, err := expContainerEnviron(ctr, secrets)
-		if err != nil {
-			t.Fatal(err)
-		}
-		args := expStrings(manifest.Slice(ctr.M, "args"))
-		uid, gid := expContainerUser(t, tmpl, ctr)
-		metrics := expRunExporter(t, ns, exporterBin, args, environ, uid, gid, metricsPort)
+		metrics := expRunContainer(t, ns, exporterBin, tmpl, ctr, secrets, "pg_up")
 		if !expHasLine(metrics, tc.want) {
 			t.Errorf("Secret password %q: the exporter does not report %q:\n%s", tc.secret, tc.want, expGrep(metrics, "pg_up"))
 		} else {
@@ -109,7 +61,74 @@ func TestExporterPostgres(t *testing.T) {
 	}
 }
 
-// postgresBinDir is Debian's newest /usr/lib/postgresql/<version>/bin.
+// expTool is a Debian package's binary, or a failure naming the installer.
+func expTool(t *testing.T, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		t.Fatalf("%s is not installed: run scripts/deps.sh all", name)
+	}
+	return p
+}
+
+// expExporterContainer returns the exporter container of a workload in a
+// golden output, its pod template and the app container's port.
+func expExporterContainer(t *testing.T, file, kind, name string) (manifest.Container, map[string]any, int) {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(env.RepoRoot(), file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs, err := manifest.Parse(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range objs {
+		if o.Kind() != kind || o.Name() != name {
+			continue
+		}
+		tmpl := o.PodTemplate()
+		var ctr manifest.Container
+		appPort := 0
+		for _, c := range manifest.Containers(tmpl) {
+			if c.Name() == "exporter" {
+				ctr = c
+				continue
+			}
+			for _, p := range manifest.Slice(c.M, "ports") {
+				appPort, _ = strconv.Atoi(fmt.Sprint(manifest.Get(p.(map[string]any), "containerPort")))
+			}
+		}
+		if ctr.M == nil || appPort == 0 {
+			t.Fatalf("%s: %s/%s has no exporter container or no app port", file, kind, name)
+		}
+		return ctr, tmpl, appPort
+	}
+	t.Fatalf("%s: no %s/%s", file, kind, name)
+	return manifest.Container{}, nil, 0
+}
+
+// expRunContainer runs the exporter binary the way the container runs: its
+// args, its env (secretKeyRef resolved from secrets as the kubelet would),
+// its user, in the pod's namespace; it returns the metrics once up reports.
+func expRunContainer(t *testing.T, ns *podsim.NetNS, bin string, tmpl map[string]any, ctr manifest.Container, secrets map[string]map[string]string, up string) string {
+	t.Helper()
+	environ, err := expContainerEnviron(ctr, secrets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cmd := manifest.Slice(ctr.M, "command"); len(cmd) > 0 {
+		t.Fatalf("the exporter container sets a command %v: the image's entrypoint would not run", cmd)
+	}
+	port := 0
+	for _, p := range manifest.Slice(ctr.M, "ports") {
+		port, _ = strconv.Atoi(fmt.Sprint(manifest.Get(p.(map[string]any), "containerPort")))
+	}
+	uid, gid := expContainerUser(t, tmpl, ctr)
+	return expRunExporter(t, ns, bin, expStrings(manifest.Slice(ctr.M, "args")), environ, uid, gid, port, up)
+}
+
+// expPostgresBinDir is Debian's newest /usr/lib/postgresql/<version>/bin.
 func expPostgresBinDir(t *testing.T) string {
 	t.Helper()
 	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin/initdb")
@@ -124,7 +143,7 @@ func expPostgresBinDir(t *testing.T) string {
 	return filepath.Dir(dirs[len(dirs)-1])
 }
 
-// startPostgres initialises a cluster in a temp dir, as Debian's postgres
+// expStartPostgres initialises a cluster in a temp dir, as Debian's postgres
 // user (PostgreSQL refuses to run as root), with password authentication on
 // TCP, and runs it on 127.0.0.1:port inside the namespace.
 func expStartPostgres(t *testing.T, ns *podsim.NetNS, bin string, port int, password string) {
@@ -180,9 +199,9 @@ func expStartPostgres(t *testing.T, ns *podsim.NetNS, bin string, port int, pass
 	expWaitListening(t, ns, port, done, &logs)
 }
 
-// runExporter runs the exporter in the namespace until its metrics show the
-// connection result, and returns the last scrape.
-func expRunExporter(t *testing.T, ns *podsim.NetNS, bin string, args, environ []string, uid, gid, port int) string {
+// expRunExporter runs the exporter in the namespace until its metrics show
+// the connection result (up, e.g. pg_up), and returns the last scrape.
+func expRunExporter(t *testing.T, ns *podsim.NetNS, bin string, args, environ []string, uid, gid, port int, up string) string {
 	t.Helper()
 	var logs e2eLockedBuffer
 	cmd := exec.Command(bin, args...)
@@ -208,10 +227,10 @@ func expRunExporter(t *testing.T, ns *podsim.NetNS, bin string, args, environ []
 			b, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
 			body = string(b)
-			if expHasLine(body, "pg_up 1") || time.Now().After(deadline) {
+			if expHasLine(body, up+" 1") || time.Now().After(deadline) {
 				return body
 			}
-			if expHasLine(body, "pg_up 0") && time.Now().After(deadline.Add(-10*time.Second)) {
+			if expHasLine(body, up+" 0") && time.Now().After(deadline.Add(-10*time.Second)) {
 				return body // a settled failure (a few scrapes in)
 			}
 		} else if time.Now().After(deadline) {
@@ -221,7 +240,7 @@ func expRunExporter(t *testing.T, ns *podsim.NetNS, bin string, args, environ []
 	}
 }
 
-// containerEnviron resolves a container's env the way the kubelet does for
+// expContainerEnviron resolves a container's env the way the kubelet does for
 // literal values and secretKeyRef (other sources are not used by the
 // exporter pattern and fail the test).
 func expContainerEnviron(c manifest.Container, secrets map[string]map[string]string) ([]string, error) {
@@ -246,7 +265,7 @@ func expContainerEnviron(c manifest.Container, secrets map[string]map[string]str
 	return out, nil
 }
 
-// containerUser is the container's runAsUser/runAsGroup (then the pod's).
+// expContainerUser is the container's runAsUser/runAsGroup (then the pod's).
 func expContainerUser(t *testing.T, tmpl map[string]any, c manifest.Container) (int, int) {
 	t.Helper()
 	uid, gid := -1, -1

@@ -53,11 +53,13 @@ case "$want" in
       apt_install prometheus
       stop_service prometheus
     fi
-    # The exporter e2e test runs Debian's PostgreSQL and postgres exporter
-    # itself (initdb/postgres in a temp dir): their daemons are not wanted.
-    apt_install postgresql prometheus-postgres-exporter
-    stop_service postgresql
-    stop_service prometheus-postgres-exporter
+    # The exporter e2e tests run Debian's PostgreSQL, Redis and nginx and
+    # their exporters themselves (in a temp dir and a netns): the packages'
+    # daemons are not wanted.
+    apt_install postgresql prometheus-postgres-exporter redis-server prometheus-redis-exporter nginx-light prometheus-nginx-exporter
+    for s in postgresql prometheus-postgres-exporter redis-server prometheus-redis-exporter nginx prometheus-nginx-exporter; do
+      stop_service "$s"
+    done
     # unshare/nsenter (util-linux) and sleep are essential packages; the pod
     # simulator needs root for network namespaces.
     "$here/e2e/build-tools.sh" all
