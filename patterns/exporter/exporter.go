@@ -211,8 +211,9 @@ var (
 	credentialName = regexp.MustCompile(`(?i)(pass|secret|token|credential|api_?key|private)`)
 	// A URL with a password in its userinfo (scheme://user:pass@host).
 	urlWithPassword = regexp.MustCompile(`[a-zA-Z][a-zA-Z0-9+.-]*://[^/@\s:]*:[^/@\s]+@`)
-	// An argument that sets a password or token inline.
-	credentialArg = regexp.MustCompile(`(?i)^-{1,2}[a-z0-9._-]*(pass|password|secret|token)[a-z0-9._-]*=.`)
+	// An argument that sets a password or token inline (a file path or a
+	// $(VAR) expansion of an env var from a Secret is fine).
+	credentialArg = regexp.MustCompile(`(?i)^-{1,2}[a-z0-9._-]*(pass|password|secret|token)[a-z0-9._-]*=[^/$]`)
 )
 
 // Validate checks option values.
@@ -305,10 +306,9 @@ func (Pattern) Summary() string {
 // NewOptions implements transform.Pattern.
 func (Pattern) NewOptions() transform.Options { return Default() }
 
-// Container returns the exporter container for the options, with the app
-// listening on appPort; exported for tests that run the exporter the way the
-// pod does.
-func Container(o *Options, image string, appPort int32) corev1.Container {
+// container returns the exporter container for the options, with the app
+// listening on appPort.
+func container(o *Options, image string, appPort int32) corev1.Container {
 	port := o.MetricsPort
 	var args []string
 	var env []corev1.EnvVar
@@ -388,7 +388,7 @@ func (Pattern) Inject(w *transform.Workload, opts transform.Options) error {
 			image = w.Image(comp+"-exporter", p.image)
 		}
 	}
-	c := Container(o, image, appPort)
+	c := container(o, image, appPort)
 	if err := w.AddContainer(c); err != nil {
 		return err
 	}

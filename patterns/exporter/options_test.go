@@ -34,6 +34,15 @@ func TestValidate(t *testing.T) {
 			o.Args = []string{"--auto-discover-databases", "--password=x"}
 		},
 			wantErr: "args[1]"},
+		"password file arg": {set: func(o *exporter.Options) {
+			o.Type = "mongodb"
+			o.Args = []string{"--mongodb.password-file=/etc/secret/pass"}
+		}},
+		"password from env arg": {set: func(o *exporter.Options) {
+			o.Type = "custom"
+			o.Image, o.MetricsPort = "x:1", 9000
+			o.Args = []string{"--db.password=$(DB_PASSWORD)"}
+		}},
 		"password in a URL arg": {set: func(o *exporter.Options) {
 			o.Type = "redis"
 			o.Args = []string{"--redis.addr=redis://u:secret@localhost:6379"}
