@@ -1,0 +1,82 @@
+package demorun
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sidecarize/sidecarize/e2e/internal/env"
+)
+
+// TestDemo runs `make demo`'s simulation on the committed v3 manifests and
+// checks what it claims: every step ran, the sidecars' metrics counted the
+// traffic, the breaker tripped to the canned response (the API untouched
+// meanwhile) and recovered, all in well under a minute.
+func TestDemo(t *testing.T) {
+	var out bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	start := time.Now()
+	r, err := Run(ctx, Options{Out: &out})
+	took := time.Since(start)
+	t.Logf("output:\n%s", out.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if took > time.Minute {
+		t.Errorf("the demo took %s, want under a minute", took)
+	}
+	if len(r.Steps) != 9 {
+		t.Errorf("%d steps ran, want 9: %q", len(r.Steps), r.Steps)
+	}
+	for i, s := range r.Steps {
+		if !strings.HasPrefix(s, "[") || !strings.Contains(out.String(), s) {
+			t.Errorf("step %d %q not printed", i+1, s)
+		}
+	}
+	if r.InitialViews != 20 || r.InitialFailed == 0 || r.InitialFailed == r.InitialViews {
+		t.Errorf("before: %d of %d page views failed, want some (failure_rate=0.5)", r.InitialFailed, r.InitialViews)
+	}
+	if r.TrippedAfter < 3 || r.V3Failed < 3 {
+		t.Errorf("the breaker tripped after %d views with %d failures, want at least 3 failures first", r.TrippedAfter, r.V3Failed)
+	}
+	if r.OpenDegraded != r.OpenViews || r.OpenViews == 0 {
+		t.Errorf("circuit open: %d of %d page views got the canned response, want all", r.OpenDegraded, r.OpenViews)
+	}
+	if r.APICallsWhileOpen != 0 {
+		t.Errorf("circuit open: the API received %d calls, want none", r.APICallsWhileOpen)
+	}
+	// Recovery: rise 5 × inter 1s after the trip, plus scheduling slack.
+	if !r.Recovered || r.RecoveredAfter < 3*time.Second || r.RecoveredAfter > 12*time.Second {
+		t.Errorf("recovery: %v after %s, want about 5s (recoverAfter)", r.Recovered, r.RecoveredAfter)
+	}
+	m := r.Metrics
+	for key, min := range map[string]float64{
+		`api haproxy_backend_http_responses_total{proxy="app",code="5xx"}`:                 float64(r.InitialFailed), // scraped after step 4
+		`api haproxy_frontend_http_requests_total{proxy="app"}`:                            float64(r.InitialViews),
+		`frontend haproxy_backend_http_responses_total{proxy="app",code="5xx"}`:            float64(r.V3Failed),
+		`frontend haproxy_frontend_http_requests_total{proxy="app"}`:                       float64(r.TrippedAfter + r.OpenViews),
+		`frontend-ambassador haproxy_backend_http_responses_total{proxy="api",code="5xx"}`: float64(r.V3Failed),
+		`frontend-ambassador haproxy_frontend_intercepted_requests_total{proxy="api"}`:     float64(r.OpenViews + 1),
+		`frontend-ambassador haproxy_server_check_up_down_total{proxy="api"}`:              1,
+	} {
+		if m[key] < min {
+			t.Errorf("metric %s = %v, want >= %v", key, m[key], min)
+		}
+	}
+}
+
+// The API the demo builds is the version the manifests run.
+func TestHTTPBinVersionMatchesManifest(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(env.RepoRoot(), "demo", "productionise", "initial", "api.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), "image: mccutchen/go-httpbin:"+HTTPBinVersion+"\n") {
+		t.Errorf("initial/api.yaml does not run mccutchen/go-httpbin:%s", HTTPBinVersion)
+	}
+}
