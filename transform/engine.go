@@ -670,6 +670,9 @@ func (e *Engine) inject(p *plan) error {
 			return err
 		}
 	}
+	if err := w.prepareAnnotations(); err != nil {
+		return err
+	}
 	b, err := json.Marshal(w.status)
 	if err != nil {
 		return err

@@ -81,7 +81,9 @@ func (s *service) restore() (bool, error) {
 				return false, err
 			}
 		}
-		for _, po := range st.TargetPorts {
+		// Newest first: a port may be retargeted twice (proxies chained).
+		for i := len(st.TargetPorts) - 1; i >= 0; i-- {
+			po := st.TargetPorts[i]
 			p := findServicePort(ports, po.Port)
 			if p == nil {
 				continue
@@ -104,39 +106,54 @@ func (s *service) restore() (bool, error) {
 			}
 		}
 	}
-	if len(st.Labels) > 0 {
-		labels := n.GetLabels()
-		for _, k := range st.Labels {
-			delete(labels, k)
-		}
-		if err := setOrClearMap(n, "labels", labels, contains(st.Created, "labels")); err != nil {
-			return false, err
-		}
+	if err := removeMetaKeys(n, "labels", st.Labels, contains(st.Created, "labels")); err != nil {
+		return false, err
 	}
-	anns := n.GetAnnotations()
-	delete(anns, AnnotationStatus)
-	if err := setOrClearMap(n, "annotations", anns, contains(st.Created, "annotations")); err != nil {
+	if err := removeMetaKeys(n, "annotations", []string{AnnotationStatus}, contains(st.Created, "annotations")); err != nil {
 		return false, err
 	}
 	s.obj.changed = true
 	return true, s.refresh()
 }
 
-// setOrClearMap writes metadata.labels/annotations, removing the field when
-// it is empty and was created by sidecarize.
-func setOrClearMap(n *yaml.RNode, field string, m map[string]string, created bool) error {
-	if len(m) == 0 && created {
-		md := n.Field("metadata")
-		if md != nil {
-			_, err := md.Value.Pipe(yaml.Clear(field))
+// removeMetaKeys deletes keys from metadata.labels or metadata.annotations
+// in place (the other keys keep their order and comments), and the field
+// itself when it ends up empty and sidecarize had created it.
+func removeMetaKeys(n *yaml.RNode, field string, keys []string, created bool) error {
+	m, err := n.Pipe(yaml.Lookup("metadata", field))
+	if err != nil || m == nil {
+		return err
+	}
+	for _, k := range keys {
+		if _, err := m.Pipe(yaml.Clear(k)); err != nil {
 			return err
 		}
+	}
+	if created && len(m.Content()) == 0 {
+		_, err := n.Pipe(yaml.Lookup("metadata"), yaml.Clear(field))
+		return err
+	}
+	return nil
+}
+
+// setMetaKey sets metadata.<field>[key] in place: an existing value keeps
+// its position, style and comments; a new key goes last.
+func setMetaKey(n *yaml.RNode, field, key, value string) error {
+	m, err := n.Pipe(yaml.LookupCreate(yaml.MappingNode, "metadata", field))
+	if err != nil {
+		return err
+	}
+	if f := m.Field(key); f != nil && f.Value.YNode().Kind == yaml.ScalarNode {
+		f.Value.YNode().Value, f.Value.YNode().Tag = value, yaml.NodeTagString
 		return nil
 	}
-	if field == "labels" {
-		return n.SetLabels(m)
+	v := yaml.NewStringRNode(value)
+	if field == "annotations" {
+		// Quoted as kyaml writes annotations: a value such as "true" or
+		// JSON stays a string to every reader.
+		v.YNode().Style = yaml.SingleQuotedStyle
 	}
-	return n.SetAnnotations(m)
+	return m.PipeE(yaml.SetField(key, v))
 }
 
 // findServicePort finds a Service port by name, or by number when unnamed.
@@ -267,8 +284,7 @@ func (s *service) apply(edits []ServiceEdit) error {
 					st.Created = append(st.Created, "labels")
 				}
 			}
-			labels[e.Key] = e.Value
-			if err := n.SetLabels(labels); err != nil {
+			if err := setMetaKey(n, "labels", e.Key, e.Value); err != nil {
 				return err
 			}
 			st.Labels = append(st.Labels, e.Key)
@@ -296,7 +312,7 @@ func (s *service) finish() error {
 	if err != nil {
 		return err
 	}
-	return s.obj.node.PipeE(yaml.SetAnnotation(AnnotationStatus, string(b)))
+	return setMetaKey(s.obj.node, "annotations", AnnotationStatus, string(b))
 }
 
 func intOrString(v string) intstr.IntOrString {

@@ -21,7 +21,7 @@ type Doc struct {
 
 	node    *yaml.RNode // parsed on demand
 	parsed  bool
-	err     error // the parse error, kept for every caller
+	err     error  // the parse error, kept for every caller
 	final   []byte // the output, once finalized
 	changed bool
 	drop    bool          // generated object removed by re-injection or uninject

@@ -26,10 +26,7 @@ func uninjectWorkload(w *Workload, st *Status) error {
 			return fmt.Errorf("edits[%d]: %w", i, err)
 		}
 	}
-	anns := w.tmpl.GetAnnotations()
-	delete(anns, AnnotationStatus)
-	delete(anns, AnnotationConfigHash)
-	if err := w.tmpl.SetAnnotations(anns); err != nil {
+	if err := removeMetaKeys(w.tmpl, "annotations", []string{AnnotationStatus, AnnotationConfigHash}, contains(st.Created, "annotations")); err != nil {
 		return err
 	}
 	for _, f := range []string{"initContainers", "volumes"} {
@@ -42,11 +39,6 @@ func uninjectWorkload(w *Workload, st *Status) error {
 		}
 	}
 	if md := w.tmpl.Field("metadata"); md != nil {
-		if contains(st.Created, "annotations") && len(anns) == 0 {
-			if _, err := md.Value.Pipe(yaml.Clear("annotations")); err != nil {
-				return err
-			}
-		}
 		if contains(st.Created, "metadata") && len(md.Value.Content()) == 0 {
 			if _, err := w.tmpl.Pipe(yaml.Clear("metadata")); err != nil {
 				return err
@@ -58,13 +50,10 @@ func uninjectWorkload(w *Workload, st *Status) error {
 
 func undoEdit(w *Workload, e Edit) error {
 	if e.Op == "annotation" {
-		anns := w.tmpl.GetAnnotations()
 		if e.Old == nil {
-			delete(anns, e.Name)
-		} else {
-			anns[e.Name] = *e.Old
+			return removeMetaKeys(w.tmpl, "annotations", []string{e.Name}, false)
 		}
-		return w.tmpl.SetAnnotations(anns)
+		return setMetaKey(w.tmpl, "annotations", e.Name, *e.Old)
 	}
 	c, err := w.container(e.Container)
 	if err != nil {

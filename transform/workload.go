@@ -343,6 +343,16 @@ func (w *Workload) SetPodAnnotation(key, value string) error {
 }
 
 func (w *Workload) setTemplateAnnotation(key, value string) error {
+	if err := w.prepareAnnotations(); err != nil {
+		return err
+	}
+	return setMetaKey(w.tmpl, "annotations", key, value)
+}
+
+// prepareAnnotations creates the pod template's metadata.annotations,
+// recording in the status what did not exist, so uninject removes it. It
+// runs before the status itself is encoded.
+func (w *Workload) prepareAnnotations() error {
 	if w.tmpl.Field("metadata") == nil && !w.status.has(w.status.Created, "metadata") {
 		w.status.Created = append(w.status.Created, "metadata")
 	}
@@ -353,7 +363,8 @@ func (w *Workload) setTemplateAnnotation(key, value string) error {
 	if md.Field("annotations") == nil && !w.status.has(w.status.Created, "annotations") {
 		w.status.Created = append(w.status.Created, "annotations")
 	}
-	return w.tmpl.PipeE(yaml.SetAnnotation(key, value))
+	_, err = md.Pipe(yaml.LookupCreate(yaml.MappingNode, "annotations"))
+	return err
 }
 
 // container returns an app container's node by name.
