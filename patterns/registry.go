@@ -19,7 +19,9 @@ func All() []transform.Pattern {
 		logs.Pattern{},
 		ambassador.Pattern{},
 		exporter.Pattern{},
-		tls.Pattern{},
+		// tracing before tls: TLS is terminated outermost and Envoy sees
+		// plain HTTP (Service → tls-proxy → Envoy → monitor → app).
 		tracing.Pattern{},
+		tls.Pattern{},
 	}
 }

@@ -404,19 +404,6 @@ func (Pattern) Inject(w *transform.Workload, opts transform.Options) error {
 	backend := port
 	via := ""
 	if e, ok := w.Retargeted(port.ContainerPort); ok {
-		if e.Pattern == "tls" {
-			return fmt.Errorf("port: %d is served by the tls pattern's TLS listener (port %d); Envoy cannot front TLS it does not terminate: use tracing and tls on different app ports", port.ContainerPort, e.ProxyPort)
-		}
-		// The engine records a Service port's original targetPort under the
-		// port's name; the earlier pattern may have named a lone unnamed
-		// port (port-<n>) when it added its metrics port, and the two
-		// records would then undo in the wrong order on re-runs and
-		// uninject. Ask for a named port instead of producing that.
-		for _, s := range w.Services() {
-			if len(s.Ports) == 1 && s.Ports[0].Name == "" && targets(s.Ports[0], port) {
-				return fmt.Errorf("port: %d is already fronted by the %s pattern's proxy, and Envoy chains in front of it only when the Service port has a name: name the port of Service %s (e.g. name: http)", port.ContainerPort, e.Pattern, s.Name)
-			}
-		}
 		backend = corev1.ContainerPort{ContainerPort: e.ProxyPort, Name: e.ProxyPortName}
 		via = fmt.Sprintf(" (the %s pattern's proxy, in front of the app's %d)", e.Pattern, port.ContainerPort)
 	}
@@ -457,17 +444,6 @@ func (Pattern) Inject(w *transform.Workload, opts transform.Options) error {
 
 // targets: the Service port sends to the app port (targetPort by name or
 // number; absent, it is the port number).
-func targets(sp corev1.ServicePort, p corev1.ContainerPort) bool {
-	tp := sp.TargetPort
-	switch {
-	case tp.StrVal != "":
-		return tp.StrVal == p.Name
-	case tp.IntVal != 0:
-		return tp.IntVal == p.ContainerPort
-	}
-	return sp.Port == p.ContainerPort
-}
-
 // rewriteEnv resolves an upstream and points the app's env var at its
 // outbound listener, in every app container that sets it.
 func rewriteEnv(w *transform.Workload, ps *corev1.PodSpec, appContainer, field string, u Upstream) (outbound, error) {
