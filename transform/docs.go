@@ -29,6 +29,9 @@ func DescribeOptions(p Pattern) []OptionDoc {
 	if v.Kind() == reflect.Struct {
 		describe(v, "", p.Name(), &out)
 	}
+	if v.Kind() == reflect.Slice {
+		describeList(opts, v, p.Name(), &out)
+	}
 	return out
 }
 

@@ -340,3 +340,7 @@ func proxySettings(entries []Upstream) (Proxy, error) {
 	fill(pv, reflect.ValueOf(DefaultUpstream("").Proxy))
 	return p, nil
 }
+
+// DefaultEntry implements transform.EntryDefaulter: one upstream's options
+// with their defaults, for `sidecarize patterns`.
+func (o *Options) DefaultEntry() any { return DefaultUpstream("<name>") }
