@@ -138,7 +138,7 @@ func (e *Engine) Run(docs []*Doc) (*Report, error) {
 	// 2. Services, when anything can be injected or was: parsed, restored to
 	// what they were before any earlier run, indexed by namespace.
 	var svcs []*service
-	byNS := map[string][]*service{}
+	byNS := serviceIndex{}
 	if selectAll || anyMention {
 		svcErrs := make([]error, len(services))
 		parsed := make([]*service, len(services))
@@ -154,6 +154,7 @@ func (e *Engine) Run(docs []*Doc) (*Report, error) {
 			}
 			s, err := newService(o)
 			if err == nil {
+				s.order = i
 				_, err = s.restore()
 			}
 			parsed[i], svcErrs[i] = s, err
@@ -163,7 +164,7 @@ func (e *Engine) Run(docs []*Doc) (*Report, error) {
 				fail(svcErrs[i])
 			} else if s != nil {
 				svcs = append(svcs, s)
-				byNS[s.info.Namespace] = append(byNS[s.info.Namespace], s)
+				byNS.add(s)
 			}
 		}
 	} else {
@@ -217,7 +218,7 @@ func (e *Engine) Run(docs []*Doc) (*Report, error) {
 			continue
 		}
 		matched := 0
-		for _, s := range byNS[sum.namespace] {
+		for _, s := range byNS.candidates(sum.namespace, sum.labels) {
 			if !s.selects(sum.namespace, sum.labels) {
 				continue
 			}
@@ -298,7 +299,7 @@ type summary struct {
 
 // processWorkload runs one workload through plan, uninject and inject. A
 // top-level document is encoded at once and its tree released.
-func (e *Engine) processWorkload(o *object, specs []FieldSpec, byNS map[string][]*service, native bool, kv KubeVersion) (*summary, error) {
+func (e *Engine) processWorkload(o *object, specs []FieldSpec, byNS serviceIndex, native bool, kv KubeVersion) (*summary, error) {
 	if o.node == nil {
 		n, err := o.doc.Node()
 		if err != nil {
@@ -332,7 +333,7 @@ func (e *Engine) processWorkload(o *object, specs []FieldSpec, byNS map[string][
 	}
 	switch p.action {
 	case "inject":
-		for _, s := range byNS[w.Namespace] {
+		for _, s := range byNS.candidates(w.Namespace, w.labels) {
 			if s.selects(w.Namespace, w.labels) {
 				w.services = append(w.services, s.info)
 			}

@@ -3,6 +3,7 @@ package transform
 import (
 	"encoding/json"
 	"fmt"
+	"sort"
 	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
@@ -17,12 +18,17 @@ type service struct {
 	selector map[string]string
 	status   *serviceStatus // what this run changed, for the annotation
 	used     bool           // matched an injected workload
+	order    int            // position in the stream
 }
 
 func newService(o *object) (*service, error) {
-	b, err := o.node.MarshalJSON()
+	var generic map[string]any
+	if err := o.node.YNode().Decode(&generic); err != nil {
+		return nil, fmt.Errorf("%s: Service %s: %w", o.where, o.node.GetName(), err)
+	}
+	b, err := json.Marshal(generic)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: Service %s: %w", o.where, o.node.GetName(), err)
 	}
 	var s corev1.Service
 	if err := json.Unmarshal(b, &s); err != nil {
@@ -36,6 +42,40 @@ func newService(o *object) (*service, error) {
 			Headless: s.Spec.ClusterIP == corev1.ClusterIPNone,
 		},
 	}, nil
+}
+
+// serviceIndex finds the Services that may select a pod without trying
+// every Service of the namespace: each Service is filed under its namespace
+// and the first (sorted) pair of its selector, which the pod's labels must
+// contain.
+type serviceIndex map[string][]*service
+
+func (ix serviceIndex) add(s *service) {
+	if len(s.selector) == 0 {
+		return // selects nothing
+	}
+	keys := make([]string, 0, len(s.selector))
+	for k := range s.selector {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	k := ix.key(s.info.Namespace, keys[0], s.selector[keys[0]])
+	ix[k] = append(ix[k], s)
+}
+
+func (serviceIndex) key(ns, k, v string) string { return ns + "\x00" + k + "\x00" + v }
+
+// candidates returns the Services filed under one of the labels, in stream
+// order.
+func (ix serviceIndex) candidates(ns string, labels map[string]string) []*service {
+	var out []*service
+	for k, v := range labels {
+		out = append(out, ix[ix.key(ns, k, v)]...)
+	}
+	if len(out) > 1 {
+		sort.Slice(out, func(i, j int) bool { return out[i].order < out[j].order })
+	}
+	return out
 }
 
 // selects: same namespace and a non-empty selector that the pod labels
