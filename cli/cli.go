@@ -81,13 +81,9 @@ func permute(args []string) []string {
 	if len(args) < 2 {
 		return args
 	}
-	head := []string{args[0]}
-	rest := args[1:]
-	if len(rest) > 0 && subcommands[rest[0]] {
-		head = append(head, rest[0])
-		rest = rest[1:]
-	}
 	var flags, pos []string
+	sub := ""
+	rest := args[1:]
 	for i := 0; i < len(rest); i++ {
 		a := rest[i]
 		if a == "--" {
@@ -102,9 +98,19 @@ func permute(args []string) []string {
 			}
 			continue
 		}
+		// The first positional argument may name a subcommand, wherever
+		// the flags are: `sidecarize --report none uninject app/`.
+		if sub == "" && len(pos) == 0 && subcommands[a] {
+			sub = a
+			continue
+		}
 		pos = append(pos, a)
 	}
-	out := append(head, flags...)
+	out := []string{args[0]}
+	if sub != "" {
+		out = append(out, sub)
+	}
+	out = append(out, flags...)
 	if len(pos) > 0 {
 		out = append(out, "--")
 		out = append(out, pos...)

@@ -213,6 +213,11 @@ func (d *Doc) Output() ([]byte, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", d.Where(), err)
 		}
+		// Keep the document's own ending: no newline added to a file that
+		// had none at its end.
+		if !bytes.HasSuffix(d.Raw, []byte("\n")) {
+			enc = bytes.TrimSuffix(enc, []byte("\n"))
+		}
 		if !bytes.Equal(enc, d.Raw) {
 			body = enc
 		}
