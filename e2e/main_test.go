@@ -57,12 +57,20 @@ func kube(t testing.TB) *cluster.Cluster {
 			clusterErr = err
 			return
 		}
-		dir := filepath.Join(scratch, "cluster")
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			clusterErr = err
-			return
+		// Two attempts: a loopback port picked free can be taken before the
+		// component binds it.
+		var c *cluster.Cluster
+		for attempt := 1; attempt <= 2; attempt++ {
+			dir := filepath.Join(scratch, fmt.Sprintf("cluster-%d", attempt))
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				clusterErr = err
+				return
+			}
+			if c, err = cluster.Start(ctx, dir, bins); err == nil {
+				break
+			}
+			fmt.Fprintf(os.Stderr, "e2e: cluster start attempt %d: %v\n", attempt, err)
 		}
-		c, err := cluster.Start(ctx, dir, bins)
 		if err != nil {
 			clusterErr = err
 			return
