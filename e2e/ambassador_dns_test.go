@@ -115,28 +115,7 @@ func TestAmbassadorDNS(t *testing.T) {
 		defer srv.Close()
 	}
 
-	// HAProxy, as in the pod: POD_NAMESPACE from the downward API.
-	script := fmt.Sprintf("mount --bind %s /etc/resolv.conf && exec %s -W -db -f %s", resolv, haproxyBin, filepath.Join(dir, "haproxy.cfg"))
-	cmd := exec.Command("nsenter", "--net="+ns.Path, "unshare", "--mount", "--propagation", "private", "sh", "-c", script)
-	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "POD_NAMESPACE=shop"}
-	cmd.Dir = dir
-	var logs ambSyncBuf
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	defer func() {
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(3 * time.Second):
-			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			<-exited
-		}
-	}()
+	logs, exited := ambRunHAProxy(t, ns, haproxyBin, filepath.Join(dir, "haproxy.cfg"), resolv)
 
 	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DialContext: ns.DialContext, DisableKeepAlives: true}}
 	get := func() string {
@@ -186,6 +165,43 @@ func TestAmbassadorDNS(t *testing.T) {
 	ip.Store(net.IPv4(127, 0, 0, 3))
 	took = wait(20*time.Second, "instance B")
 	t.Logf("address change followed after %s", took.Round(10*time.Millisecond))
+}
+
+// ambRunHAProxy runs haproxy on cfg in the network namespace, as in the pod
+// (POD_NAMESPACE from the downward API is "shop"). With resolv set, it runs
+// in a mount namespace of its own where resolv is bind-mounted over
+// /etc/resolv.conf. The process group is ended when the test ends.
+func ambRunHAProxy(t *testing.T, ns *podsim.NetNS, haproxyBin, cfg, resolv string) (*ambSyncBuf, <-chan error) {
+	t.Helper()
+	argv := []string{"nsenter", "--net=" + ns.Path}
+	if resolv != "" {
+		script := fmt.Sprintf("mount --bind %s /etc/resolv.conf && exec %s -W -db -f %s", resolv, haproxyBin, cfg)
+		argv = append(argv, "unshare", "--mount", "--propagation", "private", "sh", "-c", script)
+	} else {
+		argv = append(argv, haproxyBin, "-W", "-db", "-f", cfg)
+	}
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "POD_NAMESPACE=shop"}
+	cmd.Dir = filepath.Dir(cfg)
+	logs := &ambSyncBuf{}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	done := make(chan struct{})
+	go func() { exited <- cmd.Wait(); close(done) }()
+	t.Cleanup(func() {
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(3 * time.Second):
+			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			<-done
+		}
+	})
+	return logs, exited
 }
 
 // ambServeDNS answers A queries for name with *ip (TTL 1s), AAAA with no
