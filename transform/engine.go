@@ -44,6 +44,7 @@ type object struct {
 }
 
 type plan struct {
+	skipped []string // reasons of patterns that did not apply
 	obj     *object
 	w       *Workload
 	old     *Status
@@ -340,6 +341,10 @@ func (e *Engine) processWorkload(o *object, specs []FieldSpec, byNS serviceIndex
 		}
 		if err := e.inject(p); err != nil {
 			return nil, err
+		}
+		if len(w.status.Patterns) == 0 {
+			wr.Action, wr.Reason = "skipped", strings.Join(p.skipped, ",")
+			break
 		}
 		o.changed = true
 		wr.Action, wr.Patterns = "injected", w.status.Patterns
@@ -654,6 +659,12 @@ func (e *Engine) inject(p *plan) error {
 	for _, pat := range p.enabled {
 		w.pattern = pat.Name()
 		if err := pat.Inject(w, p.opts[pat.Name()]); err != nil {
+			var skip *SkipError
+			if errors.As(err, &skip) {
+				w.Warn("not applied: %s (%s)", skip.Message, skip.Reason)
+				p.skipped = append(p.skipped, skip.Reason)
+				continue
+			}
 			if strings.HasPrefix(err.Error(), p.obj.where+":") {
 				return err
 			}
@@ -662,6 +673,9 @@ func (e *Engine) inject(p *plan) error {
 		w.status.Patterns = append(w.status.Patterns, pat.Name())
 	}
 	w.pattern = ""
+	if len(w.status.Patterns) == 0 {
+		return nil // every pattern skipped: the workload stays as it is
+	}
 	hash, err := w.configHash()
 	if err != nil {
 		return err

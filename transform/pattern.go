@@ -1,5 +1,7 @@
 package transform
 
+import "fmt"
+
 // Pattern is one sidecar, adapter or ambassador pattern. Implementations live
 // in patterns/<name> and are listed explicitly in patterns/registry.go.
 type Pattern interface {
@@ -24,4 +26,22 @@ type Pattern interface {
 // configuration are applied.
 type Options interface {
 	Validate() error
+}
+
+// SkipError is returned by a pattern's Inject, before it changes anything,
+// when the pattern does not apply to the workload and nothing asked for it
+// specifically (no port to proxy and none configured): the workload is
+// reported with the machine-readable Reason and the other patterns still
+// apply. A rule that selects every workload then does not fail on, say, a
+// load generator without ports.
+type SkipError struct {
+	Reason  string // e.g. no_ports
+	Message string
+}
+
+func (e *SkipError) Error() string { return e.Message + " (" + e.Reason + ")" }
+
+// Skip returns a SkipError.
+func Skip(reason, format string, args ...any) error {
+	return &SkipError{Reason: reason, Message: fmt.Sprintf(format, args...)}
 }

@@ -133,7 +133,7 @@ func (w *Workload) ResolvePort(ref string) (container string, port corev1.Contai
 		}
 	}
 	if ref == "" {
-		return "", port, fmt.Errorf("no container declares a port; set the port option (e.g. %s.port=8080)", w.pattern)
+		return "", port, Skip("no_ports", "no container declares a port; set the port option (e.g. %s.port=8080) to proxy one", w.pattern)
 	}
 	if numErr == nil {
 		// A numeric port the app listens on without declaring it.
