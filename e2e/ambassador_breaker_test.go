@@ -19,7 +19,7 @@ import (
 // flakyUpstream is the API of seed 1 "v3": an HTTP server whose behaviour the
 // test switches, counting health checks and real requests apart.
 type flakyUpstream struct {
-	mode     atomic.Value // "ok", "fail" (500 on everything), "slow", "flaky"
+	mode     atomic.Value // "ok", "fail" (500 on everything), "slow", "stream", "flaky"
 	checks   atomic.Int64 // GET /healthz
 	requests atomic.Int64 // everything else
 	mu       sync.Mutex
@@ -48,6 +48,16 @@ func (u *flakyUpstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	case "slow":
 		time.Sleep(3 * time.Second)
+	case "stream":
+		// Busy for 2s, but never idle for long: HAProxy's server timeout
+		// (inactivity) does not cut it.
+		w.WriteHeader(http.StatusOK)
+		for i := 0; i < 10; i++ {
+			io.WriteString(w, ".")
+			w.(http.Flusher).Flush()
+			time.Sleep(200 * time.Millisecond)
+		}
+		return
 	case "flaky":
 		// Every other request is a 503: a retry succeeds.
 		if u.flip.Add(1)%2 == 1 {
@@ -71,6 +81,7 @@ spec:
           env: [API_URL]
           timeout: 1s
           retries: 1
+          maxConnections: 1
           circuitBreaker:
             consecutiveErrors: 3
             healthCheck: {path: /healthz, interval: 200ms}
@@ -260,6 +271,28 @@ func TestAmbassadorCircuitBreaker(t *testing.T) {
 	}
 	if d < 900*time.Millisecond || d > 2500*time.Millisecond {
 		t.Errorf("slow upstream: answered after %s, want the 1s timeout", d)
+	}
+
+	// Connection limit (maxConnections 1): while a long streamed response
+	// holds the only connection, another request waits for it, gives up
+	// after the 1s timeout with a 503 and never reaches the upstream.
+	up.mode.Store("stream")
+	before = up.requests.Load()
+	streamed := make(chan int, 1)
+	go func() {
+		code, _, _, _ := get("GET", "/stream")
+		streamed <- code
+	}()
+	ambWaitFor(t, 2*time.Second, "the streamed request to reach the upstream", func() bool { return up.requests.Load() > before }, logs)
+	code, _, _, d = get("GET", "/queued")
+	if code != 503 || d < 900*time.Millisecond || d > 2500*time.Millisecond {
+		t.Errorf("request beyond maxConnections: got %d after %s, want a 503 after the 1s timeout", code, d)
+	}
+	if n := up.requests.Load() - before; n != 1 {
+		t.Errorf("maxConnections 1: the upstream got %d requests, want only the streamed one", n)
+	}
+	if code := <-streamed; code != 200 {
+		t.Errorf("streamed response: %d", code)
 	}
 	up.mode.Store("ok")
 
