@@ -120,6 +120,7 @@ spec:
 // upstream HTTP server (same namespace, its own port), and walks the breaker
 // through its states.
 func TestAmbassadorCircuitBreaker(t *testing.T) {
+	t.Parallel()
 	const upstreamPort = 18080
 	const consecutiveErrors = 3
 	const recoverAfter = time.Second

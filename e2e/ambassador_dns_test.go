@@ -61,6 +61,7 @@ spec:
 // DNS is down (the canned response answers), finds the Service once DNS
 // answers, and follows the Service's address when it changes.
 func TestAmbassadorDNS(t *testing.T) {
+	t.Parallel()
 	for _, tool := range []string{"nsenter", "unshare", "mount"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Fatalf("%s is missing: apt-get install util-linux mount", tool)

@@ -67,6 +67,7 @@ spec:
 // certificate against the CA mounted from the Secret; a certificate from
 // another CA takes the upstream out.
 func TestAmbassadorTLS(t *testing.T) {
+	t.Parallel()
 	haproxyBin, err := exec.LookPath("haproxy")
 	if err != nil {
 		t.Fatalf("haproxy is missing: scripts/deps.sh haproxy")
