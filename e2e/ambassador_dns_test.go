@@ -59,7 +59,8 @@ spec:
 // through a bind mount over /etc/resolv.conf in a mount namespace of its
 // own, in the pod's network namespace. It checks that HAProxy starts while
 // DNS is down (the canned response answers), finds the Service once DNS
-// answers, and follows the Service's address when it changes.
+// answers, spreads traffic when the name gets a second address (a scaled
+// endpoint), and follows when the first one goes away (a changed IP).
 func TestAmbassadorDNS(t *testing.T) {
 	t.Parallel()
 	for _, tool := range []string{"nsenter", "unshare", "mount"} {
@@ -153,19 +154,42 @@ func TestAmbassadorDNS(t *testing.T) {
 	wait(10*time.Second, "canned")
 
 	// 2. DNS comes up: the resolver finds the Service.
-	var ip atomic.Value
-	ip.Store(net.IPv4(127, 0, 0, 2))
+	var ips atomic.Value
+	ips.Store([]net.IP{net.IPv4(127, 0, 0, 2)})
 	var queries atomic.Int64
-	stop := ambServeDNS(t, ns, "api.shop.svc.cluster.local.", &ip, &queries)
+	stop := ambServeDNS(t, ns, "api.shop.svc.cluster.local.", &ips, &queries)
 	defer stop()
 	took := wait(10*time.Second, "instance A")
 	t.Logf("DNS up: traffic reached the Service after %s (%d queries)", took.Round(10*time.Millisecond), queries.Load())
 
-	// 3. The Service's address changes: HAProxy follows it without a
-	// restart.
-	ip.Store(net.IPv4(127, 0, 0, 3))
-	took = wait(20*time.Second, "instance B")
-	t.Logf("address change followed after %s", took.Round(10*time.Millisecond))
+	// 3. The endpoint scales out to two addresses: both get traffic.
+	ips.Store([]net.IP{net.IPv4(127, 0, 0, 2), net.IPv4(127, 0, 0, 3)})
+	took = wait(10*time.Second, "instance B")
+	seen := map[string]bool{}
+	for i := 0; i < 20; i++ {
+		seen[get()] = true
+	}
+	if !seen["instance A"] || !seen["instance B"] || len(seen) != 2 {
+		t.Errorf("scaled to two addresses: got %v, want traffic to both instances", seen)
+	}
+	t.Logf("second address in use after %s", took.Round(10*time.Millisecond))
+
+	// 4. The first address goes away (a changed Service IP): all traffic
+	// follows to the remaining one once the old answer is obsolete.
+	ips.Store([]net.IP{net.IPv4(127, 0, 0, 3)})
+	start := time.Now()
+	for n := 0; n < 10; {
+		if time.Since(start) > 20*time.Second {
+			t.Fatalf("the old address still gets traffic after 20s\n%s", logs.String())
+		}
+		if get() == "instance B" {
+			n++
+		} else {
+			n = 0
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Logf("old address dropped after %s", time.Since(start).Round(10*time.Millisecond))
 }
 
 // ambRunHAProxy runs haproxy on cfg in the network namespace, as in the pod
@@ -205,9 +229,9 @@ func ambRunHAProxy(t *testing.T, ns *podsim.NetNS, haproxyBin, cfg, resolv strin
 	return logs, exited
 }
 
-// ambServeDNS answers A queries for name with *ip (TTL 1s), AAAA with no
+// ambServeDNS answers A queries for name with the addresses in *ips (TTL 1s), AAAA with no
 // records, anything else with NXDOMAIN, on 127.0.0.1:53 in ns.
-func ambServeDNS(t *testing.T, ns *podsim.NetNS, name string, ip *atomic.Value, queries *atomic.Int64) (stop func()) {
+func ambServeDNS(t *testing.T, ns *podsim.NetNS, name string, ips *atomic.Value, queries *atomic.Int64) (stop func()) {
 	t.Helper()
 	var pc net.PacketConn
 	if err := ns.Do(func() error {
@@ -228,7 +252,7 @@ func ambServeDNS(t *testing.T, ns *podsim.NetNS, name string, ip *atomic.Value, 
 			if os.Getenv("AMB_DNS_DEBUG") != "" {
 				fmt.Fprintf(os.Stderr, "%s dns query %x\n", time.Now().Format("15:04:05.000"), buf[:n])
 			}
-			if resp := ambDNSAnswer(buf[:n], name, ip.Load().(net.IP)); resp != nil {
+			if resp := ambDNSAnswer(buf[:n], name, ips.Load().([]net.IP)); resp != nil {
 				pc.WriteTo(resp, addr)
 			}
 		}
@@ -237,7 +261,7 @@ func ambServeDNS(t *testing.T, ns *podsim.NetNS, name string, ip *atomic.Value, 
 }
 
 // ambDNSAnswer builds the response to one query (RFC 1035 §4.1), or nil.
-func ambDNSAnswer(q []byte, name string, ip net.IP) []byte {
+func ambDNSAnswer(q []byte, name string, ips []net.IP) []byte {
 	if len(q) < 12 || binary.BigEndian.Uint16(q[4:6]) != 1 {
 		return nil
 	}
@@ -269,9 +293,11 @@ func ambDNSAnswer(q []byte, name string, ip net.IP) []byte {
 	case qname != name:
 		flags |= 3 // NXDOMAIN
 	case qtype == 1: // A
-		binary.BigEndian.PutUint16(resp[6:8], 1)
-		resp = append(resp, 0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 1, 0, 4)
-		resp = append(resp, ip.To4()...)
+		binary.BigEndian.PutUint16(resp[6:8], uint16(len(ips)))
+		for _, ip := range ips {
+			resp = append(resp, 0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 1, 0, 4)
+			resp = append(resp, ip.To4()...)
+		}
 	}
 	binary.BigEndian.PutUint16(resp[2:4], flags)
 	return resp

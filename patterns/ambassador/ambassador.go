@@ -174,7 +174,7 @@ type upCfg struct {
 	CheckTimeout                   string
 	Retries                        int
 	RetryOn, IdempotentOnly        bool
-	MaxConn                        int
+	MaxConn, Slots                 int
 	Breaker, HTTPCheck             bool
 	Observe                        string
 	ErrorLimit, Rise               int
@@ -214,6 +214,7 @@ func configData(w *transform.Workload, ups []upstream, px Proxy) (cfgData, error
 			CheckTimeout: u.CircuitBreaker.HealthCheck.Interval,
 			Retries:      *u.Retries, RetryOn: mode == "http" && *u.Retries > 0,
 			IdempotentOnly: !u.RetryNonIdempotent, MaxConn: u.MaxConnections,
+			Slots:   u.Addresses,
 			Breaker: *u.CircuitBreaker.Enabled, Observe: "layer7",
 			ErrorLimit: u.CircuitBreaker.ConsecutiveErrors, Rise: u.rise(),
 			Interval: u.CircuitBreaker.HealthCheck.Interval, CheckPath: quote(u.CircuitBreaker.HealthCheck.Path),
@@ -239,7 +240,10 @@ func configData(w *transform.Workload, ups []upstream, px Proxy) (cfgData, error
 			c.Body = quote(u.Fallback.Body)
 		}
 		d.Resolvers = d.Resolvers || c.DNS
-		d.MaxConnections += u.MaxConnections
+		if !c.DNS {
+			c.Slots = 0 // an IP address: one server
+		}
+		d.MaxConnections += u.MaxConnections * max(c.Slots, 1)
 		d.Upstreams = append(d.Upstreams, c)
 	}
 	return d, nil

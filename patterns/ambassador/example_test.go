@@ -52,7 +52,7 @@ spec:
 	}
 	for _, line := range strings.Split(string(out), "\n") {
 		line = strings.TrimSpace(line)
-		for _, p := range []string{"- {name: API_URL", "value: http://127", "bind 127", "http-request return status 200 content-type \"", "server api"} {
+		for _, p := range []string{"- {name: API_URL", "value: http://127", "bind 127", "http-request return status 200 content-type \"", "server-template api"} {
 			if strings.HasPrefix(line, p) {
 				fmt.Println(line)
 			}
@@ -62,5 +62,5 @@ spec:
 	// - {name: API_URL, value: "http://127.0.0.1:9001/quotes?limit=5"}
 	// bind 127.0.0.1:9001
 	// http-request return status 200 content-type "application/json" hdr x-sidecarize-circuit open string "{\"quotes\": []}" if { nbsrv(api) eq 0 }
-	// server api "api.${POD_NAMESPACE-shop}.svc.cluster.local:80" maxconn 100 resolvers cluster check inter 2s rise 5 fall 3 observe layer7 error-limit 3 on-error mark-down
+	// server-template api 4 "api.${POD_NAMESPACE-shop}.svc.cluster.local:80" maxconn 100 resolvers cluster check inter 2s rise 5 fall 3 observe layer7 error-limit 3 on-error mark-down
 }

@@ -58,9 +58,14 @@ type Upstream struct {
 	Retries *int `json:"retries,omitempty" doc:"retries after a connection failure or a 502/503/504/empty response"`
 	// RetryNonIdempotent also retries POST/PATCH on bad responses.
 	RetryNonIdempotent bool `json:"retryNonIdempotent,omitempty" doc:"retry non-idempotent methods (POST, PATCH) on bad responses too"`
-	// MaxConnections caps concurrent connections to the upstream; more
-	// requests wait (up to Timeout) for a free one.
-	MaxConnections int `json:"maxConnections,omitempty" doc:"maximum concurrent connections to the upstream"`
+	// MaxConnections caps concurrent connections to each of the upstream's
+	// addresses; more requests wait (up to Timeout) for a free one.
+	MaxConnections int `json:"maxConnections,omitempty" doc:"maximum concurrent connections per upstream address"`
+	// Addresses is how many of the addresses DNS returns for the upstream's
+	// name are used at once (HAProxy server-template slots): one is enough
+	// for a Service's ClusterIP; a headless Service or a scaled external
+	// endpoint has more, and each is checked and taken out on its own.
+	Addresses int `json:"addresses,omitempty" doc:"how many of the DNS name's addresses are balanced over (each with its own breaker)"`
 	// CircuitBreaker takes a failing upstream out.
 	CircuitBreaker CircuitBreaker `json:"circuitBreaker,omitempty"`
 	// Fallback is what the app gets while the circuit is open.
@@ -161,6 +166,7 @@ func DefaultUpstream(name string) Upstream {
 		ConnectTimeout: "2s",
 		Retries:        &retries,
 		MaxConnections: 100,
+		Addresses:      4,
 		CircuitBreaker: CircuitBreaker{
 			Enabled:           &yes,
 			ConsecutiveErrors: 5,

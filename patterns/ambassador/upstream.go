@@ -261,6 +261,9 @@ func resolveOne(raw Upstream) (upstream, error) {
 	if *u.Retries < 0 || *u.Retries > 10 {
 		return u, fmt.Errorf("retries: %d: must be between 0 and 10", *u.Retries)
 	}
+	if u.Addresses < 1 || u.Addresses > 64 {
+		return u, fmt.Errorf("addresses: %d: must be between 1 and 64", u.Addresses)
+	}
 	if u.MaxConnections < 1 {
 		return u, fmt.Errorf("maxConnections: %d: must be at least 1", u.MaxConnections)
 	}

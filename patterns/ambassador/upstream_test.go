@@ -263,8 +263,8 @@ func TestCAConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
-		`server quotes "quotes.example.com:443" ssl verify required ca-file "/etc/sidecarize/ambassador/quotes/ca.crt" sni str(quotes.example.com) check-sni quotes.example.com`,
-		`server pay "pay.example.com:8443" alpn h2 ssl verify required ca-file @system-ca sni str(payments.internal) check-sni payments.internal`,
+		`server-template quotes 4 "quotes.example.com:443" ssl verify required ca-file "/etc/sidecarize/ambassador/quotes/ca.crt" sni str(quotes.example.com) check-sni quotes.example.com`,
+		`server-template pay 4 "pay.example.com:8443" alpn h2 ssl verify required ca-file @system-ca sni str(payments.internal) check-sni payments.internal`,
 		`bind 127.0.0.1:9002 proto h2`,
 		`http-request set-header Host "quotes.example.com"`,
 		`http-request set-header Host "pay.example.com:8443"`,
