@@ -104,6 +104,7 @@ func TestAmbassadorDNS(t *testing.T) {
 	defer ns.Close()
 
 	// Two instances of the API, on two addresses.
+	var failB atomic.Bool
 	for _, inst := range []struct{ addr, name string }{{"127.0.0.2:8080", "A"}, {"127.0.0.3:8080", "B"}} {
 		ln, err := ns.Listen("tcp", inst.addr)
 		if err != nil {
@@ -111,6 +112,10 @@ func TestAmbassadorDNS(t *testing.T) {
 		}
 		name := inst.name
 		srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if name == "B" && failB.Load() {
+				http.Error(w, "B is failing", http.StatusInternalServerError)
+				return
+			}
 			io.WriteString(w, "instance "+name)
 		})}
 		go srv.Serve(ln)
@@ -190,6 +195,23 @@ func TestAmbassadorDNS(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	t.Logf("old address dropped after %s", time.Since(start).Round(10*time.Millisecond))
+
+	// 5. The remaining address fails: its breaker opens (5 errors in a
+	// row by default), the other slots have no address, so the canned
+	// response answers; it comes back when healthy.
+	failB.Store(true)
+	errors := 0
+	for got := get(); got != "canned"; got = get() {
+		if !strings.Contains(got, "B is failing") || errors > 5 {
+			t.Fatalf("failing upstream: got %q after %d errors\n%s", got, errors, logs.String())
+		}
+		errors++
+	}
+	if errors != 5 {
+		t.Errorf("the circuit opened after %d errors, want 5", errors)
+	}
+	failB.Store(false)
+	wait(5*time.Second, "instance B")
 }
 
 // ambRunHAProxy runs haproxy on cfg in the network namespace, as in the pod

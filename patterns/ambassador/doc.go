@@ -35,6 +35,11 @@
 //     namespace coming from the downward API at run time (kustomize may set
 //     it after sidecarize). `init-addr last,libc,none` lets HAProxy start
 //     while DNS is down; the canned response answers until it resolves.
+//   - A DNS name is balanced over up to `addresses` (default 4) of its
+//     addresses (HAProxy server-template): a ClusterIP fills one slot, a
+//     headless Service or a scaled external endpoint more, each with its own
+//     health checks and breaker; the canned response answers when none is
+//     left. maxConnections applies per address.
 //   - The Host header the upstream sees is the one the app sent before
 //     (virtual hosting of external APIs keeps working); SNI defaults to the
 //     upstream host and the certificate is verified against the system CAs
