@@ -170,7 +170,10 @@ func ParseHAProxyConfig(texts ...string) *HAProxyConfig {
 				cur.Redirect = true
 			case (f[0] == "default_backend" || f[0] == "use_backend") && len(f) > 1 && cur != nil:
 				cur.Backends = append(cur.Backends, f[1])
-			case f[0] == "server" && len(f) > 2 && (section == "backend" || section == "listen"):
+			case (f[0] == "server" && len(f) > 2 || f[0] == "server-template" && len(f) > 3) && (section == "backend" || section == "listen"):
+				if f[0] == "server-template" { // server-template <prefix> <num> <fqdn>:<port> ...
+					f = append([]string{"server", f[1]}, f[3:]...)
+				}
 				addr := strings.Trim(f[2], `"`)
 				if i := strings.LastIndex(addr, ":"); i >= 0 {
 					if n, err := strconv.Atoi(addr[i+1:]); err == nil {

@@ -54,6 +54,27 @@ func (p *Pod) HAProxyContainers() []manifest.Container {
 	return out
 }
 
+// Retargets are the status's "retarget" entries: a Service targetPort moved
+// from the app port to a proxy port (proxy port -> app port). In a chain the
+// app port of one is the proxy port of another.
+func (p *Pod) Retargets() map[int]int {
+	out := map[int]int{}
+	if p.Status == nil {
+		return out
+	}
+	for _, raw := range p.Status.Services {
+		var e struct {
+			Op        string `json:"op"`
+			AppPort   int    `json:"appPort"`
+			ProxyPort int    `json:"proxyPort"`
+		}
+		if json.Unmarshal(raw, &e) == nil && e.Op == "retarget" && e.ProxyPort > 0 {
+			out[e.ProxyPort] = e.AppPort
+		}
+	}
+	return out
+}
+
 // Injected reports whether sidecarize added the container.
 func (p *Pod) Injected(c manifest.Container) bool { return p.Status.Injected(c.Name()) }
 
@@ -206,6 +227,11 @@ func (p *Pod) AppPorts() []ContainerPort {
 		if !p.Injected(c) && !c.Init {
 			app = c.Name()
 			break
+		}
+	}
+	for _, cp := range p.Ports() {
+		if cp.Injected {
+			seen[cp.Port] = true // a proxy in a chain (e.g. Envoy -> HAProxy -> app)
 		}
 	}
 	if p.Status != nil {

@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -53,6 +54,7 @@ type Sim struct {
 	dns       *clusterDNS
 	resolv    string
 	caDir     string
+	relays    []net.Listener
 }
 
 // Start brings the pod up: namespace, app stand-ins on every port of the
@@ -89,6 +91,25 @@ func Start(ctx context.Context, pod *Pod, opt Options) (_ *Sim, err error) {
 			return nil, err
 		}
 		s.Apps = append(s.Apps, a)
+	}
+	// Injected proxies the simulator cannot run (not HAProxy, e.g. Envoy) are
+	// stood in for by a TCP relay to the next hop of their retarget, so that
+	// a chain through them (TLS -> Envoy -> app) still carries traffic.
+	haproxy := map[string]bool{}
+	for _, c := range pod.HAProxyContainers() {
+		haproxy[c.Name()] = true
+	}
+	retargets := pod.Retargets()
+	for _, cp := range pod.Ports() {
+		next, ok := retargets[cp.Port]
+		if !cp.Injected || haproxy[cp.Container] || !ok {
+			continue
+		}
+		r, err := startRelay(s.NS, cp.Port, next)
+		if err != nil {
+			return nil, fmt.Errorf("relay for %s port %d: %w", cp.Container, cp.Port, err)
+		}
+		s.relays = append(s.relays, r)
 	}
 	var procs []*Proc
 	for _, c := range pod.HAProxyContainers() {
@@ -462,6 +483,9 @@ func (s *Sim) Stop() {
 	if s.dns != nil {
 		s.dns.Close()
 	}
+	for _, r := range s.relays {
+		r.Close()
+	}
 	if s.NS != nil {
 		s.NS.Close()
 	}
@@ -501,4 +525,34 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.b.String()
+}
+
+// startRelay forwards 127.0.0.1:from to 127.0.0.1:to inside the namespace.
+func startRelay(ns *NetNS, from, to int) (net.Listener, error) {
+	ln, err := ns.Listen("tcp", "127.0.0.1:"+strconv.Itoa(from))
+	if err != nil {
+		return nil, err
+	}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				u, err := ns.DialContext(context.Background(), "tcp", "127.0.0.1:"+strconv.Itoa(to))
+				if err != nil {
+					return
+				}
+				defer u.Close()
+				done := make(chan struct{}, 2)
+				go func() { io.Copy(u, c); u.(*net.TCPConn).CloseWrite(); done <- struct{}{} }()
+				go func() { io.Copy(c, u); c.(*net.TCPConn).CloseWrite(); done <- struct{}{} }()
+				<-done
+				<-done
+			}()
+		}
+	}()
+	return ln, nil
 }

@@ -111,6 +111,10 @@ func (s *Sim) Verify(ctx context.Context) []Result {
 	sent := map[string]map[string]int{} // container -> frontend -> requests
 	exercise := func(what string, port int, proto string) error {
 		var err error
+		// Outbound servers come up once the resolver has answered and the
+		// health checks passed: give them time.
+		deadline := time.Now().Add(20 * time.Second)
+	retry:
 		switch proto {
 		case "metrics":
 			_, err = s.Scrape(ctx, port)
@@ -131,6 +135,10 @@ func (s *Sim) Verify(ctx context.Context) []Result {
 		default:
 			err = fmt.Errorf("unknown protocol %q", proto)
 		}
+		if err != nil && strings.HasPrefix(proto, "outbound-") && time.Now().Before(deadline) && ctx.Err() == nil {
+			time.Sleep(250 * time.Millisecond)
+			goto retry
+		}
 		if pp, ok := byPort[port]; ok && err == nil && proto != "metrics" {
 			if sent[pp.proc.Container] == nil {
 				sent[pp.proc.Container] = map[string]int{}
@@ -145,7 +153,15 @@ func (s *Sim) Verify(ctx context.Context) []Result {
 		exercise(fmt.Sprintf("%s port %s/%d (%s)", pp.proc.Container, pp.cp.Name, port, pp.fe.Protocol()), port, pp.fe.Protocol())
 	}
 
-	retargeted := retargetedProxyPorts(s.Pod.Status)
+	retargets := s.Pod.Retargets()
+	retargeted := map[int]bool{}
+	for pp := range retargets {
+		retargeted[pp] = true
+	}
+	simulated := map[string]bool{}
+	for _, p := range s.Procs {
+		simulated[p.Container] = true
+	}
 	for _, svc := range s.Pod.Services {
 		viaProxy := false
 		for _, sp := range manifest.Slice(svc, "spec", "ports") {
@@ -157,6 +173,25 @@ func (s *Sim) Verify(ctx context.Context) []Result {
 			cp, err := s.Pod.ResolveTargetPort(m)
 			if err != nil {
 				add(what, err)
+				continue
+			}
+			if cp.Injected && !simulated[cp.Container] {
+				// A proxy the simulator cannot run (not HAProxy, e.g. Envoy):
+				// exercise the next hop of its retarget chain instead.
+				next, ok := retargets[cp.Port]
+				if !ok {
+					add(what+fmt.Sprintf(": container %s is not simulated, not exercised", cp.Container), nil)
+					continue
+				}
+				if retargeted[cp.Port] {
+					viaProxy = true
+				}
+				what += fmt.Sprintf(" -> %s (not simulated) -> next hop %d", cp.Container, next)
+				if pp, ok := byPort[next]; ok {
+					exercise(what, next, pp.fe.Protocol())
+				} else {
+					exercise(what, next, "tcp")
+				}
 				continue
 			}
 			if pp, ok := byPort[cp.Port]; ok {
@@ -209,25 +244,6 @@ func (s *Sim) Verify(ctx context.Context) []Result {
 		}
 	}
 	return res
-}
-
-// retargetedProxyPorts are the proxy ports sidecarize moved Service
-// targetPorts to (status "services" entries with op "retarget").
-func retargetedProxyPorts(st *manifest.Status) map[int]bool {
-	out := map[int]bool{}
-	if st == nil {
-		return out
-	}
-	for _, raw := range st.Services {
-		var e struct {
-			Op        string `json:"op"`
-			ProxyPort int    `json:"proxyPort"`
-		}
-		if json.Unmarshal(raw, &e) == nil && e.Op == "retarget" && e.ProxyPort > 0 {
-			out[e.ProxyPort] = true
-		}
-	}
-	return out
 }
 
 func nonce() string {
