@@ -157,6 +157,13 @@ func rewriteApp(w *transform.Workload, ps *corev1.PodSpec, ups []upstream, px Pr
 				}
 			}
 		}
+		for _, c := range ps.Containers {
+			for _, a := range c.Command {
+				if _, ok := rewrite(a, u, forms); ok {
+					w.Warn("%s: container %q's command mentions %s, which sidecarize does not rewrite (only env and args): move it to args or an env var", u.Name, c.Name, u.Upstream.Upstream)
+				}
+			}
+		}
 		if !rewritten {
 			w.Warn("%s: no env var or arg was rewritten to the ambassador (set %s.env to the app's env vars that hold %s)", u.Name, u.Name, u.Upstream.Upstream)
 		}

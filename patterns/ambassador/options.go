@@ -219,6 +219,7 @@ func (o *Options) UnmarshalJSON(b []byte) error {
 	default:
 		return fmt.Errorf("expected a list of upstreams, got %s", b)
 	}
+	seen := map[string]int{}
 	for i, raw := range raws {
 		var probe struct {
 			Name     string `json:"name"`
@@ -234,6 +235,10 @@ func (o *Options) UnmarshalJSON(b []byte) error {
 		if name == "" {
 			return fmt.Errorf("[%d]: name: required (or an upstream to take it from)", i)
 		}
+		if j, dup := seen[name]; dup {
+			return fmt.Errorf("[%d]: name %q is also [%d]'s: give each upstream its own name", i, name, j)
+		}
+		seen[name] = i
 		idx := -1
 		for j := range *o {
 			if (*o)[j].Name == name {

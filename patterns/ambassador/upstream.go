@@ -281,6 +281,11 @@ func resolveOne(raw Upstream) (upstream, error) {
 	if s := u.Fallback.Status; s < 200 || s > 599 {
 		return u, fmt.Errorf("fallback.status: %d: must be between 200 and 599", s)
 	}
+	for _, c := range u.Fallback.Body {
+		if c < 0x20 && c != '\n' && c != '\r' && c != '\t' || c == 0x7f {
+			return u, fmt.Errorf("fallback.body: control character %q: only text, tabs and line breaks", c)
+		}
+	}
 	if ct := u.Fallback.ContentType; ct == "" || strings.ContainsAny(ct, "\r\n") {
 		return u, fmt.Errorf("fallback.contentType: %q: must be one line", ct)
 	}

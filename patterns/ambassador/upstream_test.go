@@ -210,6 +210,7 @@ func TestOptionErrors(t *testing.T) {
 		{`"api"`, `expected a list of upstreams`},
 		{`{"upstream":"http://api"}`, `unknown field "upstream"`},
 		{`[{"name":"api","upstream":"http://api","retries":"two"}]`, `retries`},
+		{`[{"upstream":"http://api"},{"upstream":"http://api:8080"}]`, `[1]: name "api" is also [0]'s`},
 	} {
 		o := Default()
 		err := json.Unmarshal([]byte(c.json), o)
@@ -234,6 +235,7 @@ func TestOptionErrors(t *testing.T) {
 		{Options{{Name: "a", Upstream: "http://a", Proxy: Proxy{MetricsPort: 9200}}, {Name: "b", Upstream: "http://b", Proxy: Proxy{MetricsPort: 9300}}}, `a.metricsPort and b.metricsPort differ`},
 		{Options{{Name: "a", Upstream: "http://a", Proxy: Proxy{Scrape: "carrier-pigeon"}}}, `scrape: "carrier-pigeon"`},
 		{Options{{Name: "a", Upstream: "http://a", Fallback: Fallback{Status: 99}}}, `a.fallback.status: 99`},
+		{Options{{Name: "a", Upstream: "http://a", Fallback: Fallback{Body: "bell\a"}}}, `a.fallback.body: control character`},
 		{Options{{Name: "a", Upstream: "https://a.example.com", CA: &SecretKey{Secret: "Bad Name"}}}, `a.ca.secret`},
 	} {
 		err := c.o.Validate()
