@@ -6,8 +6,19 @@
 # ${SIDECARIZE_CACHE:-$HOME/.cache/sidecarize}/bin) kube-apiserver, kubectl,
 # etcd and kustomize from the Go module proxy: scripts/e2e/build-tools.sh.
 set -euo pipefail
+# bash reads a script as it runs it: run from a private copy, so that editing
+# this file during the (long) first build cannot break the running one.
+if [ -z "${DEPS_SH_DIR:-}" ]; then
+  DEPS_SH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+  export DEPS_SH_DIR
+  copy=$(mktemp)
+  cp "${BASH_SOURCE[0]}" "$copy"
+  trap 'rm -f "$copy"' EXIT
+  bash "$copy" "$@"
+  exit
+fi
 want=${1:-all}
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+here=$DEPS_SH_DIR
 
 apt_updated=
 apt_install() {
