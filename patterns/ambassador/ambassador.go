@@ -58,6 +58,11 @@ func (Pattern) Inject(w *transform.Workload, opts transform.Options) error {
 	if err != nil {
 		return err
 	}
+	for _, u := range ups {
+		if u.t.ambiguous(w.Namespace) {
+			w.Warn("%s: upstream host %q is resolved as it is (an external name); if it is a Service written <service>.<namespace>, write %s.svc", u.Name, u.t.host, u.t.host)
+		}
+	}
 	if err := rewriteApp(w, ps, ups, px); err != nil {
 		return err
 	}

@@ -33,7 +33,10 @@
 //   - HAProxy's resolver does not apply resolv.conf's search list, so a
 //     Service name becomes api.${POD_NAMESPACE}.svc.<clusterDomain>, the
 //     namespace coming from the downward API at run time (kustomize may set
-//     it after sidecarize). `init-addr last,libc,none` lets HAProxy start
+//     it after sidecarize); <service>.<own namespace> and *.svc are completed
+//     too. Other two-label names (example.com, or api.billing) are resolved
+//     as written, with a warning: write api.billing.svc for a Service of
+//     another namespace. `init-addr last,libc,none` lets HAProxy start
 //     while DNS is down; the canned response answers until it resolves.
 //   - A DNS name is balanced over up to `addresses` (default 4) of its
 //     addresses (HAProxy server-template): a ClusterIP fills one slot, a

@@ -101,6 +101,20 @@ func validHostname(h string) bool {
 // resolv.conf's search list.
 func (t target) serviceName() bool { return !t.ip && !strings.Contains(t.host, ".") }
 
+// serviceInNamespace reports whether the host is <service>.<ns>: a Service
+// of the workload's own namespace written with its namespace. Other
+// two-label names are ambiguous (example.com) and resolved as they are.
+func (t target) serviceInNamespace(ns string) bool {
+	return !t.ip && ns != "" && strings.Count(t.host, ".") == 1 && strings.HasSuffix(t.host, "."+ns)
+}
+
+// ambiguous reports whether the host could be a Service written as
+// <service>.<namespace> of another namespace, which HAProxy's resolver
+// (no search list) would not find.
+func (t target) ambiguous(ns string) bool {
+	return !t.ip && strings.Count(t.host, ".") == 1 && !t.serviceInNamespace(ns)
+}
+
 // upstream is an entry with defaults applied and everything derived.
 type upstream struct {
 	Upstream
@@ -339,6 +353,8 @@ func (u upstream) serverAddr(ns, clusterDomain string) string {
 		host = fmt.Sprintf("%s.${POD_NAMESPACE-%s}.svc.%s", host, ns, clusterDomain)
 	case strings.HasSuffix(host, ".svc"):
 		host += "." + clusterDomain
+	case u.t.serviceInNamespace(ns):
+		host += ".svc." + clusterDomain
 	}
 	return fmt.Sprintf("%s:%d", host, u.t.port)
 }

@@ -146,6 +146,8 @@ func TestServerAddr(t *testing.T) {
 		"http://api.other.svc:8080":          "api.other.svc.cluster.local:8080",
 		"http://api.other.svc.cluster.local": "api.other.svc.cluster.local:80",
 		"https://quotes.example.com":         "quotes.example.com:443",
+		"http://api.shop":                    "api.shop.svc.cluster.local:80",
+		"http://api.billing":                 "api.billing:80",
 		"10.1.2.3:6379":                      "10.1.2.3:6379",
 		"http://[fd00::1]:8080":              "[fd00::1]:8080",
 	} {
