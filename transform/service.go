@@ -363,11 +363,15 @@ func intOrString(v string) intstr.IntOrString {
 }
 
 // setScalar sets a scalar field, changing the existing node in place so its
-// comments stay with it.
+// comments stay with it, and a string its quoting style (a number is written
+// plain).
 func setScalar(n *yaml.RNode, field string, v *yaml.RNode) error {
 	if f := n.Field(field); f != nil && f.Value.YNode().Kind == yaml.ScalarNode {
 		old, nv := f.Value.YNode(), v.YNode()
-		old.Value, old.Tag, old.Style = nv.Value, nv.Tag, nv.Style
+		old.Value, old.Tag = nv.Value, nv.Tag
+		if nv.Tag != yaml.NodeTagString || old.Tag == "" {
+			old.Style = nv.Style
+		}
 		return nil
 	}
 	return n.PipeE(yaml.SetField(field, v))

@@ -209,3 +209,62 @@ spec: {selector: {app: x}, ports: [{name: http, port: 80, targetPort: 8080}]}
 		t.Errorf("b: got %+v", rep.Workloads[1])
 	}
 }
+
+// editPattern rewrites an env var and an argument, as the ambassador does.
+type editPattern struct{}
+
+func (editPattern) Name() string                  { return "edit" }
+func (editPattern) ConfigKey() string             { return "edit" }
+func (editPattern) Summary() string               { return "test" }
+func (editPattern) NewOptions() transform.Options { return &editOptions{} }
+func (editPattern) Inject(w *transform.Workload, _ transform.Options) error {
+	if err := w.SetEnv("app", "API_URL", "http://127.0.0.1:9001"); err != nil {
+		return err
+	}
+	return w.SetArg("app", 0, "--api=127.0.0.1:9001")
+}
+
+type editOptions struct{}
+
+func (*editOptions) Validate() error { return nil }
+
+// Edits to the app's own containers keep comments and quoting, and uninject
+// gives back the exact input.
+func TestEditsKeepCommentsAndStyle(t *testing.T) {
+	in := `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  annotations:
+    z-first: "1"
+    sidecarize.dev/inject: edit
+    a-last: "2"
+spec:
+  template:
+    spec:
+      containers:
+      - name: app
+        image: nginx:1.27
+        args: ["--api=api:80", "--v=2"]
+        env:
+        - name: API_URL
+          value: "http://api" # the API
+`
+	pats := []transform.Pattern{editPattern{}}
+	out, _, err := (&transform.Engine{Patterns: pats, Version: "test"}).Process("in.yaml", []byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`value: "http://127.0.0.1:9001" # the API`, `args: ["--api=127.0.0.1:9001", "--v=2"]`, "z-first: \"1\"\n    sidecarize.dev/inject: edit\n    a-last: \"2\"\n"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	back, _, err := (&transform.Engine{Patterns: pats, Uninject: true, Version: "test"}).Process("out.yaml", out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(in, string(back)); d != "" {
+		t.Errorf("uninject is not exact (-in +back):\n%s", d)
+	}
+}

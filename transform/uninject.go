@@ -66,7 +66,11 @@ func undoEdit(w *Workload, e Edit) error {
 		if e.Old == nil {
 			return removeFromList(c, "env", e.Name, e.Created)
 		}
-		return c.PipeE(yaml.Lookup("env"), yaml.MatchElement("name", e.Name), yaml.SetField("value", yaml.NewStringRNode(*e.Old)))
+		env, err := c.Pipe(yaml.Lookup("env"), yaml.MatchElement("name", e.Name))
+		if err != nil || env == nil {
+			return fmt.Errorf("container %q: env %s is gone", e.Container, e.Name)
+		}
+		return setScalar(env, "value", yaml.NewStringRNode(*e.Old))
 	case "arg":
 		args := c.Field("args")
 		if args == nil || e.Index >= len(args.Value.YNode().Content) || e.Old == nil {

@@ -310,7 +310,7 @@ func (w *Workload) SetEnv(container, name, value string) error {
 		old = strPtr(v.Value.YNode().Value)
 	}
 	w.status.Edits = append(w.status.Edits, Edit{Op: "env", Container: container, Name: name, Old: old, Created: created})
-	return e.PipeE(yaml.SetField("value", yaml.NewStringRNode(value)))
+	return setScalar(e, "value", yaml.NewStringRNode(value))
 }
 
 // SetArg rewrites an app container's argument (args[i]) (recorded).
@@ -326,9 +326,10 @@ func (w *Workload) SetArg(container string, i int, value string) error {
 	}
 	node := args.Value.YNode().Content[i]
 	w.status.Edits = append(w.status.Edits, Edit{Op: "arg", Container: container, Index: i, Old: strPtr(node.Value)})
+	// In place: the node keeps its quoting style and comments (the encoder
+	// quotes a plain scalar that needs it).
 	node.Value = value
 	node.Tag = yaml.NodeTagString
-	node.Style = 0
 	return nil
 }
 

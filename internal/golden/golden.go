@@ -64,6 +64,15 @@ func runCase(t *testing.T, caseDir string, patterns []transform.Pattern) {
 	errFile := filepath.Join(caseDir, "errors.txt")
 	if err != nil {
 		compare(t, errFile, []byte(err.Error()+"\n"))
+		// A failing case has no expected output: a leftover one is stale.
+		exp := filepath.Join(caseDir, "expected.yaml")
+		if _, statErr := os.Stat(exp); statErr == nil {
+			if Update() {
+				_ = os.Remove(exp)
+			} else {
+				t.Errorf("%s: the case fails (errors.txt) but an expected.yaml is left over", caseDir)
+			}
+		}
 		return
 	}
 	if _, statErr := os.Stat(errFile); statErr == nil && !Update() {
