@@ -55,7 +55,8 @@ func TestApply(t *testing.T) {
 }
 
 // checkApply creates the namespaces the objects use, then runs
-// `kubectl apply --dry-run=server --validate=strict` on the stream as is.
+// `kubectl apply --dry-run=server --validate=strict` on the stream as is, and
+// the same as a server-side apply.
 func checkApply(ctx context.Context, c *cluster.Cluster, data []byte) error {
 	objs, err := manifest.Parse(data)
 	if err != nil {
@@ -81,6 +82,12 @@ func checkApply(ctx context.Context, c *cluster.Cluster, data []byte) error {
 	_, err = c.Kubectl(ctx, data, "apply", "--dry-run=server", "--validate=strict", "-f", "-")
 	if err != nil {
 		return errors.New(cluster.Stderr(err))
+	}
+	// Server-side apply (what GitOps controllers use) also rejects duplicate
+	// keys in associative lists: two containers, ports or env vars alike.
+	_, err = c.Kubectl(ctx, data, "apply", "--server-side", "--field-manager=e2e-check", "--dry-run=server", "--validate=strict", "-f", "-")
+	if err != nil {
+		return fmt.Errorf("server-side apply: %s", cluster.Stderr(err))
 	}
 	return nil
 }

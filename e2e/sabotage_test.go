@@ -206,6 +206,19 @@ func TestSabotageApply(t *testing.T) {
 				t.Fatalf("unknown field in an injected container: want an unknown-field rejection, got %v", err)
 			}
 			t.Logf("rejected as expected: %v", err)
+
+			dup := mutate(t, base, func(tg *target) error {
+				env, _ := tg.container["env"].([]any)
+				tg.container["env"] = append(env,
+					map[string]any{"name": "SABOTAGE", "value": "1"},
+					map[string]any{"name": "SABOTAGE", "value": "2"})
+				return nil
+			})
+			err = checkApply(ctx, c, dup)
+			if err == nil || !strings.Contains(err.Error(), "duplicate") {
+				t.Fatalf("duplicate env var in an injected container: want a server-side apply rejection, got %v", err)
+			}
+			t.Logf("rejected as expected: %v", err)
 		})
 	}
 }
