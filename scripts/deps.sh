@@ -36,8 +36,10 @@ apt_install() {
   if [ ! -e "$policy" ]; then
     printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy" && made_policy=1
   fi
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  local rc=0
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || rc=$?
   [ -z "$made_policy" ] || rm -f "$policy"
+  [ "$rc" -eq 0 ] || { echo "deps.sh: apt-get install ${missing[*]} failed ($rc)" >&2; exit "$rc"; }
 }
 
 # stop_service NAME: the package's daemon is not wanted; stop and disable it.
