@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -234,7 +235,7 @@ func (s *service) apply(edits []ServiceEdit) error {
 	n := s.obj.node
 	if s.status == nil {
 		s.status = &serviceStatus{}
-		if n.Field("metadata") == nil || n.Field("metadata").Value.Field("annotations") == nil {
+		if !hasUserKeys(n, "annotations") {
 			s.status.Created = append(s.status.Created, "annotations")
 		}
 	}
@@ -320,7 +321,7 @@ func (s *service) apply(edits []ServiceEdit) error {
 				continue
 			}
 			if len(labels) == 0 && !contains(st.Created, "labels") {
-				if md := n.Field("metadata"); md == nil || md.Value.Field("labels") == nil {
+				if !hasUserKeys(n, "labels") {
 					st.Created = append(st.Created, "labels")
 				}
 			}
@@ -375,4 +376,36 @@ func setScalar(n *yaml.RNode, field string, v *yaml.RNode) error {
 		return nil
 	}
 	return n.PipeE(yaml.SetField(field, v))
+}
+
+// hasUserKeys reports whether metadata.<field> exists with a key of the
+// user's: the bookkeeping annotations KRM hosts add while a function runs
+// (config.kubernetes.io/…, internal.config.kubernetes.io/…,
+// kustomize.config.k8s.io/id) do not count, so
+// the CLI and a KRM host record the same thing, and the field is removed
+// again when the host strips its own keys.
+func hasUserKeys(n *yaml.RNode, field string) bool {
+	m, err := n.Pipe(yaml.Lookup("metadata", field))
+	if err != nil || m == nil {
+		return false
+	}
+	if m.YNode().Kind != yaml.MappingNode {
+		return true
+	}
+	keys, _ := m.Fields()
+	for _, k := range keys {
+		if !isHostKey(k) {
+			return true
+		}
+	}
+	return false
+}
+
+func isHostKey(k string) bool {
+	for _, p := range []string{"config.kubernetes.io/", "internal.config.kubernetes.io/", "kustomize.config.k8s.io/", "config.k8s.io/"} {
+		if strings.HasPrefix(k, p) {
+			return true
+		}
+	}
+	return false
 }

@@ -1,6 +1,7 @@
 package transform_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -266,5 +267,25 @@ spec:
 	}
 	if d := cmp.Diff(in, string(back)); d != "" {
 		t.Errorf("uninject is not exact (-in +back):\n%s", d)
+	}
+}
+
+// The bookkeeping annotations KRM hosts add do not count as the user's: the
+// CLI and kustomize/kpt record the same status.
+func TestHostAnnotationsAreNotTheUsers(t *testing.T) {
+	svc := "apiVersion: v1\nkind: Service\nmetadata:\n  name: a\n%s\nspec: {selector: {app: a}, ports: [{name: http, port: 80}]}\n"
+	dep := "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: a, annotations: {sidecarize.dev/inject: monitor}}\nspec:\n  template:\n    metadata: {labels: {app: a}}\n    spec: {containers: [{name: a, image: \"nginx:1.27\", ports: [{name: http, containerPort: 80}]}]}\n---\n"
+	var statuses []string
+	for _, ann := range []string{"", "  annotations:\n    config.kubernetes.io/index: '1'\n    kustomize.config.k8s.io/id: |\n      kind: Service\n"} {
+		in := dep + fmt.Sprintf(svc, ann)
+		out, _, err := (&transform.Engine{Patterns: []transform.Pattern{monitor.Pattern{}}, Version: "test"}).Process("in.yaml", []byte(in))
+		if err != nil {
+			t.Fatal(err)
+		}
+		i := strings.LastIndex(string(out), "sidecarize.dev/status: ")
+		statuses = append(statuses, strings.SplitN(string(out)[i:], "\n", 2)[0])
+	}
+	if statuses[0] != statuses[1] {
+		t.Errorf("status differs:\n%s\n%s", statuses[0], statuses[1])
 	}
 }

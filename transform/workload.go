@@ -361,7 +361,7 @@ func (w *Workload) prepareAnnotations() error {
 	if err != nil {
 		return err
 	}
-	if md.Field("annotations") == nil && !w.status.has(w.status.Created, "annotations") {
+	if !hasUserKeys(w.tmpl, "annotations") && !w.status.has(w.status.Created, "annotations") {
 		w.status.Created = append(w.status.Created, "annotations")
 	}
 	_, err = md.Pipe(yaml.LookupCreate(yaml.MappingNode, "annotations"))
