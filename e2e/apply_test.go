@@ -30,6 +30,7 @@ func TestApply(t *testing.T) {
 	c := kube(t)
 	for _, f := range files {
 		t.Run(f, func(t *testing.T) {
+			t.Parallel()
 			data, err := os.ReadFile(filepath.Join(env.RepoRoot(), f))
 			if err != nil {
 				t.Fatal(err)
