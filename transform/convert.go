@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
@@ -21,6 +23,11 @@ func toRNode(v any) (*yaml.RNode, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encoding %T: %w", v, err)
 	}
+	// Many workloads get the very same container or object: reuse the
+	// nodes of an identical encoding (copied, the tree is mutable).
+	if n, ok := nodeCache.Load(string(b)); ok {
+		return yaml.NewRNode(yaml.CopyYNode(n.(*yaml.Node))), nil
+	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
 	n, err := jsonNode(dec)
@@ -28,8 +35,20 @@ func toRNode(v any) (*yaml.RNode, error) {
 		return nil, fmt.Errorf("encoding %T: %w", v, err)
 	}
 	typeMetaFirst(n)
+	if cacheSize.Add(1) <= maxCached {
+		nodeCache.Store(string(b), yaml.CopyYNode(n))
+	}
 	return yaml.NewRNode(n), nil
 }
+
+// nodeCache maps JSON encodings to their nodes, bounded so that a stream of
+// all-different objects does not keep them all.
+var (
+	nodeCache sync.Map
+	cacheSize atomic.Int64
+)
+
+const maxCached = 256
 
 // jsonNode reads one JSON value from dec as a yaml node; null-valued object
 // keys are dropped.

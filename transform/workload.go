@@ -418,9 +418,7 @@ func (w *Workload) addObject(obj any) (*yaml.RNode, error) {
 			return nil, err
 		}
 	}
-	labels := n.GetLabels()
-	labels[LabelManagedBy] = ManagedByValue
-	if err := n.SetLabels(labels); err != nil {
+	if err := setMetaKey(n, "labels", LabelManagedBy, ManagedByValue); err != nil {
 		return nil, err
 	}
 	for _, o := range w.status.Objects {
