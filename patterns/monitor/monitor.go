@@ -95,7 +95,7 @@ func (o *Options) Validate() error {
 			return fmt.Errorf("errorRatio: %v: must be between 0 and 1", o.ErrorRatio)
 		}
 	}
-	if !validDuration(o.Timeout) {
+	if !haproxy.ValidDuration(o.Timeout) {
 		return fmt.Errorf("timeout: %q: expected a duration like 30s or 500ms", o.Timeout)
 	}
 	if o.MaxConnections < 1 {
@@ -104,22 +104,6 @@ func (o *Options) Validate() error {
 	return nil
 }
 
-// validDuration accepts HAProxy time formats that are also Go-like: digits
-// and a unit of us, ms, s, m, h.
-func validDuration(s string) bool {
-	i := 0
-	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
-		i++
-	}
-	if i == 0 {
-		return false
-	}
-	switch s[i:] {
-	case "us", "ms", "s", "m", "h":
-		return true
-	}
-	return false
-}
 
 // Pattern is the monitor pattern.
 type Pattern struct{}

@@ -161,7 +161,7 @@ func (o *Options) Validate() error {
 	if err := o.Options.Validate(); err != nil {
 		return err
 	}
-	if !validDuration(o.Timeout) {
+	if !haproxy.ValidDuration(o.Timeout) {
 		return fmt.Errorf("timeout: %q: expected a duration like 30s or 500ms", o.Timeout)
 	}
 	if o.MaxConnections < 1 {
@@ -187,20 +187,6 @@ func (o *Options) Validate() error {
 	return nil
 }
 
-func validDuration(s string) bool {
-	i := 0
-	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
-		i++
-	}
-	if i == 0 {
-		return false
-	}
-	switch s[i:] {
-	case "us", "ms", "s", "m", "h":
-		return true
-	}
-	return false
-}
 
 // Pattern is the tls pattern.
 type Pattern struct{}
