@@ -104,7 +104,6 @@ func (o *Options) Validate() error {
 	return nil
 }
 
-
 // Pattern is the monitor pattern.
 type Pattern struct{}
 

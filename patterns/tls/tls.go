@@ -187,7 +187,6 @@ func (o *Options) Validate() error {
 	return nil
 }
 
-
 // Pattern is the tls pattern.
 type Pattern struct{}
 
