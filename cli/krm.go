@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"strings"
 
 	"sigs.k8s.io/kustomize/kyaml/fn/framework"
 	"sigs.k8s.io/kustomize/kyaml/kio"
@@ -78,13 +79,29 @@ func results(rep *transform.Report) framework.Results {
 		if w.Reason != "" {
 			msg += " (" + w.Reason + ")"
 		}
-		out = append(out, &framework.Result{Message: msg, Severity: framework.Info, ResourceRef: ref})
+		var field *framework.Field
+		if w.Field != "" {
+			field = &framework.Field{Path: w.Field}
+		}
+		out = append(out, &framework.Result{Message: msg, Severity: framework.Info, ResourceRef: ref, Field: field})
 		for _, m := range w.Warnings {
-			out = append(out, &framework.Result{Message: m, Severity: framework.Warning, ResourceRef: ref})
+			out = append(out, &framework.Result{Message: m, Severity: framework.Warning, ResourceRef: ref, Field: field})
 		}
 	}
 	for _, m := range rep.Warnings {
-		out = append(out, &framework.Result{Message: m.Object + ": " + m.Message, Severity: framework.Warning})
+		kind, name, _ := strings.Cut(m.Object, " ")
+		res := &framework.Result{Message: m.Message, Severity: framework.Warning}
+		if name != "" {
+			ns, n, ok := strings.Cut(name, "/")
+			if !ok {
+				ns, n = "", name
+			}
+			res.ResourceRef = &yaml.ResourceIdentifier{TypeMeta: yaml.TypeMeta{Kind: kind}, NameMeta: yaml.NameMeta{Name: n, Namespace: ns}}
+		}
+		if m.Field != "" {
+			res.Field = &framework.Field{Path: m.Field}
+		}
+		out = append(out, res)
 	}
 	return out
 }

@@ -232,7 +232,7 @@ func (e *Engine) Run(docs []*Doc) (*Report, error) {
 			}
 		}
 		if sum.fresh && matched == 0 && hasRetarget(sum.edits) {
-			rep.Warn(sum.where, sum.ref, "no Service in the input selects this workload's pods; nothing to retarget")
+			rep.Warn(sum.where, sum.ref, "", "no Service in the input selects this workload's pods; nothing to retarget")
 		}
 	}
 	for _, s := range svcs {
@@ -248,7 +248,7 @@ func (e *Engine) Run(docs []*Doc) (*Report, error) {
 			if sum.injected || !s.selects(sum.namespace, sum.labels) {
 				continue
 			}
-			rep.Warn(s.obj.where, "Service "+s.info.Name, fmt.Sprintf("also selects the pods of %s, which are not injected: its targetPort was moved to the proxy port they do not have", sum.ref))
+			rep.Warn(s.obj.where, "Service "+qualified(s.info.Namespace, s.info.Name), "spec.selector", fmt.Sprintf("also selects the pods of %s, which are not injected: its targetPort was moved to the proxy port they do not have", sum.ref))
 		}
 	}
 	if len(errs) > 0 {
@@ -322,7 +322,8 @@ func (e *Engine) processWorkload(o *object, specs []FieldSpec, byNS serviceIndex
 	}
 	w := p.w
 	sum := &summary{where: o.where, ref: w.Ref(), namespace: w.Namespace, labels: w.labels}
-	wr := WorkloadReport{Source: o.doc.Source, Index: o.doc.Index, Kind: w.Kind, Namespace: w.Namespace, Name: w.Name}
+	wr := WorkloadReport{Source: o.doc.Source, Index: o.doc.Index, Kind: w.Kind, Namespace: w.Namespace, Name: w.Name,
+		Field: strings.ReplaceAll(o.spec.Path, "/", ".")}
 	if p.old != nil && p.action != "leave" {
 		if err := uninjectWorkload(w, p.old); err != nil {
 			return nil, fmt.Errorf("%s: %s: uninject: %w", o.where, w.Ref(), err)
@@ -701,4 +702,12 @@ func containerNames(list []corev1.Container) []string {
 		out = append(out, c.Name)
 	}
 	return out
+}
+
+// qualified is "namespace/name", or "name" without a namespace.
+func qualified(ns, name string) string {
+	if ns == "" {
+		return name
+	}
+	return ns + "/" + name
 }

@@ -28,6 +28,9 @@ type WorkloadReport struct {
 	// already_injected_not_selected, no_pod_template.
 	Reason   string   `json:"reason,omitempty"`
 	Warnings []string `json:"warnings,omitempty"`
+	// Field is the pod template the patterns changed (or would have),
+	// e.g. spec.template; for a Pod, the Pod itself ("").
+	Field string `json:"field,omitempty"`
 }
 
 // Message is a warning about an object.
@@ -35,11 +38,12 @@ type Message struct {
 	Where   string `json:"where"`
 	Object  string `json:"object"`
 	Message string `json:"message"`
+	Field   string `json:"field,omitempty"`
 }
 
 // Warn adds a warning.
-func (r *Report) Warn(where, object, msg string) {
-	r.Warnings = append(r.Warnings, Message{Where: where, Object: object, Message: msg})
+func (r *Report) Warn(where, object, field, msg string) {
+	r.Warnings = append(r.Warnings, Message{Where: where, Object: object, Field: field, Message: msg})
 }
 
 // WriteText writes the human summary (stderr by default).
