@@ -49,10 +49,7 @@ func (r *Report) Warn(where, object, field, msg string) {
 // WriteText writes the human summary (stderr by default).
 func (r *Report) WriteText(w io.Writer) {
 	for _, wr := range r.Workloads {
-		ref := wr.Kind + " " + wr.Name
-		if wr.Namespace != "" {
-			ref = wr.Kind + " " + wr.Namespace + "/" + wr.Name
-		}
+		ref := wr.Kind + " " + qualified(wr.Namespace, wr.Name)
 		switch wr.Action {
 		case "injected":
 			fmt.Fprintf(w, "sidecarize: %s: injected %s\n", ref, strings.Join(wr.Patterns, ", "))

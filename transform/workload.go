@@ -47,12 +47,7 @@ type ServiceInfo struct {
 }
 
 // Ref is "Deployment shop/api" (or "Deployment api" without a namespace).
-func (w *Workload) Ref() string {
-	if w.Namespace == "" {
-		return w.Kind + " " + w.Name
-	}
-	return w.Kind + " " + w.Namespace + "/" + w.Name
-}
+func (w *Workload) Ref() string { return w.Kind + " " + qualified(w.Namespace, w.Name) }
 
 // Errorf returns an error naming the document, the workload and the pattern.
 func (w *Workload) Errorf(format string, args ...any) error {
