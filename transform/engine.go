@@ -230,6 +230,12 @@ func (e *Engine) Run(docs []*Doc) (*Report, error) {
 					fail(err)
 				}
 			}
+			if sum.fresh && s.info.Headless && hasRetarget(sum.edits) {
+				// A headless Service is not proxied by kube-proxy: its
+				// clients dial pod IPs on the port they know.
+				rep.Warn(s.obj.where, "Service "+qualified(s.info.Namespace, s.info.Name), "spec.clusterIP",
+					fmt.Sprintf("is headless: clients that resolve it and dial the app's port reach %s directly, past the proxy; only the endpoint port (SRV records) leads to the proxy", sum.ref))
+			}
 		}
 		if sum.fresh && matched == 0 && hasRetarget(sum.edits) {
 			rep.Warn(sum.where, sum.ref, "", "no Service in the input selects this workload's pods; nothing to retarget")

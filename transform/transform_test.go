@@ -2,6 +2,7 @@ package transform_test
 
 import (
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 
@@ -288,4 +289,22 @@ func TestHostAnnotationsAreNotTheUsers(t *testing.T) {
 	if statuses[0] != statuses[1] {
 		t.Errorf("status differs:\n%s\n%s", statuses[0], statuses[1])
 	}
+}
+
+// Clients of a headless Service dial pod IPs: retargeting it is reported.
+func TestHeadlessServiceIsReported(t *testing.T) {
+	in, err := os.ReadFile("../testdata/statefulset/input.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rep, err := (&transform.Engine{Patterns: []transform.Pattern{monitor.Pattern{}}, Version: "test"}).Process("in.yaml", in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range rep.Warnings {
+		if w.Object == "Service db" && strings.Contains(w.Message, "headless") && w.Field == "spec.clusterIP" {
+			return
+		}
+	}
+	t.Errorf("no warning about the headless Service: %+v", rep.Warnings)
 }
