@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -13,7 +12,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -176,7 +174,7 @@ func expStartPostgres(t *testing.T, ns *podsim.NetNS, bin string, port int, pass
 	if err != nil {
 		t.Fatalf("initdb: %v\n%s", err, out)
 	}
-	var logs e2eLockedBuffer
+	var logs podsim.SyncBuffer
 	cmd := asPostgres(exec.Command(filepath.Join(bin, "postgres"), "-D", data, "-p", strconv.Itoa(port),
 		"-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories="+dir, "-c", "fsync=off"))
 	cmd.Stdout, cmd.Stderr = &logs, &logs
@@ -203,7 +201,7 @@ func expStartPostgres(t *testing.T, ns *podsim.NetNS, bin string, port int, pass
 // the connection result (up, e.g. pg_up), and returns the last scrape.
 func expRunExporter(t *testing.T, ns *podsim.NetNS, bin string, args, environ []string, uid, gid, port int, up string) string {
 	t.Helper()
-	var logs e2eLockedBuffer
+	var logs podsim.SyncBuffer
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append([]string{"PATH=/usr/bin:/bin"}, environ...)
 	cmd.Dir = "/"
@@ -301,7 +299,7 @@ func expLookupUser(t *testing.T, name string) (int, int) {
 	return uid, gid
 }
 
-func expWaitListening(t *testing.T, ns *podsim.NetNS, port int, done <-chan struct{}, logs *e2eLockedBuffer) {
+func expWaitListening(t *testing.T, ns *podsim.NetNS, port int, done <-chan struct{}, logs *podsim.SyncBuffer) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
@@ -349,22 +347,4 @@ func expGrep(body, prefix string) string {
 		}
 	}
 	return strings.Join(out, "\n")
-}
-
-// e2eLockedBuffer collects a process's output while it runs.
-type e2eLockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *e2eLockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *e2eLockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

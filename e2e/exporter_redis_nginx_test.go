@@ -109,7 +109,7 @@ func expTempDirFor(t *testing.T, user string) string {
 func expStartDaemon(t *testing.T, ns *podsim.NetNS, user, dir string, port int, bin string, args ...string) {
 	t.Helper()
 	uid, gid := expLookupUser(t, user)
-	var logs e2eLockedBuffer
+	var logs podsim.SyncBuffer
 	cmd := exec.Command(bin, args...)
 	cmd.Dir = dir
 	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C.UTF-8"}

@@ -188,7 +188,7 @@ func runTLSPod(t *testing.T, objs []manifest.Object, w manifest.Object, proxy ma
 		}
 	}
 	uid, gid := expContainerUser(t, tmpl, proxy)
-	var logs e2eLockedBuffer
+	var logs podsim.SyncBuffer
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Dir = root
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), Groups: []uint32{}}, Setpgid: true}

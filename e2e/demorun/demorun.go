@@ -27,7 +27,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -221,7 +220,7 @@ type demo struct {
 	fePort, initialPort               int
 	procs                             []*exec.Cmd
 	closers                           []func()
-	httpbinLog                        *syncBuffer
+	httpbinLog                        *podsim.SyncBuffer
 }
 
 func (d *demo) printf(format string, args ...any) { fmt.Fprintf(d.opt.Out, format, args...) }
@@ -342,7 +341,7 @@ func (d *demo) startAPI(ctx context.Context, pod *podsim.Pod, httpbin string) (e
 		return err
 	}
 	replaceApps(d.api)
-	d.httpbinLog = &syncBuffer{}
+	d.httpbinLog = &podsim.SyncBuffer{}
 	if err := d.run(d.api.NS, "", d.httpbinLog, nil, httpbin, "-host", "127.0.0.1", "-port", strconv.Itoa(app), "-log-format", "json"); err != nil {
 		return err
 	}
@@ -402,7 +401,7 @@ func (d *demo) startFrontend(ctx context.Context, pod *podsim.Pod, frontend, ini
 	if apiURL == "" {
 		return errors.New("frontend: no API_URL in the v3 manifest")
 	}
-	feLog := &syncBuffer{}
+	feLog := &podsim.SyncBuffer{}
 	if err := d.run(d.fe.NS, "", feLog, []string{"API_URL=" + apiURL, "PORT=" + strconv.Itoa(app)}, frontend); err != nil {
 		return err
 	}
@@ -415,7 +414,7 @@ func (d *demo) startFrontend(ctx context.Context, pod *podsim.Pod, frontend, ini
 		return err
 	}
 	d.initialPort = app + 1
-	if err := d.run(d.fe.NS, resolv, &syncBuffer{}, []string{"API_URL=" + initialURL, "PORT=" + strconv.Itoa(d.initialPort)}, frontend); err != nil {
+	if err := d.run(d.fe.NS, resolv, &podsim.SyncBuffer{}, []string{"API_URL=" + initialURL, "PORT=" + strconv.Itoa(d.initialPort)}, frontend); err != nil {
 		return err
 	}
 	if d.fePort, err = servicePort(pod, 80); err != nil {
@@ -661,21 +660,4 @@ func rel(p string) string {
 		return r
 	}
 	return p
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }

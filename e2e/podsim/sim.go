@@ -34,7 +34,7 @@ type Proc struct {
 	Root      string   // the container's simulated filesystem root
 	UID, GID  int
 	cmd       *exec.Cmd
-	out       *syncBuffer
+	out       *SyncBuffer
 	exited    chan struct{}
 }
 
@@ -424,7 +424,7 @@ func containerEnv(pod *Pod, name string) []string {
 // run runs the container's command with extra args to completion (in the
 // namespace, as the container's user).
 func (s *Sim) run(ctx context.Context, p *Proc, extra ...string) (string, error) {
-	var out syncBuffer
+	var out SyncBuffer
 	cmd := s.command(p, extra...)
 	cmd.Stdout, cmd.Stderr = &out, &out
 	done, err := s.NS.Start(cmd)
@@ -449,7 +449,7 @@ func (s *Sim) run(ctx context.Context, p *Proc, extra ...string) (string, error)
 }
 
 func (s *Sim) startProc(p *Proc) error {
-	p.out = &syncBuffer{}
+	p.out = &SyncBuffer{}
 	p.cmd = s.command(p)
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	done, err := s.NS.Start(p.cmd)
@@ -510,18 +510,20 @@ func (s *Sim) Dial(ctx context.Context, port int) (net.Conn, error) {
 	return s.NS.DialContext(ctx, "tcp", "127.0.0.1:"+strconv.Itoa(port))
 }
 
-type syncBuffer struct {
+// SyncBuffer is a bytes.Buffer safe for a process's stdout and stderr
+// written from several goroutines.
+type SyncBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (b *syncBuffer) Write(p []byte) (int, error) {
+func (b *SyncBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.b.Write(p)
 }
 
-func (b *syncBuffer) String() string {
+func (b *SyncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.b.String()
