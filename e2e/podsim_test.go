@@ -19,16 +19,8 @@ var sampleGlobs = []string{"e2e/testdata/sample/*.yaml"}
 // TestPodSim runs every HAProxy container of every generated output (and of
 // the suite's samples) in a simulated pod and exercises it.
 func TestPodSim(t *testing.T) {
-	files, err := outputFiles()
-	if err != nil {
-		t.Fatal(err)
-	}
-	samples, err := globFiles(env.RepoRoot(), sampleGlobs)
-	if err != nil {
-		t.Fatal(err)
-	}
 	pods := 0
-	for _, f := range append(files, samples...) {
+	for _, f := range outputsAndSamples(t) {
 		data, err := os.ReadFile(filepath.Join(env.RepoRoot(), f))
 		if err != nil {
 			t.Fatal(err)

@@ -22,16 +22,8 @@ import (
 // rules`, and a `promtool test rules` unit test per rule set proves its
 // high-error-rate alert fires above its threshold and not below.
 func TestPromtool(t *testing.T) {
-	files, err := outputFiles()
-	if err != nil {
-		t.Fatal(err)
-	}
-	samples, err := globFiles(env.RepoRoot(), sampleGlobs)
-	if err != nil {
-		t.Fatal(err)
-	}
 	n := 0
-	for _, f := range append(files, samples...) {
+	for _, f := range outputsAndSamples(t) {
 		data, err := os.ReadFile(filepath.Join(env.RepoRoot(), f))
 		if err != nil {
 			t.Fatal(err)

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"testing"
 
 	"github.com/sidecarize/sidecarize/e2e/internal/env"
 )
@@ -81,3 +82,18 @@ func globFiles(root string, patterns []string) ([]string, error) {
 
 // outputFiles are the generated manifests in the checkout.
 func outputFiles() ([]string, error) { return globFiles(env.RepoRoot(), outputGlobs) }
+
+// outputsAndSamples is every generated output plus the suite's own samples,
+// the inputs of the pod simulator and promtool checks.
+func outputsAndSamples(t *testing.T) []string {
+	t.Helper()
+	files, err := outputFiles()
+	if err != nil {
+		t.Fatal(err)
+	}
+	samples, err := globFiles(env.RepoRoot(), sampleGlobs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append(files, samples...)
+}
