@@ -69,6 +69,11 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return ee.code
 	}
 	fmt.Fprintf(stderr, "sidecarize: %v\n", err)
+	// An error about a workload is never a usage error, whatever its text.
+	var we *transform.WorkloadError
+	if errors.As(err, &we) {
+		return exitError
+	}
 	if strings.Contains(err.Error(), "flag provided but not defined") || strings.Contains(err.Error(), "flag needs an argument") || strings.Contains(err.Error(), "invalid value") {
 		return exitUsage
 	}

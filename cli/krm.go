@@ -72,12 +72,12 @@ func results(rep *transform.Report) framework.Results {
 	var out framework.Results
 	for _, w := range rep.Workloads {
 		ref := &yaml.ResourceIdentifier{TypeMeta: yaml.TypeMeta{Kind: w.Kind}, NameMeta: yaml.NameMeta{Name: w.Name, Namespace: w.Namespace}}
-		msg := w.Action
+		msg := string(w.Action)
 		if len(w.Patterns) > 0 {
 			msg += ": " + fmt.Sprint(w.Patterns)
 		}
 		if w.Reason != "" {
-			msg += " (" + w.Reason + ")"
+			msg += " (" + string(w.Reason) + ")"
 		}
 		var field *framework.Field
 		if w.Field != "" {

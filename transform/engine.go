@@ -50,8 +50,19 @@ type plan struct {
 	old     *Status
 	enabled []Pattern
 	opts    map[string]Options
-	action  string
+	step    step
+	reason  Reason // why a skip
 }
+
+// step is what plan decided for a workload.
+type step int
+
+const (
+	stepSkip     step = iota // leave it alone; plan.reason says why
+	stepInject               // (re)inject the enabled patterns
+	stepUninject             // remove an earlier injection
+	stepLeave                // injected earlier, not selected now: keep it
+)
 
 // Run transforms docs in place and returns the report. On error nothing
 // should be written: the error lists every problem found.
@@ -330,17 +341,17 @@ func (e *Engine) processWorkload(o *object, specs []FieldSpec, byNS serviceIndex
 	sum := &summary{where: o.where, ref: w.Ref(), namespace: w.Namespace, labels: w.labels}
 	wr := WorkloadReport{Source: o.doc.Source, Index: o.doc.Index, Kind: w.Kind, Namespace: w.Namespace, Name: w.Name,
 		Field: strings.ReplaceAll(o.spec.Path, "/", ".")}
-	if p.old != nil && p.action != "leave" {
+	if p.old != nil && p.step != stepLeave {
 		if err := uninjectWorkload(w, p.old); err != nil {
-			return nil, fmt.Errorf("%s: %s: uninject: %w", o.where, w.Ref(), err)
+			return nil, w.failAt("uninject", err)
 		}
 		o.changed = true
 		for _, r := range p.old.Objects {
 			sum.dropped = append(sum.dropped, r.Kind+"/"+w.Namespace+"/"+r.Name)
 		}
 	}
-	switch p.action {
-	case "inject":
+	switch p.step {
+	case stepInject:
 		for _, s := range byNS.candidates(w.Namespace, w.labels) {
 			if s.selects(w.Namespace, w.labels) {
 				w.services = append(w.services, s.info)
@@ -350,19 +361,21 @@ func (e *Engine) processWorkload(o *object, specs []FieldSpec, byNS serviceIndex
 			return nil, err
 		}
 		if len(w.status.Patterns) == 0 {
-			wr.Action, wr.Reason = "skipped", strings.Join(p.skipped, ",")
+			wr.Action, wr.Reason = ActionSkipped, Reason(strings.Join(p.skipped, ","))
 			break
 		}
 		o.changed = true
-		wr.Action, wr.Patterns = "injected", w.status.Patterns
+		wr.Action, wr.Patterns = ActionInjected, w.status.Patterns
 		sum.injected, sum.fresh, sum.edits = true, true, w.status.Services
-	case "uninject":
-		wr.Action = "uninjected"
-	case "leave":
-		wr.Action, wr.Reason = "unchanged", "already_injected_not_selected"
+	case stepUninject:
+		wr.Action = ActionUninjected
+	case stepLeave:
+		wr.Action, wr.Reason = ActionUnchanged, ReasonAlreadyInjectedNotSelected
 		sum.injected, sum.edits = true, p.old.Services
+	case stepSkip:
+		wr.Action, wr.Reason = ActionSkipped, p.reason
 	default:
-		wr.Action, wr.Reason = "skipped", p.action
+		panic(fmt.Sprintf("transform: unhandled plan step %d", p.step))
 	}
 	wr.Warnings = w.warnings
 	sum.report = wr
@@ -391,7 +404,7 @@ func docsOf(objs []*object) []*Doc {
 
 func hasRetarget(edits []ServiceEdit) bool {
 	for _, e := range edits {
-		if e.Op == "retarget" {
+		if e.Op == OpRetarget {
 			return true
 		}
 	}
@@ -481,17 +494,17 @@ func (e *Engine) plan(o *object, native bool, kv KubeVersion) (*plan, error) {
 	n := o.node
 	tmpl, err := podTemplate(n, o.spec)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %s %s: %s: %w", o.where, n.GetKind(), n.GetName(), o.spec.Path, err)
+		return nil, &WorkloadError{Where: o.where, Workload: n.GetKind() + " " + n.GetName(), At: o.spec.Path, Err: err}
 	}
 	w := &Workload{Kind: n.GetKind(), Name: n.GetName(), Namespace: n.GetNamespace(), Native: native, KubeVersion: kv, obj: o}
 	p := &plan{obj: o, w: w, opts: map[string]Options{}}
 	if tmpl == nil {
-		p.action = "no_pod_template"
+		p.reason = ReasonNoPodTemplate
 		return p, nil
 	}
 	w.tmpl = tmpl
 	if f := tmpl.Field("spec"); f == nil || f.Value.YNode().Kind != yaml.MappingNode {
-		return nil, fmt.Errorf("%s: %s: %s: missing pod spec", o.where, w.Ref(), w.fieldPath("spec"))
+		return nil, w.fail("%s: missing pod spec", w.fieldPath("spec"))
 	}
 	w.spec = tmpl.Field("spec").Value
 	w.labels = tmpl.GetLabels()
@@ -510,14 +523,15 @@ func (e *Engine) plan(o *object, native bool, kv KubeVersion) (*plan, error) {
 	if raw, ok := anns[AnnotationStatus]; ok {
 		st, err := parseStatus(raw)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %s: %w", o.where, w.Ref(), err)
+			return nil, w.fail("%w", err)
 		}
 		p.old = st
 	}
 	if e.Uninject {
-		p.action = "not_injected"
 		if p.old != nil {
-			p.action = "uninject"
+			p.step = stepUninject
+		} else {
+			p.reason = ReasonNotInjected
 		}
 		return p, nil
 	}
@@ -527,9 +541,10 @@ func (e *Engine) plan(o *object, native bool, kv KubeVersion) (*plan, error) {
 	inject := strings.TrimSpace(anns[AnnotationInject])
 	switch strings.ToLower(inject) {
 	case "disabled", "false", "none", "off":
-		p.action = "opted_out"
 		if p.old != nil {
-			p.action = "uninject"
+			p.step = stepUninject
+		} else {
+			p.reason = ReasonOptedOut
 		}
 		return p, nil
 	}
@@ -556,7 +571,7 @@ func (e *Engine) plan(o *object, native bool, kv KubeVersion) (*plan, error) {
 				continue
 			}
 			if patternByName(e.Patterns, name) == nil {
-				return nil, fmt.Errorf("%s: %s: metadata.annotations[%q]: unknown pattern %q (patterns: %s)", o.where, w.Ref(), AnnotationInject, name, strings.Join(patternNames(e.Patterns), ", "))
+				return nil, w.fail("metadata.annotations[%q]: unknown pattern %q (patterns: %s)", AnnotationInject, name, strings.Join(patternNames(e.Patterns), ", "))
 			}
 			on[name] = true
 		}
@@ -587,7 +602,7 @@ func (e *Engine) plan(o *object, native bool, kv KubeVersion) (*plan, error) {
 			}
 			if ok {
 				if err := overlayJSON(opts, raw); err != nil {
-					return nil, fmt.Errorf("%s: %s: config %s: %w", o.where, w.Ref(), pat.ConfigKey(), err)
+					return nil, w.failAt("config "+pat.ConfigKey(), err)
 				}
 			}
 		}
@@ -602,12 +617,12 @@ func (e *Engine) plan(o *object, native bool, kv KubeVersion) (*plan, error) {
 				continue
 			}
 			if err := SetOption(opts, rest, anns[k]); err != nil {
-				return nil, fmt.Errorf("%s: %s: metadata.annotations[%q]: %w", o.where, w.Ref(), k, err)
+				return nil, w.failAt(fmt.Sprintf("metadata.annotations[%q]", k), err)
 			}
 		}
 		if on[pat.Name()] {
 			if err := opts.Validate(); err != nil {
-				return nil, fmt.Errorf("%s: %s: %s: %w", o.where, w.Ref(), pat.Name(), err)
+				return nil, w.failAt(pat.Name(), err)
 			}
 			p.enabled = append(p.enabled, pat)
 			p.opts[pat.Name()] = opts
@@ -619,16 +634,16 @@ func (e *Engine) plan(o *object, native bool, kv KubeVersion) (*plan, error) {
 		}
 		pn, _, _ := strings.Cut(strings.TrimPrefix(k, AnnotationPrefix), ".")
 		if patternByName(e.Patterns, pn) == nil {
-			return nil, fmt.Errorf("%s: %s: metadata.annotations[%q]: unknown pattern %q (patterns: %s)", o.where, w.Ref(), k, pn, strings.Join(patternNames(e.Patterns), ", "))
+			return nil, w.fail("metadata.annotations[%q]: unknown pattern %q (patterns: %s)", k, pn, strings.Join(patternNames(e.Patterns), ", "))
 		}
 	}
 	switch {
 	case len(p.enabled) > 0:
-		p.action = "inject"
+		p.step = stepInject
 	case p.old != nil:
-		p.action = "leave"
+		p.step = stepLeave
 	default:
-		p.action = "not_selected"
+		p.reason = ReasonNotSelected
 	}
 	return p, nil
 }
@@ -650,16 +665,16 @@ func (e *Engine) inject(p *plan) error {
 		return err
 	}
 	if ps.HostNetwork {
-		return fmt.Errorf("%s: %s: %s: hostNetwork pods share the node's ports; sidecarize does not inject them (host_network_enabled)", p.obj.where, w.Ref(), w.FieldPath("hostNetwork"))
+		return w.failAt(w.FieldPath("hostNetwork"), fmt.Errorf("hostNetwork pods share the node's ports; sidecarize does not inject them (%s)", ReasonHostNetwork))
 	}
 	for _, c := range append(append([]string{}, containerNames(ps.InitContainers)...), containerNames(ps.Containers)...) {
 		if mesh, ok := otherMeshes[c]; ok {
-			return fmt.Errorf("%s: %s: %s: container %q is %s's proxy; sidecarize does not inject pods that run another mesh's proxy (sidecar_already_exists)", p.obj.where, w.Ref(), w.FieldPath("containers"), c, mesh)
+			return w.failAt(w.FieldPath("containers"), fmt.Errorf("container %q is %s's proxy; sidecarize does not inject pods that run another mesh's proxy (%s)", c, mesh, ReasonSidecarExists))
 		}
 	}
 	for k := range w.tmpl.GetAnnotations() {
 		if mesh, ok := otherMeshes[k]; ok {
-			return fmt.Errorf("%s: %s: annotation %s: the pod is already injected by %s (sidecar_already_exists)", p.obj.where, w.Ref(), k, mesh)
+			return w.failAt("annotation "+k, fmt.Errorf("the pod is already injected by %s (%s)", mesh, ReasonSidecarExists))
 		}
 	}
 	w.status = Status{Version: e.Version}
@@ -669,10 +684,11 @@ func (e *Engine) inject(p *plan) error {
 			var skip *SkipError
 			if errors.As(err, &skip) {
 				w.Warn("not applied: %s (%s)", skip.Message, skip.Reason)
-				p.skipped = append(p.skipped, skip.Reason)
+				p.skipped = append(p.skipped, string(skip.Reason))
 				continue
 			}
-			if strings.HasPrefix(err.Error(), p.obj.where+":") {
+			var we *WorkloadError
+			if errors.As(err, &we) {
 				return err
 			}
 			return w.Errorf("%v", err)

@@ -35,13 +35,13 @@ type Options interface {
 // apply. A rule that selects every workload then does not fail on, say, a
 // load generator without ports.
 type SkipError struct {
-	Reason  string // e.g. no_ports
+	Reason  Reason // e.g. ReasonNoPorts
 	Message string
 }
 
-func (e *SkipError) Error() string { return e.Message + " (" + e.Reason + ")" }
+func (e *SkipError) Error() string { return e.Message + " (" + string(e.Reason) + ")" }
 
 // Skip returns a SkipError.
-func Skip(reason, format string, args ...any) error {
+func Skip(reason Reason, format string, args ...any) error {
 	return &SkipError{Reason: reason, Message: fmt.Sprintf(format, args...)}
 }

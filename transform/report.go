@@ -22,11 +22,11 @@ type WorkloadReport struct {
 	Kind      string   `json:"kind"`
 	Namespace string   `json:"namespace,omitempty"`
 	Name      string   `json:"name"`
-	Action    string   `json:"action"` // injected, uninjected, unchanged, skipped
+	Action    Action   `json:"action"`
 	Patterns  []string `json:"patterns,omitempty"`
-	// Reason is machine readable: not_selected, opted_out, not_injected,
-	// already_injected_not_selected, no_pod_template.
-	Reason   string   `json:"reason,omitempty"`
+	// Reason says why a workload was skipped or left unchanged (the
+	// Reason constants).
+	Reason   Reason   `json:"reason,omitempty"`
 	Warnings []string `json:"warnings,omitempty"`
 	// Field is the pod template the patterns changed (or would have),
 	// e.g. spec.template; for a Pod, the Pod itself ("").
@@ -51,9 +51,9 @@ func (r *Report) WriteText(w io.Writer) {
 	for _, wr := range r.Workloads {
 		ref := wr.Kind + " " + qualified(wr.Namespace, wr.Name)
 		switch wr.Action {
-		case "injected":
+		case ActionInjected:
 			fmt.Fprintf(w, "sidecarize: %s: injected %s\n", ref, strings.Join(wr.Patterns, ", "))
-		case "skipped":
+		case ActionSkipped:
 			fmt.Fprintf(w, "sidecarize: %s: skipped (%s)\n", ref, wr.Reason)
 		default:
 			if wr.Reason != "" {

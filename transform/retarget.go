@@ -15,7 +15,7 @@ func (w *Workload) Retargeted(appPort int32) (ServiceEdit, bool) {
 	for hops := 0; hops <= len(w.status.Services); hops++ {
 		next := false
 		for _, e := range w.status.Services {
-			if e.Op == "retarget" && e.AppPort == port && e.ProxyPort != port {
+			if e.Op == OpRetarget && e.AppPort == port && e.ProxyPort != port {
 				last, found, next = e, true, true
 				port = e.ProxyPort
 				break

@@ -249,7 +249,7 @@ func (s *service) apply(edits []ServiceEdit) error {
 			continue
 		}
 		switch e.Op {
-		case "retarget":
+		case OpRetarget:
 			if ports == nil {
 				continue
 			}
@@ -282,7 +282,7 @@ func (s *service) apply(edits []ServiceEdit) error {
 					return err
 				}
 			}
-		case "port":
+		case OpPort:
 			if ports == nil {
 				if err := n.PipeE(yaml.LookupCreate(yaml.MappingNode, "spec"), yaml.SetField("ports", yaml.NewListRNode())); err != nil {
 					return err
@@ -315,7 +315,7 @@ func (s *service) apply(edits []ServiceEdit) error {
 				}
 				st.Named = append(st.Named, "port-"+num)
 			}
-		case "label":
+		case OpLabel:
 			labels := n.GetLabels()
 			if _, ok := labels[e.Key]; ok {
 				continue
@@ -329,6 +329,8 @@ func (s *service) apply(edits []ServiceEdit) error {
 				return err
 			}
 			st.Labels = append(st.Labels, e.Key)
+		default:
+			return fmt.Errorf("%s: Service %s: unknown Service edit %q (pattern %s)", s.obj.where, s.info.Name, e.Op, e.Pattern)
 		}
 	}
 	s.obj.changed = true

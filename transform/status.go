@@ -58,11 +58,10 @@ type Edit struct {
 // Edits are data, applied by the engine after every workload is injected, so
 // Services are derived from the workloads and re-running is exact.
 type ServiceEdit struct {
-	// Op is "retarget" (ports whose targetPort is the app port move to the
-	// proxy), "port" (add a Service port) or "label" (add a label when the
-	// Service has none, so a ServiceMonitor can select it).
-	Op      string `json:"op"`
-	Pattern string `json:"pattern"`
+	// Op is OpRetarget, OpPort or OpLabel; build edits with Retarget,
+	// AddPort and AddLabel.
+	Op      ServiceOp `json:"op"`
+	Pattern string    `json:"pattern"`
 	// Service limits the edit to one Service by name; "" means every match.
 	Service string `json:"service,omitempty"`
 	// retarget: the app port (name and number) and the proxy port.

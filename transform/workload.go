@@ -51,7 +51,7 @@ func (w *Workload) Ref() string { return w.Kind + " " + qualified(w.Namespace, w
 
 // Errorf returns an error naming the document, the workload and the pattern.
 func (w *Workload) Errorf(format string, args ...any) error {
-	return fmt.Errorf("%s: %s: %s: %s", w.obj.where, w.Ref(), w.pattern, fmt.Sprintf(format, args...))
+	return w.failAt(w.pattern, fmt.Errorf(format, args...))
 }
 
 // Warn adds a warning to the report.
@@ -128,7 +128,7 @@ func (w *Workload) ResolvePort(ref string) (container string, port corev1.Contai
 		}
 	}
 	if ref == "" {
-		return "", port, Skip("no_ports", "no container declares a port; set the port option (e.g. %s.port=8080) to proxy one", w.pattern)
+		return "", port, Skip(ReasonNoPorts, "no container declares a port; set the port option (e.g. %s.port=8080) to proxy one", w.pattern)
 	}
 	if numErr == nil {
 		// A numeric port the app listens on without declaring it.

@@ -172,10 +172,7 @@ func (Pattern) Inject(w *transform.Workload, opts transform.Options) error {
 	}); err != nil {
 		return err
 	}
-	w.EditService(transform.ServiceEdit{
-		Op: "retarget", AppPort: port.ContainerPort, AppPortName: port.Name,
-		ProxyPort: o.ProxyPort, ProxyPortName: ProxyPortName,
-	})
+	w.EditService(transform.Retarget(port, o.ProxyPort, ProxyPortName))
 	res, err := scrape.Apply(w, o.Options, scrape.Endpoint{PortName: MetricsPortName, Port: o.MetricsPort, Path: o.MetricsPath, ServicePort: "metrics"})
 	if err != nil {
 		return err

@@ -72,9 +72,9 @@ func Apply(w *transform.Workload, o Options, ep Endpoint) (Result, error) {
 			// The ServiceMonitor selects Services by label: give one that
 			// has none a label to be selected by.
 			sel = map[string]string{"app.kubernetes.io/name": s.Name}
-			w.EditService(transform.ServiceEdit{Op: "label", Service: s.Name, Key: "app.kubernetes.io/name", Value: s.Name})
+			w.EditService(transform.AddLabel(s.Name, "app.kubernetes.io/name", s.Name))
 		}
-		w.EditService(transform.ServiceEdit{Op: "port", Service: s.Name, Name: ep.ServicePort, Port: ep.Port, TargetPort: ep.PortName})
+		w.EditService(transform.AddPort(s.Name, ep.ServicePort, ep.Port, ep.PortName))
 		sm := Monitor{
 			TypeMeta:   metav1.TypeMeta{APIVersion: "monitoring.coreos.com/v1", Kind: "ServiceMonitor"},
 			ObjectMeta: metav1.ObjectMeta{Name: name},

@@ -285,10 +285,7 @@ func (Pattern) Inject(w *transform.Workload, opts transform.Options) error {
 	}); err != nil {
 		return err
 	}
-	w.EditService(transform.ServiceEdit{
-		Op: "retarget", AppPort: from.ContainerPort, AppPortName: from.Name,
-		ProxyPort: o.TLSPort, ProxyPortName: TLSPortName,
-	})
+	w.EditService(transform.Retarget(from, o.TLSPort, TLSPortName))
 	if _, err := scrape.Apply(w, o.Options, scrape.Endpoint{PortName: MetricsPortName, Port: o.MetricsPort, Path: o.MetricsPath, ServicePort: ServicePortName}); err != nil {
 		return err
 	}

@@ -434,10 +434,7 @@ func (Pattern) Inject(w *transform.Workload, opts transform.Options) error {
 	if err := w.AddContainer(container(w, o)); err != nil {
 		return err
 	}
-	w.EditService(transform.ServiceEdit{
-		Op: "retarget", AppPort: backend.ContainerPort, AppPortName: backend.Name,
-		ProxyPort: o.ProxyPort, ProxyPortName: ProxyPortName,
-	})
+	w.EditService(transform.Retarget(backend, o.ProxyPort, ProxyPortName))
 	_, err = scrape.Apply(w, o.Options, scrape.Endpoint{PortName: MetricsPortName, Port: o.MetricsPort, Path: MetricsPath, ServicePort: ServicePortName})
 	return err
 }
