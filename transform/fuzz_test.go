@@ -3,7 +3,6 @@ package transform_test
 import (
 	"testing"
 
-	"github.com/sidecarize/sidecarize/patterns/monitor"
 	"github.com/sidecarize/sidecarize/transform"
 )
 
@@ -11,8 +10,8 @@ import (
 // panic, and when it succeeds, its output must be stable on a second run.
 func FuzzInject(f *testing.F) {
 	seeds := []string{
-		"apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: a, annotations: {sidecarize.dev/inject: monitor}}\nspec:\n  template:\n    metadata: {labels: {app: a}}\n    spec: {containers: [{name: a, image: 'x:1', ports: [{containerPort: 8080}]}]}\n---\napiVersion: v1\nkind: Service\nmetadata: {name: a}\nspec: {selector: {app: a}, ports: [{port: 80, targetPort: 8080}]}\n",
-		"kind: List\nitems: [{kind: Pod, apiVersion: v1, metadata: {name: p, annotations: {sidecarize.dev/inject: monitor}}, spec: {containers: []}}]\n",
+		"apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: a, annotations: {sidecarize.dev/inject: fake}}\nspec:\n  template:\n    metadata: {labels: {app: a}}\n    spec: {containers: [{name: a, image: 'x:1', ports: [{containerPort: 8080}]}]}\n---\napiVersion: v1\nkind: Service\nmetadata: {name: a}\nspec: {selector: {app: a}, ports: [{port: 80, targetPort: 8080}]}\n",
+		"kind: List\nitems: [{kind: Pod, apiVersion: v1, metadata: {name: p, annotations: {sidecarize.dev/inject: fake}}, spec: {containers: []}}]\n",
 		"apiVersion: batch/v1\nkind: CronJob\nmetadata: {name: c}\nspec: {jobTemplate: {spec: {template: {spec: {containers: [{name: c, image: 'b:1', ports: [{containerPort: 8080}]}]}}}}}\n",
 		"kind: Deployment\nspec: {template: {spec: 3}}\n",
 		"{\"kind\": \"Pod\", \"metadata\": {\"annotations\": {\"sidecarize.dev/status\": \"{}\"}}}",
@@ -24,9 +23,9 @@ func FuzzInject(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, in string) {
 		for _, e := range []*transform.Engine{
-			{Patterns: []transform.Pattern{monitor.Pattern{}}, Version: "fuzz"},
-			{Patterns: []transform.Pattern{monitor.Pattern{}}, Version: "fuzz", Flags: transform.Flags{Patterns: []string{"monitor"}}},
-			{Patterns: []transform.Pattern{monitor.Pattern{}}, Version: "fuzz", Uninject: true},
+			{Patterns: []transform.Pattern{fakePattern{}}, Version: "fuzz"},
+			{Patterns: []transform.Pattern{fakePattern{}}, Version: "fuzz", Flags: transform.Flags{Patterns: []string{"fake"}}},
+			{Patterns: []transform.Pattern{fakePattern{}}, Version: "fuzz", Uninject: true},
 		} {
 			out, _, err := e.Process("fuzz.yaml", []byte(in))
 			if err != nil {

@@ -2,13 +2,11 @@ package transform_test
 
 import (
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/sidecarize/sidecarize/patterns/monitor"
 	"github.com/sidecarize/sidecarize/transform"
 )
 
@@ -88,24 +86,25 @@ func TestGeneratedName(t *testing.T) {
 func TestSetOption(t *testing.T) {
 	tests := map[string]struct {
 		path, value string
-		check       func(o *monitor.Options) bool
+		check       func(o *fakeOptions) bool
 		err         string
 	}{
-		"string":                  {path: "protocol", value: "grpc", check: func(o *monitor.Options) bool { return o.Protocol == "grpc" }},
-		"int":                     {path: "proxyPort", value: "15000", check: func(o *monitor.Options) bool { return o.ProxyPort == 15000 }},
-		"bool":                    {path: "rules", value: "true", check: func(o *monitor.Options) bool { return o.Rules }},
-		"float":                   {path: "errorRatio", value: "0.1", check: func(o *monitor.Options) bool { return o.ErrorRatio == 0.1 }},
-		"embedded":                {path: "scrape", value: "podMonitor", check: func(o *monitor.Options) bool { return o.Scrape == "podMonitor" }},
-		"yaml object":             {path: "resources", value: "{limits: {cpu: 1}}", check: func(o *monitor.Options) bool { return o.Resources != nil && o.Resources.Limits.Cpu().String() == "1" }},
+		"string":                  {path: "port", value: "grpc", check: func(o *fakeOptions) bool { return o.Port == "grpc" }},
+		"int":                     {path: "proxyPort", value: "15000", check: func(o *fakeOptions) bool { return o.ProxyPort == 15000 }},
+		"bool":                    {path: "verbose", value: "true", check: func(o *fakeOptions) bool { return o.Verbose }},
+		"float":                   {path: "ratio", value: "0.1", check: func(o *fakeOptions) bool { return o.Ratio == 0.1 }},
+		"string list":             {path: "tags", value: "a,b", check: func(o *fakeOptions) bool { return len(o.Tags) == 2 && o.Tags[1] == "b" }},
+		"embedded":                {path: "mode", value: "b", check: func(o *fakeOptions) bool { return o.Mode == "b" }},
+		"yaml object":             {path: "resources", value: "{limits: {cpu: 1}}", check: func(o *fakeOptions) bool { return o.Resources != nil && o.Resources.Limits.Cpu().String() == "1" }},
 		"bad int":                 {path: "proxyPort", value: "x", err: `proxyPort: "x": expected a whole number`},
 		"unknown":                 {path: "nope", value: "1", err: "nope: unknown option"},
 		"case matters":            {path: "proxyport", value: "1", err: "proxyport: unknown option"},
-		"leaf has no sub-options": {path: "protocol.x", value: "1", err: "has no sub-options"},
+		"leaf has no sub-options": {path: "port.x", value: "1", err: "has no sub-options"},
 		"unknown nested field":    {path: "resources", value: "{limitz: {}}", err: `unknown field "limitz"`},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			o := monitor.Default()
+			o := defaultFakeOptions()
 			err := transform.SetOption(o, tc.path, tc.value)
 			if tc.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.err) {
@@ -161,7 +160,7 @@ func TestKubeVersion(t *testing.T) {
 func TestServiceMatching(t *testing.T) {
 	in := `apiVersion: apps/v1
 kind: Deployment
-metadata: {name: a, annotations: {sidecarize.dev/inject: monitor}}
+metadata: {name: a, annotations: {sidecarize.dev/inject: fake}}
 spec:
   selector: {matchLabels: {app: x, v: "1"}}
   template:
@@ -187,7 +186,7 @@ kind: Service
 metadata: {name: elsewhere, namespace: other}
 spec: {selector: {app: x}, ports: [{name: http, port: 80, targetPort: 8080}]}
 `
-	e := &transform.Engine{Patterns: []transform.Pattern{monitor.Pattern{}}, Version: "test"}
+	e := fakeEngine()
 	out, rep, err := e.Process("in.yaml", []byte(in))
 	if err != nil {
 		t.Fatal(err)
@@ -275,11 +274,11 @@ spec:
 // CLI and kustomize/kpt record the same status.
 func TestHostAnnotationsAreNotTheUsers(t *testing.T) {
 	svc := "apiVersion: v1\nkind: Service\nmetadata:\n  name: a\n%s\nspec: {selector: {app: a}, ports: [{name: http, port: 80}]}\n"
-	dep := "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: a, annotations: {sidecarize.dev/inject: monitor}}\nspec:\n  template:\n    metadata: {labels: {app: a}}\n    spec: {containers: [{name: a, image: \"nginx:1.27\", ports: [{name: http, containerPort: 80}]}]}\n---\n"
+	dep := "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: a, annotations: {sidecarize.dev/inject: fake}}\nspec:\n  template:\n    metadata: {labels: {app: a}}\n    spec: {containers: [{name: a, image: \"nginx:1.27\", ports: [{name: http, containerPort: 80}]}]}\n---\n"
 	var statuses []string
 	for _, ann := range []string{"", "  annotations:\n    config.kubernetes.io/index: '1'\n    kustomize.config.k8s.io/id: |\n      kind: Service\n"} {
 		in := dep + fmt.Sprintf(svc, ann)
-		out, _, err := (&transform.Engine{Patterns: []transform.Pattern{monitor.Pattern{}}, Version: "test"}).Process("in.yaml", []byte(in))
+		out, _, err := fakeEngine().Process("in.yaml", []byte(in))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -293,11 +292,25 @@ func TestHostAnnotationsAreNotTheUsers(t *testing.T) {
 
 // Clients of a headless Service dial pod IPs: retargeting it is reported.
 func TestHeadlessServiceIsReported(t *testing.T) {
-	in, err := os.ReadFile("../testdata/statefulset/input.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, rep, err := (&transform.Engine{Patterns: []transform.Pattern{monitor.Pattern{}}, Version: "test"}).Process("in.yaml", in)
+	in := `apiVersion: v1
+kind: Service
+metadata: {name: db, labels: {app: db}}
+spec:
+  clusterIP: None
+  selector: {app: db}
+  ports: [{name: pg, port: 5432}]
+---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: db, annotations: {sidecarize.dev/inject: fake}}
+spec:
+  serviceName: db
+  selector: {matchLabels: {app: db}}
+  template:
+    metadata: {labels: {app: db}}
+    spec: {containers: [{name: postgres, image: "postgres:17.2", ports: [{name: pg, containerPort: 5432}]}]}
+`
+	_, rep, err := fakeEngine().Process("in.yaml", []byte(in))
 	if err != nil {
 		t.Fatal(err)
 	}

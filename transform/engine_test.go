@@ -1,0 +1,115 @@
+package transform_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/sidecarize/sidecarize/transform"
+)
+
+const fakeInput = `# an app and its Service
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: api
+  namespace: shop
+  annotations:
+    sidecarize.dev/inject: fake
+    sidecarize.dev/fake.metricsPort: "9102"
+spec:
+  selector: {matchLabels: {app: api}}
+  template:
+    metadata: {labels: {app: api}}
+    spec:
+      containers:
+      - name: api
+        image: example.com/api:1.0 # pinned
+        ports: [{name: http, containerPort: 8080}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: api, namespace: shop}
+spec:
+  selector: {app: api}
+  ports: [{port: 80, targetPort: http}]
+---
+apiVersion: batch/v1
+kind: Job
+metadata: {name: load, namespace: shop, annotations: {sidecarize.dev/inject: fake}}
+spec:
+  template:
+    spec: {containers: [{name: load, image: "example.com/load:1.0"}], restartPolicy: Never}
+`
+
+// Inject, re-run, uninject: the engine's promises on the fake pattern.
+func TestFakeInjectRerunUninject(t *testing.T) {
+	out, rep, err := fakeEngine().Process("in.yaml", []byte(fakeInput))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"name: fake-proxy", "containerPort: 9080", "name: api-fake\n", // sidecar and ConfigMap
+		"targetPort: fake-proxy", // a named targetPort stays named
+		"name: fake-metrics", "port: 9102",
+		"image: example.com/api:1.0 # pinned", "# an app and its Service",
+	} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	got := []string{}
+	for _, w := range rep.Workloads {
+		got = append(got, string(w.Action)+" "+string(w.Reason))
+	}
+	if d := cmp.Diff([]string{"injected ", "skipped no_ports"}, got); d != "" {
+		t.Errorf("report (-want +got):\n%s", d)
+	}
+	again, _, err := fakeEngine().Process("out.yaml", out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(string(out), string(again)); d != "" {
+		t.Errorf("second run changed the output (-first +second):\n%s", d)
+	}
+	un := fakeEngine()
+	un.Uninject = true
+	back, rep, err := un.Process("out.yaml", out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(fakeInput, string(back)); d != "" {
+		t.Errorf("uninject is not exact (-in +back):\n%s", d)
+	}
+	if rep.Workloads[0].Action != transform.ActionUninjected || rep.Workloads[1].Reason != transform.ReasonNotInjected {
+		t.Errorf("uninject report: %+v", rep.Workloads)
+	}
+}
+
+// An error about a workload is a *WorkloadError naming the document, the
+// workload and the field, and nothing is half-written.
+func TestWorkloadErrorFromRun(t *testing.T) {
+	in := "apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: ns, annotations: {sidecarize.dev/inject: fake}}\nspec: {hostNetwork: true, containers: [{name: a, image: \"a:1\", ports: [{containerPort: 80}]}]}\n"
+	_, _, err := fakeEngine().Process("in.yaml", []byte(in))
+	var we *transform.WorkloadError
+	if !errors.As(err, &we) {
+		t.Fatalf("got %T %v, want a *WorkloadError", err, err)
+	}
+	const want = "in.yaml[0]: Pod ns/p: spec.hostNetwork: hostNetwork pods share the node's ports; sidecarize does not inject them (host_network_enabled)"
+	if err.Error() != want {
+		t.Errorf("got  %q\nwant %q", err, want)
+	}
+	if we.Where != "in.yaml[0]" || we.Workload != "Pod ns/p" || we.At != "spec.hostNetwork" {
+		t.Errorf("fields: %+v", we)
+	}
+
+	// An option a pattern rejects names the pattern.
+	in = strings.Replace(in, "hostNetwork: true", "hostNetwork: false", 1)
+	in = strings.Replace(in, "inject: fake}", "inject: fake, sidecarize.dev/fake.mode: c}", 1)
+	_, _, err = fakeEngine().Process("in.yaml", []byte(in))
+	if !errors.As(err, &we) || we.At != "fake" || !strings.Contains(err.Error(), `mode: "c": must be a or b`) {
+		t.Errorf("got %v", err)
+	}
+}
