@@ -2,10 +2,10 @@ package cli
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -57,6 +57,7 @@ func Main() int {
 // Run is Main with explicit streams, for tests.
 func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	app := newApp(stdin, stdout, stderr)
+	app.Metadata = map[string]any{"configFlag": hasConfigFlag(args)}
 	err := app.Run(permute(args))
 	if err == nil {
 		return exitOK
@@ -78,6 +79,20 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	return exitError
+}
+
+// hasConfigFlag reports whether -c/--config is on the command line (as
+// opposed to SIDECARIZE_CONFIG in the environment).
+func hasConfigFlag(args []string) bool {
+	for _, a := range args {
+		if a == "--" {
+			break
+		}
+		if a == "-c" || a == "--config" || a == "-config" || strings.HasPrefix(a, "-c=") || strings.HasPrefix(a, "--config=") || strings.HasPrefix(a, "-config=") {
+			return true
+		}
+	}
+	return false
 }
 
 var subcommands = map[string]bool{"uninject": true, "fn": true, "patterns": true, "version": true, "help": true, "h": true}
@@ -151,6 +166,19 @@ func transformFlags() []cli.Flag {
 	}
 }
 
+// krmFlags are the transform flags that apply to a ResourceList.
+func krmFlags() []cli.Flag {
+	var out []cli.Flag
+	for _, f := range transformFlags() {
+		switch f.Names()[0] {
+		case "output", "in-place", "report", "check", "diff":
+			continue
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
 func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 	app := &cli.App{
 		Name:      "sidecarize",
@@ -177,7 +205,11 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 			},
 			{
 				Name: "fn", Usage: "run as a KRM function: ResourceList on stdin, ResourceList on stdout",
-				Action: func(c *cli.Context) error { return runKRM(stdin, stdout) },
+				Flags:  krmFlags(),
+				Action: func(c *cli.Context) error { return runKRM(c, stdin, stdout) },
+				OnUsageError: func(c *cli.Context, err error, _ bool) error {
+					return usageErr("%v", err)
+				},
 			},
 			{
 				Name: "patterns", Usage: "list every pattern, option, default and annotation",
@@ -204,10 +236,11 @@ type input struct {
 
 func runTransform(c *cli.Context, uninject bool) error {
 	stdin, stdout, stderr := c.App.Reader, c.App.Writer, c.App.ErrWriter
-	switch c.String("report") {
+	report := c.String("report")
+	switch report {
 	case "text", "json", "none":
 	default:
-		return usageErr("--report %q: must be text, json or none", c.String("report"))
+		return usageErr("--report %q: must be text, json or none", report)
 	}
 	if c.Bool("in-place") && c.String("output") != "" {
 		return usageErr("-i and -o cannot be used together")
@@ -215,8 +248,9 @@ func runTransform(c *cli.Context, uninject bool) error {
 	args := c.Args().Slice()
 	if len(args) == 0 {
 		args = []string{"-"}
+		stdinHint(stdin, stderr)
 	}
-	inputs, err := readInputs(args, stdin)
+	inputs, skipped, err := readInputs(args, stdin)
 	if err != nil {
 		return exitErr{exitError, err}
 	}
@@ -227,17 +261,16 @@ func runTransform(c *cli.Context, uninject bool) error {
 	}
 	// A ResourceList on stdin is a KRM function call (kustomize, kpt).
 	if len(inputs) == 1 && inputs[0].path == "" && isResourceList(inputs[0].data) {
-		return runKRM(bytes.NewReader(inputs[0].data), stdout)
+		if c.Bool("in-place") || c.String("output") != "" || c.Bool("check") || c.Bool("diff") {
+			return usageErr("a ResourceList on stdin is answered on stdout: -o, -i, --check and --diff do not apply")
+		}
+		return runKRM(c, bytes.NewReader(inputs[0].data), stdout)
 	}
 
 	all := patterns.All()
 	e := &transform.Engine{Patterns: all, Uninject: uninject, Version: Version}
 	if cfg := c.String("config"); cfg != "" {
-		b, err := os.ReadFile(cfg)
-		if err != nil {
-			return exitErr{exitError, err}
-		}
-		conf, err := transform.LoadConfig(cfg, b, all)
+		conf, err := loadConfigFile(cfg, all)
 		if err != nil {
 			return exitErr{exitError, err}
 		}
@@ -247,7 +280,7 @@ func runTransform(c *cli.Context, uninject bool) error {
 		return err
 	}
 
-	// Everything is computed before anything is written (§6).
+	// Everything is computed before anything is written.
 	var docs []*transform.Doc
 	for _, in := range inputs {
 		in.docs = transform.SplitStream(in.name(), in.data)
@@ -257,58 +290,115 @@ func runTransform(c *cli.Context, uninject bool) error {
 	if err != nil {
 		return exitErr{exitError, err}
 	}
-	changed := false
 	for _, in := range inputs {
 		out, err := transform.Join(in.docs)
 		if err != nil {
 			return exitErr{exitError, err}
 		}
 		in.out = out
-		if !bytes.Equal(out, in.data) {
-			changed = true
-		}
 	}
-	if err := writeReport(stderr, c.String("report"), rep); err != nil {
-		return exitErr{exitError, err}
-	}
+	r := &runReport{Report: rep, Skipped: skipped}
 
+	out := c.String("output")
+	var targets []*target // what -o or -i would write; nil: stdout
 	switch {
-	case c.Bool("diff"):
-		for _, in := range inputs {
-			if d := diff.Diff("a/"+in.name(), in.data, "b/"+in.name(), in.out); len(d) > 0 {
-				if _, err := stdout.Write(d); err != nil {
-					return err
-				}
-			}
+	case out != "":
+		targets, err = outputTargets(out, inputs, len(args) > 1 || isDir(args[0]))
+		if err != nil {
+			return exitErr{exitError, err}
 		}
-		if c.Bool("check") && changed {
-			return exitErr{exitDrift, nil}
-		}
-		return nil
-	case c.Bool("check"):
-		if changed {
-			for _, in := range inputs {
-				if !bytes.Equal(in.out, in.data) {
-					fmt.Fprintf(stderr, "sidecarize: %s would change\n", in.name())
-				}
-			}
-			return exitErr{exitDrift, nil}
-		}
-		return nil
 	case c.Bool("in-place"):
 		for _, in := range inputs {
-			if bytes.Equal(in.out, in.data) {
-				continue
-			}
-			if err := writeAtomic(in.path, in.out); err != nil {
+			targets = append(targets, &target{name: in.path, data: in.out})
+		}
+	}
+
+	if c.Bool("check") || c.Bool("diff") {
+		// Compare with what -o would overwrite, else with the inputs.
+		type pair struct {
+			name     string
+			old, new []byte
+		}
+		var pairs []pair
+		if out != "" {
+			if r.Files, err = compareTargets(targets); err != nil {
 				return exitErr{exitError, err}
 			}
+			for _, t := range targets {
+				pairs = append(pairs, pair{t.name, t.current(), t.data})
+			}
+		} else {
+			for _, in := range inputs {
+				action := "unchanged"
+				if !bytes.Equal(in.out, in.data) {
+					action = "would_change"
+				}
+				r.Files = append(r.Files, fileResult{Path: in.name(), Action: action})
+				pairs = append(pairs, pair{in.name(), in.data, in.out})
+			}
+		}
+		r.check = true
+		if err := r.write(stderr, report); err != nil {
+			return exitErr{exitError, err}
+		}
+		if c.Bool("diff") {
+			for _, p := range pairs {
+				if d := diff.Diff("a/"+p.name, p.old, "b/"+p.name, p.new); len(d) > 0 {
+					if _, err := stdout.Write(d); err != nil {
+						return err
+					}
+				}
+			}
+		}
+		if c.Bool("check") && r.drift() {
+			return exitErr{exitDrift, nil}
 		}
 		return nil
-	case c.String("output") != "":
-		return writeOutput(c.String("output"), inputs, len(args) > 1 || isDir(args[0]))
+	}
+
+	if targets != nil {
+		if r.Files, err = writeTargets(targets); err != nil {
+			return exitErr{exitError, err}
+		}
+		return wrapErr(r.write(stderr, report))
+	}
+	if err := r.write(stderr, report); err != nil {
+		return exitErr{exitError, err}
 	}
 	return writeStream(stdout, inputs)
+}
+
+func wrapErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	return exitErr{exitError, err}
+}
+
+// loadConfigFile reads and checks a Sidecarize config file.
+func loadConfigFile(path string, all []transform.Pattern) (*transform.Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return transform.LoadConfig(path, b, all)
+}
+
+// outputTargets maps the outputs to -o PATH: one stream to a file (or a
+// device), or the input tree mirrored into a directory.
+func outputTargets(path string, inputs []*input, many bool) ([]*target, error) {
+	if many || strings.HasSuffix(path, "/") || isDir(path) {
+		var ts []*target
+		for _, in := range inputs {
+			ts = append(ts, &target{name: filepath.Join(path, in.rel), data: in.out})
+		}
+		return ts, nil
+	}
+	var buf bytes.Buffer
+	if err := writeStream(&buf, inputs); err != nil {
+		return nil, err
+	}
+	return []*target{{name: path, data: buf.Bytes()}}, nil
 }
 
 func (in *input) name() string {
@@ -380,31 +470,35 @@ func names(all []transform.Pattern) []string {
 }
 
 // readInputs reads files, directories (recursively: *.yaml, *.yml, *.json,
-// sorted) and "-" (stdin).
-func readInputs(args []string, stdin io.Reader) ([]*input, error) {
+// sorted; hidden directories skipped) and "-" (stdin). A file named on the
+// command line is read whatever it is (a FIFO, /dev/stdin, a process
+// substitution); inside a directory only regular files and symlinks to them
+// are read, anything else is skipped and reported (a FIFO would block).
+func readInputs(args []string, stdin io.Reader) ([]*input, []string, error) {
 	var out []*input
+	var skipped []string
 	seenStdin := false
 	for _, a := range args {
 		if a == "-" {
 			if seenStdin {
-				return nil, usageErr("stdin (-) given twice")
+				return nil, nil, usageErr("stdin (-) given twice")
 			}
 			seenStdin = true
 			b, err := io.ReadAll(stdin)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			out = append(out, &input{data: b, rel: "stdin.yaml"})
 			continue
 		}
 		fi, err := os.Stat(a)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if !fi.IsDir() {
 			b, err := os.ReadFile(a)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			out = append(out, &input{path: a, rel: filepath.Base(a), data: b})
 			continue
@@ -422,24 +516,68 @@ func readInputs(args []string, stdin io.Reader) ([]*input, error) {
 			}
 			switch strings.ToLower(filepath.Ext(p)) {
 			case ".yaml", ".yml", ".json":
-				files = append(files, p)
+			default:
+				return nil
 			}
+			if why := notRegular(p, d); why != "" {
+				skipped = append(skipped, fmt.Sprintf("%s: %s; skipped", p, why))
+				return nil
+			}
+			files = append(files, p)
 			return nil
 		})
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		sort.Strings(files)
 		for _, f := range files {
 			b, err := os.ReadFile(f)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			rel, _ := filepath.Rel(a, f)
 			out = append(out, &input{path: f, rel: rel, data: b})
 		}
 	}
-	return out, nil
+	return out, skipped, nil
+}
+
+// notRegular says why a directory entry is not read ("" when it is a
+// regular file or a symlink to one).
+func notRegular(p string, d os.DirEntry) string {
+	t := d.Type()
+	if t&fs.ModeSymlink != 0 {
+		fi, err := os.Stat(p)
+		if err != nil {
+			return "a symlink to nothing readable (" + err.Error() + ")"
+		}
+		if fi.Mode().IsRegular() {
+			return ""
+		}
+		return "a symlink to something else (" + typeName(fi.Mode()) + ")"
+	}
+	if t.IsRegular() {
+		return ""
+	}
+	return "not a regular file (" + typeName(t) + ")"
+}
+
+func typeName(m fs.FileMode) string {
+	switch {
+	case m.IsRegular():
+		return "regular file"
+	case m.IsDir():
+		return "directory"
+	case m&fs.ModeNamedPipe != 0:
+		return "named pipe"
+	case m&fs.ModeSocket != 0:
+		return "socket"
+	case m&fs.ModeCharDevice != 0:
+		return "character device"
+	case m&fs.ModeDevice != 0:
+		return "block device"
+	}
+	return "irregular file"
 }
 
 func isDir(p string) bool {
@@ -466,72 +604,6 @@ func writeStream(w io.Writer, inputs []*input) error {
 	}
 	_, err := w.Write(buf.Bytes())
 	return err
-}
-
-// writeOutput writes to a file, or mirrors the inputs into a directory.
-func writeOutput(path string, inputs []*input, many bool) error {
-	if many || strings.HasSuffix(path, "/") || isDir(path) {
-		for _, in := range inputs {
-			dst := filepath.Join(path, in.rel)
-			if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-				return exitErr{exitError, err}
-			}
-			if err := writeAtomic(dst, in.out); err != nil {
-				return exitErr{exitError, err}
-			}
-		}
-		return nil
-	}
-	var buf bytes.Buffer
-	if err := writeStream(&buf, inputs); err != nil {
-		return err
-	}
-	if err := writeAtomic(path, buf.Bytes()); err != nil {
-		return exitErr{exitError, err}
-	}
-	return nil
-}
-
-// writeAtomic writes through a temporary file in the same directory and a
-// rename, keeping an existing file's mode.
-func writeAtomic(path string, data []byte) error {
-	mode := os.FileMode(0o644)
-	if fi, err := os.Stat(path); err == nil {
-		mode = fi.Mode().Perm()
-	}
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, ".sidecarize-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Chmod(mode); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
-}
-
-func writeReport(w io.Writer, format string, rep *transform.Report) error {
-	switch format {
-	case "json":
-		b, err := json.MarshalIndent(rep, "", "  ")
-		if err != nil {
-			return err
-		}
-		_, err = fmt.Fprintf(w, "%s\n", b)
-		return err
-	case "text":
-		rep.WriteText(w)
-	}
-	return nil
 }
 
 func listPatterns(w io.Writer, markdown bool) error {

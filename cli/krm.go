@@ -6,6 +6,8 @@ import (
 	"io"
 	"strings"
 
+	"github.com/urfave/cli/v2"
+
 	"sigs.k8s.io/kustomize/kyaml/fn/framework"
 	"sigs.k8s.io/kustomize/kyaml/kio"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
@@ -26,24 +28,125 @@ func isResourceList(data []byte) bool {
 // runKRM answers a ResourceList (KRM functions spec): the functionConfig is a
 // Sidecarize config; items run through the same engine as the CLI; the
 // report becomes results.
-func runKRM(in io.Reader, out io.Writer) error {
-	rw := &kio.ByteReadWriter{Reader: in, Writer: out, KeepReaderAnnotations: true}
-	err := framework.Execute(framework.ResourceListProcessorFunc(processResourceList), rw)
+//
+// The command line's configuration applies too, as in the other front ends:
+// -p, --set, the selection flags, --native-sidecars and --kube-version are
+// the lowest layer; -c (or SIDECARIZE_CONFIG) gives the config when the
+// ResourceList has no functionConfig. Both a functionConfig and -c (or
+// SIDECARIZE_CONFIG) is an error: which one was meant cannot be guessed.
+//
+// The ResourceList is checked before anything runs: it must be the only
+// document on stdin, items a sequence of objects, functionConfig an object.
+func runKRM(c *cli.Context, in io.Reader, out io.Writer) error {
+	data, err := io.ReadAll(in)
+	if err != nil {
+		return exitErr{exitError, err}
+	}
+	hasFC, err := checkResourceList(data)
+	if err != nil {
+		return exitErr{exitError, err}
+	}
+	all := patterns.All()
+	e := &transform.Engine{Patterns: all, Version: Version}
+	if err := setFlags(c, e, all); err != nil {
+		return err
+	}
+	if cfg := c.String("config"); cfg != "" {
+		if hasFC {
+			src := "-c/--config"
+			if !explicitConfig(c) {
+				src = "SIDECARIZE_CONFIG"
+			}
+			return exitErr{exitError, fmt.Errorf("the ResourceList's functionConfig and %s both give a config (%s): give one", src, cfg)}
+		}
+		conf, err := loadConfigFile(cfg, all)
+		if err != nil {
+			return exitErr{exitError, err}
+		}
+		e.Config = conf
+	}
+	rw := &kio.ByteReadWriter{Reader: bytes.NewReader(data), Writer: out, KeepReaderAnnotations: true}
+	err = framework.Execute(framework.ResourceListProcessorFunc(func(rl *framework.ResourceList) error {
+		return processResourceList(e, rl)
+	}), rw)
 	if err != nil {
 		return exitErr{exitError, fmt.Errorf("KRM function: %w", err)}
 	}
 	return nil
 }
 
-func processResourceList(rl *framework.ResourceList) error {
-	all := patterns.All()
-	e := &transform.Engine{Patterns: all, Version: Version}
+// explicitConfig reports whether -c/--config was on the command line (and
+// not only SIDECARIZE_CONFIG in the environment).
+func explicitConfig(c *cli.Context) bool {
+	b, _ := c.App.Metadata["configFlag"].(bool)
+	return b
+}
+
+// checkResourceList checks the shape of a ResourceList on stdin and says
+// whether it has a functionConfig.
+func checkResourceList(data []byte) (bool, error) {
+	var docs []*transform.Doc
+	for _, d := range transform.SplitStream("<stdin>", data) {
+		if !d.Empty() {
+			docs = append(docs, d)
+		}
+	}
+	if len(docs) != 1 {
+		return false, fmt.Errorf("<stdin>: a ResourceList must be the only document (found %d)", len(docs))
+	}
+	d := docs[0]
+	n, err := d.Node()
+	if err != nil {
+		return false, err
+	}
+	if n == nil || n.GetKind() != "ResourceList" {
+		return false, fmt.Errorf("%s: expected a ResourceList", d.Where())
+	}
+	if items := n.Field("items"); items != nil && !isNull(items.Value) {
+		if items.Value.YNode().Kind != yaml.SequenceNode {
+			return false, fmt.Errorf("%s: ResourceList: items: expected a sequence of objects, got %s", d.Where(), nodeKind(items.Value))
+		}
+		for i, it := range items.Value.Content() {
+			if it.Kind != yaml.MappingNode {
+				return false, fmt.Errorf("%s: ResourceList: items[%d]: expected an object (a mapping), got %s", d.Where(), i, nodeKind(yaml.NewRNode(it)))
+			}
+		}
+	}
+	fc := n.Field("functionConfig")
+	if fc == nil || isNull(fc.Value) {
+		return false, nil
+	}
+	if fc.Value.YNode().Kind != yaml.MappingNode {
+		return false, fmt.Errorf("%s: ResourceList: functionConfig: expected an object (a mapping), got %s", d.Where(), nodeKind(fc.Value))
+	}
+	return fc.Value.GetKind() != "", nil
+}
+
+func isNull(n *yaml.RNode) bool {
+	return n == nil || n.YNode() == nil || (n.YNode().Kind == yaml.ScalarNode && n.YNode().Tag == yaml.NodeTagNull)
+}
+
+func nodeKind(n *yaml.RNode) string {
+	switch n.YNode().Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a sequence"
+	case yaml.ScalarNode:
+		return "a scalar"
+	case yaml.AliasNode:
+		return "an alias"
+	}
+	return "nothing"
+}
+
+func processResourceList(e *transform.Engine, rl *framework.ResourceList) error {
 	if fc := rl.FunctionConfig; fc != nil && fc.GetKind() != "" {
 		s, err := fc.String()
 		if err != nil {
 			return err
 		}
-		cfg, err := transform.LoadConfig("functionConfig", []byte(s), all)
+		cfg, err := transform.LoadConfig("functionConfig", []byte(s), e.Patterns)
 		if err != nil {
 			rl.Results = append(rl.Results, &framework.Result{Message: err.Error(), Severity: framework.Error})
 			return rl.Results

@@ -179,7 +179,8 @@ func cmdFileinfo(ts *testscript.TestScript, neg bool, args []string) {
 	fmt.Fprintf(ts.Stdout(), "type=%s uid=%d gid=%d mode=%04o\n", typ, st.Uid, st.Gid, st.Mode&0o7777)
 }
 
-// lsdir DIR prints every name in DIR, hidden ones included, one a line.
+// lsdir DIR prints "DIR:", then every name in DIR (as DIR/name), hidden
+// ones included, one a line.
 func cmdLsdir(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) != 1 {
 		ts.Fatalf("usage: lsdir DIR")
@@ -191,6 +192,7 @@ func cmdLsdir(ts *testscript.TestScript, neg bool, args []string) {
 		names = append(names, e.Name())
 	}
 	sort.Strings(names)
+	fmt.Fprintf(ts.Stdout(), "%s:\n", args[0])
 	for _, n := range names {
 		fmt.Fprintln(ts.Stdout(), filepath.Join(args[0], n))
 	}
