@@ -2,14 +2,14 @@ package transform
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"sort"
 	"strconv"
 	"strings"
 
-	kjson "sigs.k8s.io/json"
 	"sigs.k8s.io/yaml"
+
+	"github.com/sidecarize/sidecarize/internal/validate"
 )
 
 const (
@@ -137,54 +137,11 @@ func containsFold(list []string, s string) bool {
 
 // strictJSON decodes JSON the way the Kubernetes API server does: field
 // names are case-sensitive, and unknown or duplicate fields are errors.
-func strictJSON(b []byte, v any) error {
-	strict, err := kjson.UnmarshalStrict(b, v, kjson.DisallowUnknownFields, kjson.DisallowDuplicateFields)
-	if err != nil {
-		return cleanJSONError(err)
-	}
-	if len(strict) > 0 {
-		return cleanJSONError(strict[0])
-	}
-	return nil
-}
+func strictJSON(b []byte, v any) error { return validate.StrictJSON(b, v) }
 
 // cleanJSONError turns encoding/json's messages into ones that name the field
 // the way users write it.
-func cleanJSONError(err error) error {
-	msg := err.Error()
-	msg = strings.TrimPrefix(msg, "json: ")
-	if strings.HasPrefix(msg, "unknown field ") {
-		return fmt.Errorf("%s", msg)
-	}
-	var te *json.UnmarshalTypeError
-	if errors.As(err, &te) {
-		field := te.Field
-		if field == "" {
-			return fmt.Errorf("expected %s, got %s", te.Type, te.Value)
-		}
-		return fmt.Errorf("%s: expected %s, got %s", field, typeName(te.Type.String()), te.Value)
-	}
-	return fmt.Errorf("%s", msg)
-}
-
-func typeName(t string) string {
-	switch {
-	case strings.HasPrefix(t, "[]"):
-		return "a list"
-	case strings.HasPrefix(t, "map["):
-		return "a mapping"
-	case strings.HasPrefix(t, "int"), strings.HasPrefix(t, "uint"):
-		return "a number"
-	case t == "bool":
-		return "true or false"
-	case t == "string":
-		return "a string"
-	}
-	if i := strings.LastIndex(t, "."); i >= 0 {
-		return "a mapping (" + t[i+1:] + ")"
-	}
-	return t
-}
+func cleanJSONError(err error) error { return validate.CleanJSONError(err) }
 
 // LoadConfig parses a config file strictly: unknown fields are an error with
 // their path. Pattern option blocks are checked against the registered

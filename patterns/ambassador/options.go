@@ -5,12 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
-	"regexp"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
-	kjson "sigs.k8s.io/json"
 
+	"github.com/sidecarize/sidecarize/internal/validate"
 	"github.com/sidecarize/sidecarize/patterns/scrape"
 )
 
@@ -210,7 +209,7 @@ func (o *Options) UnmarshalJSON(b []byte) error {
 		var obj struct {
 			Upstreams []json.RawMessage `json:"upstreams"`
 		}
-		if err := strict(b, &obj); err != nil {
+		if err := validate.StrictJSON(b, &obj); err != nil {
 			return fmt.Errorf("%w (expected a list of upstreams, or {upstreams: [...]})", err)
 		}
 		raws = obj.Upstreams
@@ -226,7 +225,7 @@ func (o *Options) UnmarshalJSON(b []byte) error {
 			Upstream string `json:"upstream"`
 		}
 		if err := json.Unmarshal(raw, &probe); err != nil {
-			return fmt.Errorf("[%d]: expected an upstream mapping: %w", i, cleanErr(err))
+			return fmt.Errorf("[%d]: expected an upstream mapping: %w", i, validate.CleanJSONError(err))
 		}
 		name := probe.Name
 		if name == "" {
@@ -249,7 +248,7 @@ func (o *Options) UnmarshalJSON(b []byte) error {
 		if idx >= 0 {
 			e = (*o)[idx]
 		}
-		if err := strict(raw, &e); err != nil {
+		if err := validate.StrictJSON(raw, &e); err != nil {
 			return fmt.Errorf("[%d] (%s): %w", i, name, err)
 		}
 		e.Name = name
@@ -262,25 +261,6 @@ func (o *Options) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// strict decodes like the engine: unknown and duplicate fields are errors,
-// field names are case-sensitive.
-func strict(b []byte, v any) error {
-	errs, err := kjson.UnmarshalStrict(b, v, kjson.DisallowUnknownFields, kjson.DisallowDuplicateFields)
-	if err != nil {
-		return cleanErr(err)
-	}
-	if len(errs) > 0 {
-		return cleanErr(errs[0])
-	}
-	return nil
-}
-
-func cleanErr(err error) error {
-	return fmt.Errorf("%s", strings.TrimPrefix(err.Error(), "json: "))
-}
-
-var dnsLabel = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
-
 // nameFromUpstream is the first DNS label of the upstream's host, or "".
 func nameFromUpstream(up string) string {
 	t, err := parseUpstream(up)
@@ -288,7 +268,7 @@ func nameFromUpstream(up string) string {
 		return ""
 	}
 	n := strings.ToLower(strings.SplitN(t.host, ".", 2)[0])
-	if !dnsLabel.MatchString(n) || len(n) > 32 {
+	if !validate.IsDNSLabel(n) || len(n) > 32 {
 		return ""
 	}
 	return n

@@ -8,8 +8,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"time"
 
+	"github.com/sidecarize/sidecarize/internal/validate"
 	"github.com/sidecarize/sidecarize/patterns/scrape"
 )
 
@@ -64,7 +64,7 @@ func parseUpstream(s string) (target, error) {
 		t.port = p
 	} else {
 		n, err := strconv.Atoi(port)
-		if err != nil || n < 1 || n > 65535 {
+		if err != nil || validate.Port("", int64(n)) != nil {
 			return t, fmt.Errorf("%q: bad port %q", s, port)
 		}
 		t.port, t.explicitPort = n, true
@@ -137,11 +137,11 @@ func (o *Options) resolve(used map[int32]bool) ([]upstream, Proxy, error) {
 	if err != nil {
 		return nil, px, err
 	}
-	if err := validatePort("metricsPort", px.MetricsPort); err != nil {
+	if err := validate.ListenPort("metricsPort", px.MetricsPort); err != nil {
 		return nil, px, err
 	}
-	if !strings.HasPrefix(px.MetricsPath, "/") || strings.ContainsAny(px.MetricsPath, " \t{}\"'\\#") {
-		return nil, px, fmt.Errorf("metricsPath: %q: must be a path starting with /", px.MetricsPath)
+	if err := validate.HTTPPath("metricsPath", px.MetricsPath); err != nil {
+		return nil, px, err
 	}
 	if err := (scrape.Options{Scrape: px.Scrape, Interval: px.Interval}).Validate(); err != nil {
 		return nil, px, err
@@ -184,17 +184,10 @@ func (o *Options) resolve(used map[int32]bool) ([]upstream, Proxy, error) {
 	return out, px, nil
 }
 
-func validatePort(name string, p int32) error {
-	if p < 1024 || p > 65535 {
-		return fmt.Errorf("%s: %d: must be between 1024 and 65535", name, p)
-	}
-	return nil
-}
-
 // resolveOne validates one entry; errors start with the option's name (the
 // caller prefixes the entry's name and a dot).
 func resolveOne(raw Upstream) (upstream, error) {
-	if !dnsLabel.MatchString(raw.Name) || len(raw.Name) > 32 {
+	if !validate.IsDNSLabel(raw.Name) || len(raw.Name) > 32 {
 		return upstream{}, fmt.Errorf("name: %q: must be a lower-case DNS label of at most 32 characters", raw.Name)
 	}
 	if raw.Name == "metrics" {
@@ -243,8 +236,8 @@ func resolveOne(raw Upstream) (upstream, error) {
 		return u, fmt.Errorf("sni: %q: not a host name", u.sni)
 	}
 	if u.CA != nil {
-		if !dnsSubdomain.MatchString(u.CA.Secret) {
-			return u, fmt.Errorf("ca.secret: %q: not a Secret name", u.CA.Secret)
+		if err := validate.Secret("ca.secret", u.CA.Secret); err != nil {
+			return u, err
 		}
 		if u.CA.Key == "" {
 			u.CA.Key = "ca.crt"
@@ -259,7 +252,7 @@ func resolveOne(raw Upstream) (upstream, error) {
 		}
 	}
 	if u.LocalPort != 0 {
-		if err := validatePort("localPort", u.LocalPort); err != nil {
+		if err := validate.ListenPort("localPort", u.LocalPort); err != nil {
 			return u, err
 		}
 	}
@@ -268,8 +261,8 @@ func resolveOne(raw Upstream) (upstream, error) {
 		{"circuitBreaker.healthCheck.interval", u.CircuitBreaker.HealthCheck.Interval},
 		{"circuitBreaker.recoverAfter", u.CircuitBreaker.RecoverAfter},
 	} {
-		if _, err := duration(d.v); err != nil {
-			return u, fmt.Errorf("%s: %w", d.name, err)
+		if _, err := validate.PositiveDuration(d.name, d.v); err != nil {
+			return u, err
 		}
 	}
 	if *u.Retries < 0 || *u.Retries > 10 {
@@ -285,8 +278,10 @@ func resolveOne(raw Upstream) (upstream, error) {
 	if cb.ConsecutiveErrors < 1 || cb.ConsecutiveErrors > 1000 {
 		return u, fmt.Errorf("circuitBreaker.consecutiveErrors: %d: must be between 1 and 1000", cb.ConsecutiveErrors)
 	}
-	if p := cb.HealthCheck.Path; p != "" && !strings.HasPrefix(p, "/") || strings.ContainsAny(p, " \t\"'\\#") {
-		return u, fmt.Errorf("circuitBreaker.healthCheck.path: %q: must be a path starting with /", p)
+	if p := cb.HealthCheck.Path; p != "" {
+		if err := validate.HTTPPath("circuitBreaker.healthCheck.path", p); err != nil {
+			return u, err
+		}
 	}
 	fb := raw.Fallback
 	if u.protocol != "http" && (fb.Status != 0 || fb.ContentType != "" || fb.Body != "" || fb.Passthrough != nil && *fb.Passthrough) {
@@ -307,30 +302,15 @@ func resolveOne(raw Upstream) (upstream, error) {
 }
 
 var (
-	dnsSubdomain = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
-	secretKey    = regexp.MustCompile(`^[-._a-zA-Z0-9]+$`)
-	envName      = regexp.MustCompile(`^[-._a-zA-Z][-._a-zA-Z0-9]*$`)
-	haDuration   = regexp.MustCompile(`^[0-9]+(us|ms|s|m|h)$`)
+	secretKey = regexp.MustCompile(`^[-._a-zA-Z0-9]+$`)
+	envName   = regexp.MustCompile(`^[-._a-zA-Z][-._a-zA-Z0-9]*$`)
 )
-
-// duration parses a time both HAProxy and Go understand: digits and one
-// unit of us, ms, s, m or h.
-func duration(s string) (time.Duration, error) {
-	if !haDuration.MatchString(s) {
-		return 0, fmt.Errorf("%q: expected a duration like 10s or 500ms", s)
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil || d <= 0 {
-		return 0, fmt.Errorf("%q: expected a positive duration like 10s or 500ms", s)
-	}
-	return d, nil
-}
 
 // rise is how many health checks in a row must pass, at the check
 // interval, to cover recoverAfter.
 func (u upstream) rise() int {
-	iv, _ := duration(u.CircuitBreaker.HealthCheck.Interval)
-	ra, _ := duration(u.CircuitBreaker.RecoverAfter)
+	iv, _ := validate.PositiveDuration("", u.CircuitBreaker.HealthCheck.Interval)
+	ra, _ := validate.PositiveDuration("", u.CircuitBreaker.RecoverAfter)
 	n := int(math.Ceil(float64(ra) / float64(iv)))
 	if n < 1 {
 		n = 1

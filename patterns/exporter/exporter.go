@@ -2,7 +2,9 @@ package exporter
 
 import (
 	"fmt"
+	"net/url"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -10,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
+	"github.com/sidecarize/sidecarize/internal/validate"
 	"github.com/sidecarize/sidecarize/patterns/scrape"
 	"github.com/sidecarize/sidecarize/transform"
 )
@@ -42,8 +45,9 @@ type Options struct {
 	Type string `json:"type,omitempty" doc:"postgres | mysql | mariadb | redis | mongodb | nginx | custom (required)"`
 	// Port is the app's port the exporter connects to (over loopback).
 	Port string `json:"port,omitempty" doc:"app port the exporter connects to, name or number (default: the first declared port, else the preset's: 5432, 3306, 6379, 27017, 80)"`
-	// SecretRef names the Secret holding the credentials.
-	SecretRef string `json:"secretRef,omitempty" doc:"name of the Secret with the credentials (required for postgres and mysql/mariadb; optional for redis and mongodb)"`
+	// SecretRef names the Secret holding the credentials: {name: db} (a
+	// LocalObjectReference), or the bare name.
+	SecretRef *validate.SecretRef `json:"secretRef,omitempty" doc:"the Secret with the credentials, {name: …} or its name (required for postgres and mysql/mariadb; optional for redis and mongodb)"`
 	// PasswordKey is the Secret key holding the password.
 	PasswordKey string `json:"passwordKey,omitempty" doc:"key of the password in the Secret"`
 	// UsernameKey is the Secret key holding the user name; empty means the
@@ -54,7 +58,7 @@ type Options struct {
 	// Database is the PostgreSQL database to connect to.
 	Database string `json:"database,omitempty" doc:"postgres: database to connect to"`
 	// SSLMode is PostgreSQL's sslmode; the connection stays inside the pod.
-	SSLMode string `json:"sslMode,omitempty" doc:"postgres: sslmode of the loopback connection"`
+	SSLMode string `json:"sslMode,omitempty" doc:"postgres: sslmode of the loopback connection: disable | allow | prefer | require | verify-ca | verify-full"`
 	// StatusPath is nginx's stub_status location.
 	StatusPath string `json:"statusPath,omitempty" doc:"nginx: path of the stub_status location"`
 	// Image is the exporter image (custom), or overrides the preset's.
@@ -138,7 +142,7 @@ var presets = map[string]preset{
 		image: "prometheuscommunity/postgres-exporter:v0.20.1", metricsPort: 9187, appPort: 5432,
 		user: "postgres", secret: "required",
 		connect: func(o *Options, p int32, c creds) ([]string, []corev1.EnvVar) {
-			env := []corev1.EnvVar{{Name: "DATA_SOURCE_URI", Value: fmt.Sprintf("localhost:%d/%s?sslmode=%s", p, o.Database, o.SSLMode)}}
+			env := []corev1.EnvVar{{Name: "DATA_SOURCE_URI", Value: postgresURI(p, o.Database, o.SSLMode)}}
 			env = append(env, c.userEnv("DATA_SOURCE_USER")...)
 			return nil, append(env, c.passEnv("DATA_SOURCE_PASS")...)
 		},
@@ -195,6 +199,17 @@ var presets = map[string]preset{
 
 func init() { presets[MariaDB] = presets[MySQL] }
 
+// postgresURI is the exporter's DATA_SOURCE_URI (host:port/database?query):
+// the database is path-escaped and the query built by net/url, so no option
+// can add a parameter (a host, a password) next to the Secret's credentials.
+func postgresURI(port int32, database, sslMode string) string {
+	q := url.Values{"sslmode": {sslMode}}
+	return fmt.Sprintf("localhost:%d/%s?%s", port, url.PathEscape(database), q.Encode())
+}
+
+// sslModes are PostgreSQL's sslmode values.
+var sslModes = []string{"disable", "allow", "prefer", "require", "verify-ca", "verify-full"}
+
 // Types lists the supported types, sorted.
 func Types() []string {
 	out := []string{Custom}
@@ -225,11 +240,23 @@ func (o *Options) Validate() error {
 	if !isPreset && o.Type != Custom {
 		return fmt.Errorf("type: %q: must be one of %s", o.Type, strings.Join(Types(), ", "))
 	}
-	if o.MetricsPort != 0 && (o.MetricsPort < 1024 || o.MetricsPort > 65535) {
-		return fmt.Errorf("metricsPort: %d: must be between 1024 and 65535", o.MetricsPort)
+	if o.MetricsPort != 0 {
+		if err := validate.ListenPort("metricsPort", o.MetricsPort); err != nil {
+			return err
+		}
 	}
-	if !strings.HasPrefix(o.MetricsPath, "/") || strings.ContainsAny(o.MetricsPath, " \t") {
-		return fmt.Errorf("metricsPath: %q: must be a path starting with /", o.MetricsPath)
+	if err := validate.HTTPPath("metricsPath", o.MetricsPath); err != nil {
+		return err
+	}
+	if o.Image != "" {
+		if err := validate.Image("image", o.Image); err != nil {
+			return err
+		}
+	}
+	if o.SecretRef.IsSet() {
+		if err := o.SecretRef.Validate("secretRef"); err != nil {
+			return err
+		}
 	}
 	if err := o.Options.Validate(); err != nil {
 		return err
@@ -246,7 +273,7 @@ func (o *Options) Validate() error {
 		if o.MetricsPort == 0 {
 			return fmt.Errorf("metricsPort: type custom needs the exporter's metrics port")
 		}
-		if o.SecretRef != "" || o.UsernameKey != "" {
+		if o.SecretRef.IsSet() || o.UsernameKey != "" {
 			return fmt.Errorf("secretRef: type custom takes its credentials in env, with valueFrom.secretKeyRef")
 		}
 	} else if len(o.Env) > 0 {
@@ -267,22 +294,27 @@ func (o *Options) Validate() error {
 		return nil
 	}
 	switch {
-	case p.secret == "required" && o.SecretRef == "":
+	case p.secret == "required" && !o.SecretRef.IsSet():
 		return fmt.Errorf("secretRef: the %s exporter needs the database password: name a Secret holding it under key %q (passwordKey)", o.Type, o.PasswordKey)
-	case p.secret == "none" && (o.SecretRef != "" || o.UsernameKey != ""):
+	case p.secret == "none" && (o.SecretRef.IsSet() || o.UsernameKey != ""):
 		return fmt.Errorf("secretRef: the %s exporter takes no credentials", o.Type)
 	}
-	if o.UsernameKey != "" && o.SecretRef == "" {
+	if o.UsernameKey != "" && !o.SecretRef.IsSet() {
 		return fmt.Errorf("usernameKey: needs secretRef")
 	}
-	if o.SecretRef != "" && o.PasswordKey == "" {
+	if o.SecretRef.IsSet() && o.PasswordKey == "" {
 		return fmt.Errorf("passwordKey: must not be empty when secretRef is set")
 	}
 	if o.Type == Postgres && (o.Database == "" || strings.ContainsAny(o.Database, "/?&# ")) {
 		return fmt.Errorf("database: %q: not a database name", o.Database)
 	}
-	if o.Type == Nginx && !strings.HasPrefix(o.StatusPath, "/") {
-		return fmt.Errorf("statusPath: %q: must start with /", o.StatusPath)
+	if o.Type == Postgres && !slices.Contains(sslModes, o.SSLMode) {
+		return fmt.Errorf("sslMode: %q: must be one of %s", o.SSLMode, strings.Join(sslModes, ", "))
+	}
+	if o.Type == Nginx {
+		if err := validate.HTTPPath("statusPath", o.StatusPath); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -317,12 +349,12 @@ func container(o *Options, image string, appPort int32) corev1.Container {
 			port = p.metricsPort
 		}
 		c := creds{}
-		if o.SecretRef != "" {
-			c.pass = secretKey(o.SecretRef, o.PasswordKey)
+		if o.SecretRef.IsSet() {
+			c.pass = secretKey(o.SecretRef.Name, o.PasswordKey)
 		}
 		switch {
 		case o.UsernameKey != "":
-			c.user = secretKey(o.SecretRef, o.UsernameKey)
+			c.user = secretKey(o.SecretRef.Name, o.UsernameKey)
 		case o.Username != "":
 			c.userName = o.Username
 		default:

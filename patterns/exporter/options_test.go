@@ -8,6 +8,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
+	"github.com/sidecarize/sidecarize/internal/validate"
 	"github.com/sidecarize/sidecarize/patterns/exporter"
 	"github.com/sidecarize/sidecarize/transform"
 )
@@ -17,20 +18,20 @@ func TestValidate(t *testing.T) {
 		set     func(o *exporter.Options)
 		wantErr string // "" = valid
 	}{
-		"postgres with secret":   {set: func(o *exporter.Options) { o.SecretRef = "db" }},
+		"postgres with secret":   {set: func(o *exporter.Options) { o.SecretRef = &validate.SecretRef{Name: "db"} }},
 		"type required":          {set: func(o *exporter.Options) { o.Type = "" }, wantErr: "type: required: one of custom, mariadb"},
 		"postgres needs secret":  {set: func(o *exporter.Options) {}, wantErr: "secretRef: the postgres exporter needs"},
 		"mysql needs secret":     {set: func(o *exporter.Options) { o.Type = "mysql" }, wantErr: "secretRef"},
 		"redis without secret":   {set: func(o *exporter.Options) { o.Type = "redis" }},
 		"mongodb without secret": {set: func(o *exporter.Options) { o.Type = "mongodb" }},
-		"nginx takes no secret":  {set: func(o *exporter.Options) { o.Type = "nginx"; o.SecretRef = "x" }, wantErr: "takes no credentials"},
+		"nginx takes no secret":  {set: func(o *exporter.Options) { o.Type = "nginx"; o.SecretRef = &validate.SecretRef{Name: "x"} }, wantErr: "takes no credentials"},
 		"unknown type":           {set: func(o *exporter.Options) { o.Type = "oracle" }, wantErr: `type: "oracle": must be one of custom, mariadb, mongodb, mysql, nginx, postgres, redis`},
 		"usernameKey needs secretRef": {set: func(o *exporter.Options) { o.Type = "redis"; o.UsernameKey = "user" },
 			wantErr: "usernameKey: needs secretRef"},
-		"metrics port below 1024": {set: func(o *exporter.Options) { o.SecretRef = "db"; o.MetricsPort = 80 }, wantErr: "metricsPort: 80"},
-		"bad scrape":              {set: func(o *exporter.Options) { o.SecretRef = "db"; o.Scrape = "pull" }, wantErr: "scrape:"},
+		"metrics port below 1024": {set: func(o *exporter.Options) { o.SecretRef = &validate.SecretRef{Name: "db"}; o.MetricsPort = 80 }, wantErr: "metricsPort: 80"},
+		"bad scrape":              {set: func(o *exporter.Options) { o.SecretRef = &validate.SecretRef{Name: "db"}; o.Scrape = "pull" }, wantErr: "scrape:"},
 		"inline password arg": {set: func(o *exporter.Options) {
-			o.SecretRef = "db"
+			o.SecretRef = &validate.SecretRef{Name: "db"}
 			o.Args = []string{"--auto-discover-databases", "--password=x"}
 		},
 			wantErr: "args[1]"},
@@ -50,7 +51,12 @@ func TestValidate(t *testing.T) {
 			wantErr: "args[0]"},
 		"custom needs image": {set: func(o *exporter.Options) { o.Type = "custom"; o.MetricsPort = 9000 }, wantErr: "image:"},
 		"custom needs port":  {set: func(o *exporter.Options) { o.Type = "custom"; o.Image = "x:1" }, wantErr: "metricsPort:"},
-		"custom secretRef": {set: func(o *exporter.Options) { o.Type = "custom"; o.Image = "x:1"; o.MetricsPort = 9000; o.SecretRef = "s" },
+		"custom secretRef": {set: func(o *exporter.Options) {
+			o.Type = "custom"
+			o.Image = "x:1"
+			o.MetricsPort = 9000
+			o.SecretRef = &validate.SecretRef{Name: "s"}
+		},
 			wantErr: "valueFrom.secretKeyRef"},
 		"custom inline token": {set: func(o *exporter.Options) {
 			o.Type, o.Image, o.MetricsPort = "custom", "x:1", 9000
@@ -60,7 +66,24 @@ func TestValidate(t *testing.T) {
 			o.Type, o.Image, o.MetricsPort = "custom", "x:1", 9000
 			o.Env = []corev1.EnvVar{{Name: "DSN", Value: "postgres://u:pw@localhost/db"}}
 		}, wantErr: "env[0] (DSN)"},
-		"preset env": {set: func(o *exporter.Options) { o.SecretRef = "db"; o.Env = []corev1.EnvVar{{Name: "A", Value: "b"}} },
+		"sslMode injects a host": {set: func(o *exporter.Options) {
+			o.SecretRef = &validate.SecretRef{Name: "db"}
+			o.SSLMode = "disable&host=attacker.example.com"
+		}, wantErr: `sslMode: "disable&host=attacker.example.com": must be one of disable, allow`},
+		"secretRef with a space": {set: func(o *exporter.Options) { o.SecretRef = &validate.SecretRef{Name: "x y"} },
+			wantErr: `secretRef: "x y": not a DNS-1123 subdomain`},
+		"image with a newline": {set: func(o *exporter.Options) {
+			o.SecretRef = &validate.SecretRef{Name: "db"}
+			o.Image = "evil:1\n---"
+		}, wantErr: `image: "evil:1\n---": not an image reference`},
+		"metricsPath with a hash": {set: func(o *exporter.Options) { o.SecretRef = &validate.SecretRef{Name: "db"}; o.MetricsPath = "/m#x" },
+			wantErr: `metricsPath: "/m#x": must be a path`},
+		"nginx statusPath with a quote": {set: func(o *exporter.Options) { o.Type = "nginx"; o.StatusPath = `/s"x` },
+			wantErr: `statusPath: "/s\"x"`},
+		"preset env": {set: func(o *exporter.Options) {
+			o.SecretRef = &validate.SecretRef{Name: "db"}
+			o.Env = []corev1.EnvVar{{Name: "A", Value: "b"}}
+		},
 			wantErr: "env: only type custom"},
 	}
 	for name, tc := range tests {
@@ -196,4 +219,23 @@ spec:
 	//     secretKeyRef:
 	//       name: products-db-password
 	//       key: password
+}
+
+// The Secret reference is written {name: …} (a LocalObjectReference), and
+// the bare name is read too: in a config rule, --set and annotations.
+func TestSecretRefForms(t *testing.T) {
+	for _, set := range []struct{ path, value string }{{"secretRef", "db"}, {"secretRef", "{name: db}"}, {"secretRef.name", "db"}} {
+		o := exporter.Default()
+		o.Type = "postgres"
+		if err := transform.SetOption(o, set.path, set.value); err != nil {
+			t.Fatalf("%s=%s: %v", set.path, set.value, err)
+		}
+		if !o.SecretRef.IsSet() || o.SecretRef.Name != "db" || o.Validate() != nil {
+			t.Errorf("%s=%s: %+v, %v", set.path, set.value, o.SecretRef, o.Validate())
+		}
+	}
+	o := exporter.Default()
+	if err := transform.SetOption(o, "secretRef", "{name: db, namespace: other}"); err == nil {
+		t.Errorf("a namespace was accepted: %+v", o.SecretRef)
+	}
 }

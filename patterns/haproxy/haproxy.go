@@ -87,20 +87,3 @@ func command(dir string) []string {
 	}
 	return append(cmd, "-f", ConfigDir+"/haproxy.cfg")
 }
-
-// ValidDuration accepts the HAProxy time formats that are also Go-like:
-// digits and a unit of us, ms, s, m or h ("30s", "500ms").
-func ValidDuration(s string) bool {
-	i := 0
-	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
-		i++
-	}
-	if i == 0 {
-		return false
-	}
-	switch s[i:] {
-	case "us", "ms", "s", "m", "h":
-		return true
-	}
-	return false
-}

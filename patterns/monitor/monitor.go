@@ -2,11 +2,11 @@ package monitor
 
 import (
 	"fmt"
-	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/sidecarize/sidecarize/internal/validate"
 	"github.com/sidecarize/sidecarize/patterns/haproxy"
 	"github.com/sidecarize/sidecarize/patterns/scrape"
 	"github.com/sidecarize/sidecarize/templates"
@@ -67,19 +67,15 @@ func (o *Options) Validate() error {
 	default:
 		return fmt.Errorf("protocol: %q: must be http, grpc, http2 or tcp", o.Protocol)
 	}
-	for _, p := range []struct {
-		name string
-		v    int32
-	}{{"proxyPort", o.ProxyPort}, {"metricsPort", o.MetricsPort}} {
-		if p.v < 1024 || p.v > 65535 {
-			return fmt.Errorf("%s: %d: must be between 1024 and 65535", p.name, p.v)
-		}
+	var ports validate.PortSet
+	if err := ports.Add("proxyPort", o.ProxyPort); err != nil {
+		return err
 	}
-	if o.ProxyPort == o.MetricsPort {
-		return fmt.Errorf("proxyPort and metricsPort are both %d", o.ProxyPort)
+	if err := ports.Add("metricsPort", o.MetricsPort); err != nil {
+		return err
 	}
-	if !strings.HasPrefix(o.MetricsPath, "/") || strings.ContainsAny(o.MetricsPath, " \t{}") {
-		return fmt.Errorf("metricsPath: %q: must be a path starting with /", o.MetricsPath)
+	if err := validate.HTTPPath("metricsPath", o.MetricsPath); err != nil {
+		return err
 	}
 	if err := o.Options.Validate(); err != nil {
 		return err
@@ -95,8 +91,8 @@ func (o *Options) Validate() error {
 			return fmt.Errorf("errorRatio: %v: must be between 0 and 1", o.ErrorRatio)
 		}
 	}
-	if !haproxy.ValidDuration(o.Timeout) {
-		return fmt.Errorf("timeout: %q: expected a duration like 30s or 500ms", o.Timeout)
+	if _, err := validate.PositiveDuration("timeout", o.Timeout); err != nil {
+		return err
 	}
 	if o.MaxConnections < 1 {
 		return fmt.Errorf("maxConnections: must be at least 1")

@@ -7,9 +7,11 @@ package scrape
 import (
 	"fmt"
 	"strconv"
+	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/sidecarize/sidecarize/internal/validate"
 	"github.com/sidecarize/sidecarize/transform"
 )
 
@@ -29,13 +31,21 @@ type Options struct {
 	Interval string `json:"interval,omitempty" doc:"scrape interval"`
 }
 
-// Validate checks the mode.
+// Validate checks the mode and the interval (a positive duration
+// Prometheus reads: digits and one unit of ms, s, m or h).
 func (o Options) Validate() error {
 	switch o.Scrape {
 	case ServiceMonitor, PodMonitor, Annotations, None:
-		return nil
+	default:
+		return fmt.Errorf("scrape: %q: must be serviceMonitor, podMonitor, annotations or none", o.Scrape)
 	}
-	return fmt.Errorf("scrape: %q: must be serviceMonitor, podMonitor, annotations or none", o.Scrape)
+	if _, err := validate.PositiveDuration("interval", o.Interval); err != nil {
+		return err
+	}
+	if strings.HasSuffix(o.Interval, "us") {
+		return fmt.Errorf("interval: %q: Prometheus takes ms, s, m or h", o.Interval)
+	}
+	return nil
 }
 
 // Endpoint is the metrics endpoint of a helper container.

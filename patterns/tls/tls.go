@@ -2,12 +2,12 @@ package tls
 
 import (
 	"fmt"
-	"regexp"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/sidecarize/sidecarize/internal/validate"
 	"github.com/sidecarize/sidecarize/patterns/haproxy"
 	"github.com/sidecarize/sidecarize/patterns/scrape"
 	"github.com/sidecarize/sidecarize/templates"
@@ -103,11 +103,6 @@ func Default() *Options {
 	}
 }
 
-var (
-	dnsSubdomain = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
-	dnsName      = regexp.MustCompile(`^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
-)
-
 // Validate checks option values.
 func (o *Options) Validate() error {
 	switch o.Protocol {
@@ -118,31 +113,25 @@ func (o *Options) Validate() error {
 	if o.SecretName == "" && o.CertManager == nil {
 		return fmt.Errorf("secretName: name the kubernetes.io/tls Secret with the certificate (or set certManager to have one issued)")
 	}
-	if o.SecretName != "" && (len(o.SecretName) > 253 || !dnsSubdomain.MatchString(o.SecretName)) {
-		return fmt.Errorf("secretName: %q: not a valid Secret name", o.SecretName)
+	if o.SecretName != "" {
+		if err := validate.Secret("secretName", o.SecretName); err != nil {
+			return err
+		}
 	}
-	ports := []struct {
-		name string
-		v    int32
-	}{{"tlsPort", o.TLSPort}, {"metricsPort", o.MetricsPort}}
+	var ports validate.PortSet
+	if err := ports.Add("tlsPort", o.TLSPort); err != nil {
+		return err
+	}
+	if err := ports.Add("metricsPort", o.MetricsPort); err != nil {
+		return err
+	}
 	if o.RedirectPort != 0 {
-		ports = append(ports, struct {
-			name string
-			v    int32
-		}{"redirectPort", o.RedirectPort})
-	}
-	seen := map[int32]string{}
-	for _, p := range ports {
-		if p.v < 1024 || p.v > 65535 {
-			return fmt.Errorf("%s: %d: must be between 1024 and 65535", p.name, p.v)
+		if err := ports.Add("redirectPort", o.RedirectPort); err != nil {
+			return err
 		}
-		if other, ok := seen[p.v]; ok {
-			return fmt.Errorf("%s and %s are both %d", other, p.name, p.v)
-		}
-		seen[p.v] = p.name
 	}
-	if o.HTTPSPort < 1 || o.HTTPSPort > 65535 {
-		return fmt.Errorf("httpsPort: %d: not a port", o.HTTPSPort)
+	if err := validate.Port("httpsPort", int64(o.HTTPSPort)); err != nil {
+		return err
 	}
 	if o.RedirectPort != 0 && o.Protocol != "http" {
 		return fmt.Errorf("redirectPort: redirects need protocol http")
@@ -155,14 +144,14 @@ func (o *Options) Validate() error {
 	default:
 		return fmt.Errorf("minVersion: %q: must be TLSv1.2 or TLSv1.3 (older versions are broken)", o.MinVersion)
 	}
-	if !strings.HasPrefix(o.MetricsPath, "/") || strings.ContainsAny(o.MetricsPath, " \t{}") {
-		return fmt.Errorf("metricsPath: %q: must be a path starting with /", o.MetricsPath)
+	if err := validate.HTTPPath("metricsPath", o.MetricsPath); err != nil {
+		return err
 	}
 	if err := o.Options.Validate(); err != nil {
 		return err
 	}
-	if !haproxy.ValidDuration(o.Timeout) {
-		return fmt.Errorf("timeout: %q: expected a duration like 30s or 500ms", o.Timeout)
+	if _, err := validate.PositiveDuration("timeout", o.Timeout); err != nil {
+		return err
 	}
 	if o.MaxConnections < 1 {
 		return fmt.Errorf("maxConnections: must be at least 1")
@@ -179,7 +168,7 @@ func (o *Options) Validate() error {
 			}
 		}
 		for i, n := range cm.DNSNames {
-			if !dnsName.MatchString(n) {
+			if !validate.IsDNSSubdomain(strings.TrimPrefix(n, "*.")) {
 				return fmt.Errorf("certManager.dnsNames[%d]: %q: not a DNS name", i, n)
 			}
 		}

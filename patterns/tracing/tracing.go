@@ -7,12 +7,12 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"sigs.k8s.io/yaml"
 
+	"github.com/sidecarize/sidecarize/internal/validate"
 	"github.com/sidecarize/sidecarize/patterns/scrape"
 	"github.com/sidecarize/sidecarize/transform"
 )
@@ -135,12 +135,12 @@ func (o *Options) Validate() error {
 	default:
 		return fmt.Errorf("protocol: %q: must be http, http2 or grpc", o.Protocol)
 	}
-	ports := map[int32]string{}
+	var ports validate.PortSet
 	for _, p := range []struct {
 		name string
 		v    int32
 	}{{"proxyPort", o.ProxyPort}, {"adminPort", o.AdminPort}, {"metricsPort", o.MetricsPort}} {
-		if err := checkPort(p.name, p.v, ports); err != nil {
+		if err := ports.Add(p.name, p.v); err != nil {
 			return err
 		}
 	}
@@ -163,7 +163,7 @@ func (o *Options) Validate() error {
 		return fmt.Errorf("samplingPercent: %v: must be between 0 and 100", o.SamplingPercent)
 	}
 	if _, err := envoyDuration(o.Timeout); err != nil {
-		return fmt.Errorf("timeout: %w", err)
+		return err
 	}
 	names := map[string]bool{}
 	for i, u := range o.Upstreams {
@@ -183,7 +183,7 @@ func (o *Options) Validate() error {
 				return fmt.Errorf("%s.upstream: %w", f, err)
 			}
 		}
-		if err := checkPort(f+".localPort", u.LocalPort, ports); err != nil {
+		if err := ports.Add(f+".localPort", u.LocalPort); err != nil {
 			return err
 		}
 		switch u.Protocol {
@@ -195,23 +195,13 @@ func (o *Options) Validate() error {
 	return nil
 }
 
-func checkPort(name string, v int32, used map[int32]string) error {
-	if v < 1024 || v > 65535 {
-		return fmt.Errorf("%s: %d: must be between 1024 and 65535", name, v)
-	}
-	if other, ok := used[v]; ok {
-		return fmt.Errorf("%s and %s are both %d", other, name, v)
-	}
-	used[v] = name
-	return nil
-}
-
-// envoyDuration checks a Go duration and writes it the way protobuf JSON
-// wants a google.protobuf.Duration: seconds with an "s" suffix.
+// envoyDuration checks the timeout (0s: none) and writes it the way
+// protobuf JSON wants a google.protobuf.Duration: seconds with an "s"
+// suffix.
 func envoyDuration(s string) (string, error) {
-	d, err := time.ParseDuration(s)
-	if err != nil || d < 0 {
-		return "", fmt.Errorf("%q: expected a duration like 30s or 500ms", s)
+	d, err := validate.Duration("timeout", s)
+	if err != nil {
+		return "", err
 	}
 	return strconv.FormatFloat(d.Seconds(), 'f', -1, 64) + "s", nil
 }
@@ -270,7 +260,7 @@ func parseTarget(s string) (target, error) {
 		}
 		if p := u.Port(); p != "" {
 			n, err := strconv.Atoi(p)
-			if err != nil || n < 1 || n > 65535 {
+			if err != nil || validate.Port("", int64(n)) != nil {
 				return target{}, fmt.Errorf("%q: bad port %q", s, p)
 			}
 			port = int32(n)
@@ -289,7 +279,7 @@ func parseTarget(s string) (target, error) {
 		return target{}, fmt.Errorf("%q: expected host:port or an http:// URL", s)
 	}
 	n, err := strconv.Atoi(p)
-	if err != nil || n < 1 || n > 65535 || host == "" || strings.ContainsAny(host, " \t$(){}") {
+	if err != nil || validate.Port("", int64(n)) != nil || host == "" || strings.ContainsAny(host, " \t$(){}") {
 		return target{}, fmt.Errorf("%q: expected host:port or an http:// URL", s)
 	}
 	return target{Host: host, Port: int32(n), Rest: rest}, nil
