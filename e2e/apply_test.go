@@ -117,7 +117,7 @@ func checkRestricted(ctx context.Context, c *cluster.Cluster, data []byte) ([]re
 		if tmpl == nil {
 			continue
 		}
-		st, err := manifest.TemplateStatus(tmpl)
+		st, err := manifest.StatusOf(o)
 		if err != nil {
 			return nil, fmt.Errorf("%s/%s: %w", o.Kind(), o.Name(), err)
 		}

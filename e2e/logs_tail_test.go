@@ -45,14 +45,15 @@ func TestLogsTailRelay(t *testing.T) {
 		t.Fatal(err)
 	}
 	var tmpl map[string]any
+	var dep manifest.Object
 	for _, o := range objs {
 		if o.Kind() == "Deployment" {
-			tmpl = o.PodTemplate()
+			dep, tmpl = o, o.PodTemplate()
 		}
 	}
-	st, err := manifest.TemplateStatus(tmpl)
+	st, err := manifest.StatusOf(dep)
 	if err != nil || st == nil {
-		t.Fatalf("no status on the pod template: %v", err)
+		t.Fatalf("no status on the Deployment: %v", err)
 	}
 	var app, adapter *manifest.Container
 	for _, c := range manifest.Containers(tmpl) {

@@ -46,7 +46,7 @@ func sabotageBases(t *testing.T) map[string][]byte {
 			continue
 		}
 		if tg, err := findTarget(objs); err == nil && len(objs) > 0 {
-			if st, _ := manifest.TemplateStatus(tg.tmpl); st != nil && len(st.Patterns) == 1 && st.Patterns[0] == "monitor" {
+			if st, _ := manifest.StatusOf(tg.workload); st != nil && len(st.Patterns) == 1 && st.Patterns[0] == "monitor" {
 				if _, err := tg.proxyServicePort(); err == nil {
 					bases[f] = data
 					return bases
@@ -71,7 +71,7 @@ func findTarget(objs []manifest.Object) (*target, error) {
 		if tmpl == nil {
 			continue
 		}
-		st, err := manifest.TemplateStatus(tmpl)
+		st, err := manifest.StatusOf(o)
 		if err != nil {
 			return nil, err
 		}
@@ -175,7 +175,7 @@ func (tg *target) proxyServicePort() (map[string]any, error) {
 }
 
 func appPort(tg *target) (int, error) {
-	st, _ := manifest.TemplateStatus(tg.tmpl)
+	st, _ := manifest.StatusOf(tg.workload)
 	for _, c := range manifest.Containers(tg.tmpl) {
 		if st.Injected(c.Name()) {
 			continue

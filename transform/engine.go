@@ -2,7 +2,6 @@ package transform
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -520,7 +519,7 @@ func (e *Engine) plan(o *object, native bool, kv KubeVersion) (*plan, error) {
 	for k, v := range tmpl.GetAnnotations() {
 		anns[k] = v
 	}
-	if raw, ok := anns[AnnotationStatus]; ok {
+	if raw, _, ok := readStatus(n, tmpl); ok {
 		st, err := parseStatus(raw)
 		if err != nil {
 			return nil, w.fail("%w", err)
@@ -708,14 +707,7 @@ func (e *Engine) inject(p *plan) error {
 			return err
 		}
 	}
-	if err := w.prepareAnnotations(); err != nil {
-		return err
-	}
-	b, err := json.Marshal(w.status)
-	if err != nil {
-		return err
-	}
-	return w.setTemplateAnnotation(AnnotationStatus, string(b))
+	return w.writeStatus()
 }
 
 func containerNames(list []corev1.Container) []string {

@@ -3,6 +3,8 @@ package transform
 import (
 	"encoding/json"
 	"fmt"
+
+	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
 // Annotation and label keys.
@@ -15,10 +17,18 @@ const (
 	ManagedByValue       = "sidecarize"
 )
 
-// Status is the provenance record on an injected pod template
+// Status is the provenance record of an injected workload
 // (sidecarize.dev/status). It lists every change made to the workload, so
 // that re-running replaces the injection exactly and uninject restores the
 // original.
+//
+// It lives in the workload's own metadata.annotations, not on the pod
+// template: it carries sidecarize's version, and a pod template that changed
+// with every upgrade of the tool would drift in GitOps and roll every
+// workload. Only sidecarize.dev/config-hash (which changes exactly when the
+// generated configuration does) stays on the pod template. Outputs of
+// earlier versions, with the status on the pod template, are still read;
+// re-injecting moves the status.
 type Status struct {
 	Version        string        `json:"version"`
 	Patterns       []string      `json:"patterns"`
@@ -28,9 +38,11 @@ type Status struct {
 	Objects        []ObjectRef   `json:"objects,omitempty"`
 	Services       []ServiceEdit `json:"services,omitempty"`
 	Edits          []Edit        `json:"edits,omitempty"`
-	// Created lists pod-level fields that did not exist before injection
-	// (initContainers, volumes, annotations, metadata) and are removed by
-	// uninject when they end up empty.
+	// Created lists fields that did not exist before injection and are
+	// removed by uninject when they end up empty: pod-level initContainers,
+	// volumes, and the pod template's annotations and metadata; and
+	// objectAnnotations, the workload's own metadata.annotations (which holds
+	// the status).
 	Created []string `json:"created,omitempty"`
 }
 
@@ -111,3 +123,53 @@ func (s *Status) has(list []string, v string) bool {
 }
 
 func strPtr(s string) *string { return &s }
+
+// createdObjectAnnotations in Status.Created: the workload's own
+// metadata.annotations were created to hold the status.
+const createdObjectAnnotations = "objectAnnotations"
+
+// readStatus returns the status annotation of a workload: from its own
+// metadata, or (outputs of earlier versions) from its pod template. legacy
+// reports the latter.
+func readStatus(obj, tmpl *yaml.RNode) (raw string, legacy, ok bool) {
+	if raw, ok := obj.GetAnnotations()[AnnotationStatus]; ok {
+		return raw, false, true
+	}
+	if tmpl != nil && tmpl != obj {
+		if raw, ok := tmpl.GetAnnotations()[AnnotationStatus]; ok {
+			return raw, true, true
+		}
+	}
+	return "", false, false
+}
+
+// writeStatus records the status in the workload's own metadata (for a Pod,
+// the pod template is the object itself).
+func (w *Workload) writeStatus() error {
+	obj := w.obj.node
+	if obj == w.tmpl {
+		if err := w.prepareAnnotations(); err != nil {
+			return err
+		}
+	} else if !hasUserKeys(obj, "annotations") && !w.status.has(w.status.Created, createdObjectAnnotations) {
+		w.status.Created = append(w.status.Created, createdObjectAnnotations)
+	}
+	b, err := json.Marshal(w.status)
+	if err != nil {
+		return err
+	}
+	return setMetaKey(obj, "annotations", AnnotationStatus, string(b))
+}
+
+// removeStatus removes the status and config-hash annotations (from both
+// places: current and earlier outputs), and the annotation maps sidecarize
+// created.
+func (w *Workload) removeStatus(st *Status) error {
+	if err := removeMetaKeys(w.tmpl, "annotations", []string{AnnotationStatus, AnnotationConfigHash}, contains(st.Created, "annotations")); err != nil {
+		return err
+	}
+	if obj := w.obj.node; obj != w.tmpl {
+		return removeMetaKeys(obj, "annotations", []string{AnnotationStatus}, contains(st.Created, createdObjectAnnotations))
+	}
+	return nil
+}

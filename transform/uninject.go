@@ -26,7 +26,7 @@ func uninjectWorkload(w *Workload, st *Status) error {
 			return fmt.Errorf("edits[%d]: %w", i, err)
 		}
 	}
-	if err := removeMetaKeys(w.tmpl, "annotations", []string{AnnotationStatus, AnnotationConfigHash}, contains(st.Created, "annotations")); err != nil {
+	if err := w.removeStatus(st); err != nil {
 		return err
 	}
 	for _, f := range []string{"initContainers", "volumes"} {

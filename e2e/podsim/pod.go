@@ -129,7 +129,7 @@ func Load(data []byte) ([]*Pod, error) {
 			continue
 		}
 		ns := o.NamespaceOr("default")
-		st, err := manifest.TemplateStatus(tmpl)
+		st, err := manifest.StatusOf(o)
 		if err != nil {
 			return nil, fmt.Errorf("%s/%s: %w", o.Kind(), o.Name(), err)
 		}

@@ -15,7 +15,8 @@ import (
 // Object is one decoded Kubernetes object.
 type Object map[string]any
 
-// StatusAnnotation is the pod template annotation sidecarize writes.
+// StatusAnnotation is the provenance annotation sidecarize writes on the
+// workload's own metadata (outputs of earlier versions: on its pod template).
 const StatusAnnotation = "sidecarize.dev/status"
 
 // Parse decodes a multi-document YAML (or JSON) stream; `kind: List`
@@ -152,13 +153,30 @@ type Status struct {
 	} `json:"objects"`
 }
 
-// TemplateStatus parses the pod template's sidecarize.dev/status (nil, nil
-// when the template has none).
+// StatusOf parses a workload's sidecarize.dev/status, from its metadata or
+// (earlier versions) its pod template; nil, nil when it has none.
+func StatusOf(o Object) (*Status, error) {
+	if raw := Str(o, "metadata", "annotations", StatusAnnotation); raw != "" {
+		return parseStatus(raw)
+	}
+	if tmpl := o.PodTemplate(); tmpl != nil {
+		return TemplateStatus(tmpl)
+	}
+	return nil, nil
+}
+
+// TemplateStatus parses the pod template's sidecarize.dev/status, where
+// earlier versions wrote it (nil, nil when the template has none). Use
+// StatusOf for a workload.
 func TemplateStatus(tmpl map[string]any) (*Status, error) {
 	raw := Str(tmpl, "metadata", "annotations", StatusAnnotation)
 	if raw == "" {
 		return nil, nil
 	}
+	return parseStatus(raw)
+}
+
+func parseStatus(raw string) (*Status, error) {
 	var st Status
 	if err := json.Unmarshal([]byte(raw), &st); err != nil {
 		return nil, fmt.Errorf("%s: %w", StatusAnnotation, err)
