@@ -22,7 +22,7 @@ import (
 // Version is set at build time (-ldflags -X).
 var Version = "v0.1.0-dev"
 
-// Exit codes (§7).
+// Exit codes (docs/contract.md#exit-codes).
 const (
 	exitOK    = 0
 	exitError = 1

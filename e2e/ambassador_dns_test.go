@@ -282,7 +282,7 @@ func ambServeDNS(t *testing.T, ns *podsim.NetNS, name string, ips *atomic.Value,
 	return func() { pc.Close() }
 }
 
-// ambDNSAnswer builds the response to one query (RFC 1035 §4.1), or nil.
+// ambDNSAnswer builds the response to one query (RFC 1035 section 4.1), or nil.
 func ambDNSAnswer(q []byte, name string, ips []net.IP) []byte {
 	if len(q) < 12 || binary.BigEndian.Uint16(q[4:6]) != 1 {
 		return nil

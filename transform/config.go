@@ -47,7 +47,8 @@ type Spec struct {
 
 // Rule is one entry of spec.rules: a selector plus pattern options keyed by
 // each pattern's ConfigKey. Pattern options stay raw here and are decoded
-// strictly into the pattern's own type by Layer.
+// strictly into the pattern's own type when a workload's options are
+// layered (Engine.plan, overlayJSON).
 type Rule struct {
 	Select   Selector
 	Patterns map[string]json.RawMessage

@@ -14,8 +14,8 @@ import (
 
 // toRNode turns a typed value (k8s.io/api types, or a pattern's own struct
 // for CRDs) into a block-style RNode in the type's field order, dropping
-// nulls such as creationTimestamp: null — structure, not text
-// (ARCHITECTURE style 1). The JSON encoding is walked token by token into
+// nulls such as creationTimestamp: null — objects are built as structure,
+// never as text (docs/design.md#structure-not-text). The JSON encoding is walked token by token into
 // yaml nodes: it keeps the struct's field order and honours every type's
 // own MarshalJSON (quantities, int-or-string).
 func toRNode(v any) (*yaml.RNode, error) {

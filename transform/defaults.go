@@ -11,7 +11,8 @@ import (
 // name (haproxy's official image runs as "haproxy").
 const NonRootUID int64 = 65532
 
-// applySecureDefaults fills in §4.8's defaults where the pattern left the
+// applySecureDefaults fills in the secure defaults
+// (docs/contract.md#secure-defaults) where the pattern left the
 // fields empty: Pod Security "restricted" compliant, resources bounded.
 func applySecureDefaults(c *corev1.Container) {
 	t, f := true, false

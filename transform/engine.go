@@ -21,7 +21,7 @@ type Engine struct {
 	Version  string
 }
 
-// Flags is the command-line layer of configuration (lowest precedence, §3).
+// Flags is the command-line layer of configuration (lowest precedence: docs/contract.md#configuration).
 type Flags struct {
 	Patterns       []string // -p: patterns for every selected workload
 	Set            []string // --set pattern.option=value
@@ -139,7 +139,7 @@ func (e *Engine) Run(docs []*Doc) (*Report, error) {
 			}
 		}
 	}
-	// Documents nothing needs are still checked for YAML syntax (§6),
+	// Documents nothing needs are still checked for YAML syntax (docs/contract.md#errors),
 	// on every core, without keeping their trees.
 	errs = append(errs, checkSyntax(unread)...)
 	if len(errs) > 0 {
@@ -488,7 +488,7 @@ var otherMeshes = map[string]string{
 }
 
 // plan decides what happens to one workload and layers its options:
-// defaults, then flags, then config rules, then annotations (§3).
+// defaults, then flags, then config rules, then annotations (docs/contract.md#configuration).
 func (e *Engine) plan(o *object, native bool, kv KubeVersion) (*plan, error) {
 	n := o.node
 	tmpl, err := podTemplate(n, o.spec)

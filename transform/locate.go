@@ -15,7 +15,7 @@ type FieldSpec struct {
 	Path  string `json:"path"`
 }
 
-// BuiltinPodTemplates are the workload kinds of SPEC §2.
+// BuiltinPodTemplates are the built-in workload kinds (docs/contract.md#input).
 var BuiltinPodTemplates = []FieldSpec{
 	{Group: "", Kind: "Pod", Path: ""},
 	{Group: "apps", Kind: "Deployment", Path: "spec/template"},

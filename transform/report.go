@@ -6,7 +6,7 @@ import (
 	"strings"
 )
 
-// Report is what a run did, per workload (§4.10).
+// Report is what a run did, per workload (docs/contract.md#report).
 type Report struct {
 	Workloads []WorkloadReport `json:"workloads"`
 	Warnings  []Message        `json:"warnings,omitempty"`

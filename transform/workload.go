@@ -18,7 +18,7 @@ import (
 // methods, which record every change in the status.
 type Workload struct {
 	Kind, Name, Namespace string
-	// Native is true when helpers become native sidecars (§4.9).
+	// Native is true when helpers become native sidecars (docs/contract.md#native-sidecars).
 	Native bool
 	// KubeVersion is the target cluster version.
 	KubeVersion KubeVersion
@@ -140,7 +140,7 @@ func (w *Workload) ResolvePort(ref string) (container string, port corev1.Contai
 }
 
 // ObjectName is the name of a generated object: <workload>-<pattern>[-<part>],
-// a valid DNS label of at most 63 characters (§4.7).
+// a valid DNS label of at most 63 characters (docs/contract.md#generated-objects).
 func (w *Workload) ObjectName(parts ...string) string {
 	return GeneratedName(append([]string{w.Name, w.pattern}, parts...)...)
 }
@@ -159,7 +159,7 @@ func GeneratedName(parts ...string) string {
 
 // AddContainer adds a helper container. Sidecars (long-running helpers)
 // become native sidecars (an initContainer with restartPolicy: Always) when
-// w.Native is set, otherwise regular containers. Secure defaults (§4.8) are
+// w.Native is set, otherwise regular containers. Secure defaults (docs/contract.md#secure-defaults) are
 // filled in where the pattern left them empty, and port and name collisions
 // with the pod are errors.
 func (w *Workload) AddContainer(c corev1.Container) error {
@@ -377,7 +377,7 @@ func (w *Workload) container(name string) (*yaml.RNode, error) {
 
 // AddConfigMap generates a ConfigMap <workload>-<pattern>[-part] holding
 // data; its content goes into the pod's config-hash so a change rolls the
-// pods (§4.5). It returns the ConfigMap's name.
+// pods (docs/contract.md#rollouts). It returns the ConfigMap's name.
 func (w *Workload) AddConfigMap(part string, data map[string]string) (string, error) {
 	var name string
 	if part == "" {

@@ -87,7 +87,7 @@ type Proxy struct {
 	MetricsPort int32 `json:"metricsPort,omitempty" doc:"port of the Prometheus endpoint (container-wide)"`
 	// MetricsPath is the metrics URL path.
 	MetricsPath string `json:"metricsPath,omitempty" doc:"path of the Prometheus endpoint (container-wide)"`
-	// Scrape is serviceMonitor, podMonitor, annotations or none (§5.1).
+	// Scrape is serviceMonitor, podMonitor, annotations or none (docs/contract.md#scraping).
 	Scrape string `json:"scrape,omitempty" doc:"serviceMonitor | podMonitor | annotations | none (container-wide)"`
 	// Interval between scrapes.
 	Interval string `json:"interval,omitempty" doc:"scrape interval (container-wide)"`

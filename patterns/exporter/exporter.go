@@ -39,7 +39,7 @@ const (
 )
 
 // Options of the exporter pattern. There is deliberately no password option:
-// credentials only come from a Secret (secretRef + keys), §4.8.
+// credentials only come from a Secret (secretRef + keys): docs/contract.md#secure-defaults.
 type Options struct {
 	// Type is the preset.
 	Type string `json:"type,omitempty" doc:"postgres | mysql | mariadb | redis | mongodb | nginx | custom (required)"`
@@ -378,7 +378,7 @@ func container(o *Options, image string, appPort int32) corev1.Container {
 		Args:  args,
 		Env:   env,
 		Ports: []corev1.ContainerPort{{Name: MetricsPortName, ContainerPort: port, Protocol: corev1.ProtocolTCP}},
-		// A native sidecar needs a startup probe (§4.9); the exporter
+		// A native sidecar needs a startup probe (docs/contract.md#native-sidecars); the exporter
 		// listens as soon as it starts, whether or not the app is up yet.
 		StartupProbe: &corev1.Probe{
 			ProbeHandler:     corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromInt32(port)}},

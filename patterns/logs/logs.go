@@ -26,7 +26,7 @@ const (
 	fieldEnvPrefix = "SIDECARIZE_FIELD_"
 )
 
-// Default images, pinned by tag (§4.8); override with the image option or
+// Default images, pinned by tag (docs/contract.md#secure-defaults); override with the image option or
 // spec.images["fluent-bit"] / spec.images["busybox"].
 const (
 	// FluentBitVersion is the release whose documented keys the generated

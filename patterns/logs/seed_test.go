@@ -190,7 +190,7 @@ func TestSeedWidgetarioEquivalence(t *testing.T) {
 				t.Errorf("no sizeLimit on the emptyDir")
 			}
 
-			// Secure defaults added (§4.8).
+			// Secure defaults added (docs/contract.md#secure-defaults).
 			sc := gotRelay.SecurityContext
 			if sc == nil || sc.RunAsNonRoot == nil || !*sc.RunAsNonRoot || sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem ||
 				sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation || sc.Capabilities == nil ||

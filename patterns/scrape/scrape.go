@@ -1,5 +1,5 @@
 // Package scrape makes a helper's Prometheus endpoint scrapeable, the same
-// way for every pattern (§5.1): a ServiceMonitor (default; adds a `metrics`
+// way for every pattern (docs/contract.md#scraping): a ServiceMonitor (default; adds a `metrics`
 // port to the workload's Service), a PodMonitor, or prometheus.io
 // annotations. It also holds the Prometheus Operator object types.
 package scrape

@@ -429,8 +429,6 @@ func (Pattern) Inject(w *transform.Workload, opts transform.Options) error {
 	return err
 }
 
-// targets: the Service port sends to the app port (targetPort by name or
-// number; absent, it is the port number).
 // rewriteEnv resolves an upstream and points the app's env var at its
 // outbound listener, in every app container that sets it.
 func rewriteEnv(w *transform.Workload, ps *corev1.PodSpec, appContainer, field string, u Upstream) (outbound, error) {
