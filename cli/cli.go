@@ -19,8 +19,12 @@ import (
 	"github.com/sidecarize/sidecarize/transform"
 )
 
-// Version is set at build time (-ldflags -X).
-var Version = "v0.1.0-dev"
+// defaultVersion is the version of a build that is neither a release
+// (-ldflags -X …/cli.Version=) nor `go install …@version`.
+const defaultVersion = "v0.1.0-dev"
+
+// Version is set at build time (-ldflags -X); see readBuildInfo.
+var Version = defaultVersion
 
 // Exit codes (docs/contract.md#exit-codes).
 const (
@@ -95,7 +99,7 @@ func hasConfigFlag(args []string) bool {
 	return false
 }
 
-var subcommands = map[string]bool{"uninject": true, "fn": true, "patterns": true, "version": true, "help": true, "h": true}
+var subcommands = map[string]bool{"uninject": true, "fn": true, "patterns": true, "version": true, "init": true, "completion": true, "help": true, "h": true}
 
 // valueFlags take a value as the next argument.
 var valueFlags = map[string]bool{
@@ -109,6 +113,11 @@ var valueFlags = map[string]bool{
 // (urfave/cli stops parsing flags at the first argument).
 func permute(args []string) []string {
 	if len(args) < 2 {
+		return args
+	}
+	// Shell completion (urfave/cli's --generate-bash-completion, last):
+	// leave the words as typed.
+	if args[len(args)-1] == "--generate-bash-completion" {
 		return args
 	}
 	var flags, pos []string
@@ -152,9 +161,9 @@ func transformFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "config", Aliases: []string{"c"}, Usage: "Sidecarize config file (`FILE`)", EnvVars: []string{"SIDECARIZE_CONFIG"}},
 		&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write to `PATH`: a file, or a directory (mirrors the input tree)"},
-		&cli.BoolFlag{Name: "in-place", Aliases: []string{"i"}, Usage: "rewrite the input files in place (atomically)"},
+		&cli.BoolFlag{Name: "in-place", Aliases: []string{"i"}, Usage: "rewrite the input files in place (all of them or none)"},
 		&cli.StringFlag{Name: "report", Value: "text", Usage: "summary on stderr: text, json or none"},
-		&cli.BoolFlag{Name: "check", Usage: "write nothing; exit 3 if the output would differ from the input"},
+		&cli.BoolFlag{Name: "check", Usage: "write nothing; exit 3 if the output would differ from the input, or with -o from the files there"},
 		&cli.BoolFlag{Name: "diff", Usage: "print a unified diff of the changes instead of the output"},
 		&cli.StringFlag{Name: "native-sidecars", Usage: "auto, true or false"},
 		&cli.StringFlag{Name: "kube-version", Usage: "target Kubernetes version, e.g. 1.33"},
@@ -180,50 +189,109 @@ func krmFlags() []cli.Flag {
 }
 
 func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
+	usageErrs := func(c *cli.Context, err error, _ bool) error { return usageErr("%v", err) }
+	name := "sidecarize"
+	if progName() == "kubectl-sidecarize" {
+		name = "kubectl sidecarize"
+	}
 	app := &cli.App{
-		Name:      "sidecarize",
-		Usage:     "productionise Kubernetes workloads with sidecar, adapter and ambassador patterns",
-		UsageText: "sidecarize [flags] [FILE|DIR|-]...   (stdin when no file is given)",
-		Version:   Version,
-		Reader:    stdin, Writer: stdout, ErrWriter: stderr,
+		Name:                 name,
+		Usage:                "productionise Kubernetes workloads with sidecar, adapter and ambassador patterns",
+		UsageText:            name + " [flags] [FILE|DIR|-]...   (stdin when no file is given)\n" + name + " COMMAND [flags] [ARGS]...",
+		Description:          strings.ReplaceAll(rootExamples, "sidecarize ", name+" "),
+		Version:              version(),
+		Reader:               stdin,
+		Writer:               stdout,
+		ErrWriter:            stderr,
 		Flags:                transformFlags(),
-		HideHelpCommand:      true,
-		EnableBashCompletion: false,
+		EnableBashCompletion: true,
 		ExitErrHandler:       func(*cli.Context, error) {},
 		Action:               func(c *cli.Context) error { return runTransform(c, false) },
-		OnUsageError: func(c *cli.Context, err error, _ bool) error {
-			return usageErr("%v", err)
-		},
+		OnUsageError:         usageErrs,
 		Commands: []*cli.Command{
 			{
 				Name: "uninject", Usage: "remove what sidecarize injected: restores workloads and Services, drops generated objects",
-				Flags:  transformFlags(),
-				Action: func(c *cli.Context) error { return runTransform(c, true) },
-				OnUsageError: func(c *cli.Context, err error, _ bool) error {
-					return usageErr("%v", err)
-				},
+				ArgsUsage:    "[FILE|DIR|-]...",
+				Description:  "Examples:\n  sidecarize uninject out/api.yaml > api.yaml\n  sidecarize uninject -i manifests/\n  sidecarize uninject --check manifests/   # exit 3 if anything is still injected",
+				Flags:        transformFlags(),
+				Action:       func(c *cli.Context) error { return runTransform(c, true) },
+				OnUsageError: usageErrs,
 			},
 			{
 				Name: "fn", Usage: "run as a KRM function: ResourceList on stdin, ResourceList on stdout",
-				Flags:  krmFlags(),
-				Action: func(c *cli.Context) error { return runKRM(c, stdin, stdout) },
-				OnUsageError: func(c *cli.Context, err error, _ bool) error {
-					return usageErr("%v", err)
-				},
+				Description: "A ResourceList on stdin is detected without `fn` too. The functionConfig is a Sidecarize config;\n" +
+					"-p, --set and the selection flags apply; -c (or SIDECARIZE_CONFIG) gives the config when there is no functionConfig.\n\n" +
+					"Examples:\n" +
+					"  kustomize build --enable-alpha-plugins --enable-exec overlay/   # transformers: with config.kubernetes.io/function: {exec: {path: ./sidecarize}}\n" +
+					"  kpt fn eval --exec ./sidecarize --fn-config sidecarize.yaml app/\n" +
+					"  kpt fn source app/ | sidecarize fn -p monitor",
+				Flags:        krmFlags(),
+				Action:       func(c *cli.Context) error { return runKRM(c, stdin, stdout) },
+				OnUsageError: usageErrs,
 			},
 			{
 				Name: "patterns", Usage: "list every pattern, option, default and annotation",
-				Flags:  []cli.Flag{&cli.BoolFlag{Name: "markdown", Usage: "as Markdown tables"}},
-				Action: func(c *cli.Context) error { return listPatterns(stdout, c.Bool("markdown")) },
+				Description: "Examples:\n  sidecarize patterns\n  sidecarize patterns --markdown",
+				Flags: []cli.Flag{
+					&cli.BoolFlag{Name: "markdown", Usage: "as Markdown tables"},
+					&cli.BoolFlag{Name: "names", Usage: "only the pattern names, one a line"},
+				},
+				Action: func(c *cli.Context) error {
+					if c.Bool("names") {
+						_, err := fmt.Fprintln(stdout, strings.Join(names(patterns.All()), "\n"))
+						return err
+					}
+					return listPatterns(stdout, c.Bool("markdown"))
+				},
+				OnUsageError: usageErrs,
 			},
 			{
-				Name: "version", Usage: "print the version",
-				Action: func(c *cli.Context) error { _, err := fmt.Fprintln(stdout, Version); return err },
+				Name: "init", Usage: "write a commented starter config (default sidecarize.yaml; - for stdout)",
+				ArgsUsage:    "[FILE|-]",
+				Description:  "Examples:\n  sidecarize init && $EDITOR sidecarize.yaml\n  sidecarize init - > config/sidecarize.yaml",
+				Flags:        []cli.Flag{&cli.BoolFlag{Name: "force", Usage: "replace an existing file"}},
+				Action:       runInit,
+				OnUsageError: usageErrs,
+			},
+			{
+				Name: "version", Usage: "print the version, commit, build date, Go version and platform",
+				Description:  "Examples:\n  sidecarize version\n  sidecarize version -o json",
+				Flags:        []cli.Flag{&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "text or json"}},
+				Action:       runVersion,
+				OnUsageError: usageErrs,
+			},
+			{
+				Name: "completion", Usage: "print a shell completion script: bash, zsh or fish",
+				ArgsUsage: "bash|zsh|fish",
+				Description: "Examples:\n" +
+					"  source <(sidecarize completion bash)          # in ~/.bashrc\n" +
+					"  sidecarize completion zsh > \"${fpath[1]}/_sidecarize\"\n" +
+					"  sidecarize completion fish > ~/.config/fish/completions/sidecarize.fish",
+				Action:       runCompletion,
+				OnUsageError: usageErrs,
 			},
 		},
 	}
 	return app
 }
+
+// rootExamples is the top-level help's description: one example per front end.
+const rootExamples = `Examples, one per front end:
+
+  filter:         sidecarize -c sidecarize.yaml < app.yaml | kubectl apply -f -
+  files:          sidecarize -c sidecarize.yaml app/ -o out/
+  in place:       sidecarize -c sidecarize.yaml -i manifests/
+  CI gate:        sidecarize -c sidecarize.yaml app/ -o out/ --check    # exit 3 when out/ is stale
+  diff:           sidecarize -c sidecarize.yaml --diff app/
+  one-off:        sidecarize -p monitor,logs --set logs.files=/logs/app.log --name api app.yaml
+  KRM function:   kpt fn eval --exec ./sidecarize --fn-config sidecarize.yaml app/
+  Helm 3:         SIDECARIZE_CONFIG=sidecarize.yaml helm install web ./chart --post-renderer ./sidecarize
+  kubectl plugin: kubectl sidecarize -c sidecarize.yaml app/ -o out/
+  undo:           sidecarize uninject -i manifests/
+  start:          sidecarize init
+
+Exit codes: 0 success, 1 error (nothing written), 2 usage error, 3 --check found drift.
+More: sidecarize help COMMAND, sidecarize patterns, the README.`
 
 // input is one file (or stdin) with its documents.
 type input struct {
@@ -268,7 +336,7 @@ func runTransform(c *cli.Context, uninject bool) error {
 	}
 
 	all := patterns.All()
-	e := &transform.Engine{Patterns: all, Uninject: uninject, Version: Version}
+	e := &transform.Engine{Patterns: all, Uninject: uninject, Version: version()}
 	if cfg := c.String("config"); cfg != "" {
 		conf, err := loadConfigFile(cfg, all)
 		if err != nil {

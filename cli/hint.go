@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"golang.org/x/term"
 )
 
 // stdinHint tells a user who typed `sidecarize` alone at a terminal what it
@@ -13,8 +15,7 @@ func stdinHint(stdin io.Reader, stderr io.Writer) {
 	if !ok {
 		return
 	}
-	fi, err := f.Stat()
-	if err != nil || fi.Mode()&os.ModeCharDevice == 0 {
+	if !term.IsTerminal(int(f.Fd())) {
 		return
 	}
 	fmt.Fprintln(stderr, "sidecarize: reading manifests from stdin (end with Ctrl-D); give files or directories as arguments, or see `sidecarize help`")

@@ -47,7 +47,7 @@ func runKRM(c *cli.Context, in io.Reader, out io.Writer) error {
 		return exitErr{exitError, err}
 	}
 	all := patterns.All()
-	e := &transform.Engine{Patterns: all, Version: Version}
+	e := &transform.Engine{Patterns: all, Version: version()}
 	if err := setFlags(c, e, all); err != nil {
 		return err
 	}
