@@ -52,6 +52,10 @@ stop_service() {
   fi
 }
 
+# Fluent Bit 5.1.1 (FLUENT_BIT_BIN; ../shared/tools beside the checkout) is
+# run by `make test` and `make e2e`: its runtime libraries.
+apt_install libssl3 libsqlite3-0 libyaml-0-2
+
 case "$want" in
   haproxy) command -v haproxy >/dev/null || apt_install haproxy ;;
   all)

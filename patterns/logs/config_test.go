@@ -24,7 +24,7 @@ import (
 // not listed here (a typo such as "read_from_heads") fails the test.
 var (
 	serviceKeys = keys("coro_stack_size daemon dns.mode dns.prefer_ipv4 dns.prefer_ipv6 dns.resolver enable_chunk_trace flush grace hc_errors_count hc_period hc_retry_failure_count health_check hot_reload hot_reload.ensure_thread_safety hot_reload.timeout http_listen http_port http_server json.convert_nan_to_null json.escape_unicode log_file log_level multiline_buffer_limit parsers_file plugins_file scheduler.base scheduler.cap sp.convert_from_str_to_num streams_file windows.maxstdio storage")
-	parserKeys  = keys("name format regex time_key time_format time_offset time_keep time_system_timezone time_strict types decode_field decode_field_as skip_empty_values")
+	parserKeys  = keys("name format regex time_key time_format time_offset time_keep time_system_timezone time_strict types decode_field decode_field_as skip_empty_values logfmt_no_bare_keys")
 	mlKeys      = keys("name type parser key_content key_pattern key_group flush_timeout rules")
 	mlRuleKeys  = keys("state regex next_state")
 	// Properties every input, filter and output takes.
@@ -35,6 +35,7 @@ var (
 		"input:tail":             keys("path exclude_path key read_from_head read_newly_discovered_files_from_head refresh_interval watcher_interval progress_check_interval progress_check_interval_nsec rotate_wait docker_mode docker_mode_flush docker_mode_parser path_key offset_key ignore_older ignore_active_older_files buffer_chunk_size buffer_max_size static_batch_size event_batch_size skip_long_lines exit_on_eof skip_empty_lines truncate_long_lines file_cache_advise inotify_watcher parser tag_regex db db.sync db.locking db.journal_mode db.compare_filename multiline multiline_flush parser_firstline multiline.parser unicode.encoding generic.encoding"),
 		"filter:parser":          keys("key_name parser preserve_key reserve_data unescape_key"),
 		"filter:record_modifier": keys("record remove_key allowlist_key whitelist_key uuid_key"),
+		"filter:modify":          keys("set add remove remove_wildcard remove_regex rename hard_rename copy hard_copy move_to_start move_to_end condition"),
 		"output:stdout":          keys("format json_date_key json_date_format"),
 	}
 	// Documented values of enumerated keys.
@@ -181,7 +182,7 @@ func checkFluentBitConfig(t reporter, cfg string) fbDoc {
 				t.Errorf("input sets both parser and multiline.parser (the tail docs: disable parser with multiline.parser)")
 			}
 		}
-		for _, k := range []string{"read_from_head", "db.locking", "skip_long_lines"} {
+		for _, k := range []string{"read_from_head", "db.locking", "skip_long_lines", "skip_empty_lines"} {
 			if v, ok := in[k]; ok {
 				enum("input."+k, "bool", v)
 			}
@@ -190,6 +191,28 @@ func checkFluentBitConfig(t reporter, cfg string) fbDoc {
 	for _, f := range doc.Pipeline.Filters {
 		if f["name"] == "parser" && !parsers[fmt.Sprint(f["parser"])] {
 			t.Errorf("filter parser %v is not defined", f["parser"])
+		}
+		if f["name"] == "modify" {
+			for k, v := range f {
+				if filterCommon[k] {
+					continue
+				}
+				// A rule's arguments: fluent-bit drops a rule with the
+				// wrong number of words silently.
+				rules, ok := v.([]any)
+				if !ok {
+					rules = []any{v}
+				}
+				want := 2
+				if k == "remove" || k == "remove_wildcard" || k == "remove_regex" || k == "move_to_start" || k == "move_to_end" {
+					want = 1
+				}
+				for _, r := range rules {
+					if n := len(modifyWords(fmt.Sprint(r))); n != want {
+						t.Errorf("filter modify: %s %q has %d words, want %d", k, r, n, want)
+					}
+				}
+			}
 		}
 	}
 	for _, o := range doc.Pipeline.Outputs {
@@ -318,4 +341,33 @@ func TestGoldenConfigsKeys(t *testing.T) {
 	if n == 0 {
 		t.Fatal("no fluent-bit config in the goldens")
 	}
+}
+
+// modifyWords splits a modify filter rule the way fluent-bit does
+// (flb_slist_split_tokens): at spaces, a double-quoted word taken whole with
+// \" and \\ read as " and \.
+func modifyWords(s string) []string {
+	var out []string
+	for i := 0; i < len(s); {
+		if s[i] == ' ' {
+			i++
+			continue
+		}
+		var w strings.Builder
+		if s[i] == '"' {
+			for i++; i < len(s) && s[i] != '"'; i++ {
+				if s[i] == '\\' && i+1 < len(s) && (s[i+1] == '"' || s[i+1] == '\\') {
+					i++
+				}
+				w.WriteByte(s[i])
+			}
+			i++
+		} else {
+			for ; i < len(s) && s[i] != ' '; i++ {
+				w.WriteByte(s[i])
+			}
+		}
+		out = append(out, w.String())
+	}
+	return out
 }

@@ -29,8 +29,11 @@ const (
 // Default images, pinned by tag (docs/contract.md#secure-defaults); override with the image option or
 // spec.images["fluent-bit"] / spec.images["busybox"].
 const (
-	// FluentBitVersion is the release whose documented keys the generated
-	// config uses (checked key by key in the tests).
+	// FluentBitVersion is the default image's release, whose documented
+	// keys the generated config uses (checked key by key in the tests).
+	// The tests run the configs under Fluent Bit 5.1.1 (FLUENT_BIT_BIN):
+	// 5.1.4 is a patch release of the same minor, not run here (README,
+	// "Images and what is proven").
 	FluentBitVersion = "5.1.4"
 	FluentBitImage   = "fluent/fluent-bit:" + FluentBitVersion
 	// TailImage is busybox: its `tail -F` follows a file by name across
@@ -434,34 +437,59 @@ func shippedDir(d string) string {
 // fbParser is one entry of the config's parsers section.
 type fbParser struct {
 	Name, Format, Regex, TimeKey, TimeFormat string
+	NoBareKeys                               bool
 }
 
 type fbMultiline struct {
-	Name, Start, Cont string
-	FlushMillis       int
+	Name, Start, Cont        string
+	FlushMillis              int
+	TrimParser, FormatParser string
 }
 
 type fbConfig struct {
 	Workload, Version string
 	Paths             string
-	PathKey           bool
+	PathKey           string
 	DB                string
 	Parsers           []fbParser
 	Multiline         *fbMultiline
 	InputParser       string
-	FilterParser      string
-	Records           []string
+	Fields            []string
 }
 
 // yq quotes a YAML scalar in single quotes (no escapes inside: a regex
 // stays byte for byte what fluent-bit compiles).
 func yq(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
-// ParserName is the name of the generated format parser.
-const ParserName = "sidecarize-format"
+// modifyArg quotes one argument of a modify filter rule: fluent-bit splits
+// a rule into words at spaces unless a word is double-quoted, and reads \"
+// and \\ inside quotes as " and \ (an unquoted value with a space is
+// silently dropped).
+func modifyArg(s string) string {
+	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
+}
 
-// MultilineName is the name of the generated multiline parser.
-const MultilineName = "sidecarize-multiline"
+// Names in the generated config.
+const (
+	// ParserName is the name of the generated format parser.
+	ParserName = "sidecarize-format"
+	// MultilineName is the name of the generated multiline parser.
+	MultilineName = "sidecarize-multiline"
+	// TrimParserName trims the newline a joined multi-line record ends with.
+	TrimParserName = "sidecarize-trim"
+	// TrimRegex keeps a joined record up to its last character that is not
+	// a newline (a record of newlines only does not match and is left as
+	// it is).
+	TrimRegex = `^(?<log>[\s\S]*[^\n])\n*\z`
+	// PathKey is the key the tail input writes the file name to; the
+	// modify filter renames it to "file" unless the app's record has a
+	// "file" key, and drops it otherwise. A record's own sidecarize_file
+	// key is replaced by it.
+	PathKey = "sidecarize_file"
+	// FileKey is the key records carry their file name under when the
+	// adapter follows more than one file.
+	FileKey = "file"
+)
 
 // ContinuationRegex is the multiline rule for lines that do not start a
 // record: a negative lookahead on the start pattern. It is the one Onigmo
@@ -472,7 +500,7 @@ func ContinuationRegex(start string) string { return "/^(?!" + start + ")/" }
 // FluentBitConfig renders the fluent-bit YAML config for the options.
 func FluentBitConfig(ref string, o *Options, fieldEnv map[string]string) (string, error) {
 	format := canonicalFormat(o.Format)
-	p := fbParser{Name: ParserName, Format: format}
+	p := fbParser{Name: ParserName, Format: format, NoBareKeys: format == "logfmt"}
 	if re := FormatRegex(o.Format, o.Regex); re != "" {
 		p.Format = "regex"
 		p.Regex = yq(re)
@@ -484,16 +512,19 @@ func FluentBitConfig(ref string, o *Options, fieldEnv map[string]string) (string
 	cfg := fbConfig{
 		Workload: ref, Version: FluentBitVersion,
 		Paths:   yq(paths),
-		PathKey: len(o.Files) > 1 || strings.ContainsAny(paths, "*?["),
 		DB:      DBDir + "/tail.db",
 		Parsers: []fbParser{p},
+	}
+	if len(o.Files) > 1 || strings.ContainsAny(paths, "*?[") {
+		cfg.PathKey = PathKey
 	}
 	if o.Multiline != "" {
 		cfg.Multiline = &fbMultiline{
 			Name: MultilineName, Start: yq("/" + o.Multiline + "/"),
 			Cont: yq(ContinuationRegex(o.Multiline)), FlushMillis: 2000,
+			TrimParser: TrimParserName, FormatParser: ParserName,
 		}
-		cfg.FilterParser = ParserName
+		cfg.Parsers = append(cfg.Parsers, fbParser{Name: TrimParserName, Format: "regex", Regex: yq(TrimRegex)})
 	} else {
 		cfg.InputParser = ParserName
 	}
@@ -502,7 +533,7 @@ func FluentBitConfig(ref string, o *Options, fieldEnv map[string]string) (string
 		if _, ok := fieldRef(v); ok {
 			v = "${" + fieldEnv[k] + "}"
 		}
-		cfg.Records = append(cfg.Records, yq(k+" "+v))
+		cfg.Fields = append(cfg.Fields, yq(modifyArg(k)+" "+modifyArg(v)))
 	}
 	return templates.Render("logs-fluent-bit.yaml.tmpl", cfg)
 }

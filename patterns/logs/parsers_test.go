@@ -75,6 +75,13 @@ type samples struct {
 		Log     string              `json:"log"`
 		Records []map[string]string `json:"records"`
 	} `json:"multiline"`
+	// Native are json and logfmt lines (records of any JSON type).
+	Native map[string][]struct {
+		Line string         `json:"line"`
+		Want map[string]any `json:"want"`
+	} `json:"native"`
+	// Unparsed are lines no format reads: kept whole under "log".
+	Unparsed []string `json:"unparsed"`
 }
 
 func loadSamples(t *testing.T) samples {
