@@ -105,7 +105,7 @@ var subcommands = map[string]bool{"uninject": true, "fn": true, "patterns": true
 var valueFlags = map[string]bool{
 	"-c": true, "--config": true, "-o": true, "--output": true, "--report": true,
 	"--native-sidecars": true, "--kube-version": true, "-p": true, "--pattern": true,
-	"--set": true, "-l": true, "--selector": true, "--kind": true, "--name": true,
+	"--set": true, "--api-versions": true, "-l": true, "--selector": true, "--kind": true, "--name": true,
 }
 
 // permute moves flags before positional arguments, so that
@@ -167,6 +167,7 @@ func transformFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "diff", Usage: "print a unified diff of the changes instead of the output"},
 		&cli.StringFlag{Name: "native-sidecars", Usage: "auto, true or false"},
 		&cli.StringFlag{Name: "kube-version", Usage: "target Kubernetes version, e.g. 1.33"},
+		&cli.StringSliceFlag{Name: "api-versions", Usage: "API versions the cluster serves, as helm template takes them (monitoring.coreos.com/v1: scrape auto makes ServiceMonitors)"},
 		&cli.StringSliceFlag{Name: "pattern", Aliases: []string{"p"}, Usage: "apply patterns to the selected workloads (monitor,logs …)"},
 		&cli.StringSliceFlag{Name: "set", Usage: "set an option: pattern.option=value (repeatable)"},
 		&cli.StringFlag{Name: "selector", Aliases: []string{"l"}, Usage: "select workloads by label: k=v[,k=v]"},
@@ -479,6 +480,17 @@ func (in *input) name() string {
 func setFlags(c *cli.Context, e *transform.Engine, all []transform.Pattern) error {
 	e.Flags.NativeSidecars = c.String("native-sidecars")
 	e.Flags.KubeVersion = c.String("kube-version")
+	for _, v := range c.StringSlice("api-versions") {
+		for _, s := range strings.Split(v, ",") {
+			if s = strings.TrimSpace(s); s == "" {
+				continue
+			}
+			if err := transform.ValidAPIVersion(s); err != nil {
+				return usageErr("--api-versions %w", err)
+			}
+			e.Flags.APIVersions = append(e.Flags.APIVersions, s)
+		}
+	}
 	for _, p := range c.StringSlice("pattern") {
 		for _, name := range strings.Split(p, ",") {
 			name = strings.TrimSpace(name)

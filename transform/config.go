@@ -37,6 +37,9 @@ type Spec struct {
 	NativeSidecars string `json:"nativeSidecars,omitempty"`
 	// KubeVersion is the target cluster's minor version, e.g. "1.33".
 	KubeVersion string `json:"kubeVersion,omitempty"`
+	// APIVersions the cluster serves, as `helm template --api-versions`
+	// takes them (monitoring.coreos.com/v1: the Prometheus Operator).
+	APIVersions []string `json:"apiVersions,omitempty"`
 	// Images overrides default images per component (haproxy, fluent-bit …).
 	Images map[string]string `json:"images,omitempty"`
 	// PodTemplates adds workload kinds with a pod template (CRDs).
@@ -176,6 +179,11 @@ func (c *Config) Validate(patterns []Pattern) error {
 	if c.Spec.KubeVersion != "" {
 		if _, err := ParseKubeVersion(c.Spec.KubeVersion); err != nil {
 			return fmt.Errorf("spec.kubeVersion: %w", err)
+		}
+	}
+	for i, v := range c.Spec.APIVersions {
+		if err := ValidAPIVersion(v); err != nil {
+			return fmt.Errorf("spec.apiVersions[%d]: %w", i, err)
 		}
 	}
 	for i, fs := range c.Spec.PodTemplates {

@@ -28,6 +28,7 @@ type Flags struct {
 	Select         Selector // -l, --kind, --name
 	NativeSidecars string
 	KubeVersion    string
+	APIVersions    []string // --api-versions: what the cluster serves
 }
 
 // object is one Kubernetes object: a document, or an item of a kind: List.
@@ -81,6 +82,7 @@ func (e *Engine) Run(docs []*Doc) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	apis := e.apiVersions(docs)
 	selectAll := e.Uninject || len(e.Flags.Patterns) > 0 || (e.Config != nil && len(e.Config.Spec.Rules) > 0)
 
 	// 1. Sort documents by a cheap scan. Documents that cannot be affected
@@ -190,7 +192,7 @@ func (e *Engine) Run(docs []*Doc) (*Report, error) {
 	sums := make([]*summary, len(workloads))
 	wErrs := make([]error, len(workloads))
 	parallel(len(workloads), func(i int) {
-		sums[i], wErrs[i] = e.processWorkload(workloads[i], specs, byNS, native, kv)
+		sums[i], wErrs[i] = e.processWorkload(workloads[i], specs, byNS, native, kv, apis)
 	})
 	dropRefs := map[string]bool{}
 	for i, sum := range sums {
@@ -316,7 +318,7 @@ type summary struct {
 
 // processWorkload runs one workload through plan, uninject and inject. A
 // top-level document is encoded at once and its tree released.
-func (e *Engine) processWorkload(o *object, specs []FieldSpec, byNS serviceIndex, native bool, kv KubeVersion) (*summary, error) {
+func (e *Engine) processWorkload(o *object, specs []FieldSpec, byNS serviceIndex, native bool, kv KubeVersion, apis APIVersions) (*summary, error) {
 	if o.node == nil {
 		n, err := o.doc.Node()
 		if err != nil {
@@ -332,7 +334,7 @@ func (e *Engine) processWorkload(o *object, specs []FieldSpec, byNS serviceIndex
 		}
 		o.spec = fs
 	}
-	p, err := e.plan(o, native, kv)
+	p, err := e.plan(o, native, kv, apis)
 	if err != nil {
 		return nil, err
 	}
@@ -489,13 +491,13 @@ var otherMeshes = map[string]string{
 
 // plan decides what happens to one workload and layers its options:
 // defaults, then flags, then config rules, then annotations (docs/contract.md#configuration).
-func (e *Engine) plan(o *object, native bool, kv KubeVersion) (*plan, error) {
+func (e *Engine) plan(o *object, native bool, kv KubeVersion, apis APIVersions) (*plan, error) {
 	n := o.node
 	tmpl, err := podTemplate(n, o.spec)
 	if err != nil {
 		return nil, &WorkloadError{Where: o.where, Workload: n.GetKind() + " " + n.GetName(), At: o.spec.Path, Err: err}
 	}
-	w := &Workload{Kind: n.GetKind(), Name: n.GetName(), Namespace: n.GetNamespace(), Native: native, KubeVersion: kv, obj: o}
+	w := &Workload{Kind: n.GetKind(), Name: n.GetName(), Namespace: n.GetNamespace(), Native: native, KubeVersion: kv, APIs: apis, obj: o}
 	p := &plan{obj: o, w: w, opts: map[string]Options{}}
 	if tmpl == nil {
 		p.reason = ReasonNoPodTemplate

@@ -22,6 +22,9 @@ type Workload struct {
 	Native bool
 	// KubeVersion is the target cluster version.
 	KubeVersion KubeVersion
+	// APIs is what the cluster is known to serve (--api-versions, the
+	// config's apiVersions, or Prometheus Operator objects in the input).
+	APIs APIVersions
 
 	obj      *object
 	tmpl     *yaml.RNode // pod template: metadata + spec

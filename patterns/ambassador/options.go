@@ -87,8 +87,9 @@ type Proxy struct {
 	MetricsPort int32 `json:"metricsPort,omitempty" doc:"port of the Prometheus endpoint (container-wide)"`
 	// MetricsPath is the metrics URL path.
 	MetricsPath string `json:"metricsPath,omitempty" doc:"path of the Prometheus endpoint (container-wide)"`
-	// Scrape is serviceMonitor, podMonitor, annotations or none (docs/contract.md#scraping).
-	Scrape string `json:"scrape,omitempty" doc:"serviceMonitor | podMonitor | annotations | none (container-wide)"`
+	// Scrape is auto, serviceMonitor, podMonitor, annotations or none
+	// (docs/contract.md#scraping).
+	Scrape string `json:"scrape,omitempty" doc:"auto | serviceMonitor | podMonitor | annotations | none (container-wide; auto: serviceMonitor when the cluster serves monitoring.coreos.com/v1)"`
 	// Interval between scrapes.
 	Interval string `json:"interval,omitempty" doc:"scrape interval (container-wide)"`
 	// ClusterDomain completes Service names for DNS (HAProxy's resolver
@@ -182,7 +183,7 @@ func DefaultUpstream(name string) Upstream {
 		Proxy: Proxy{
 			MetricsPort:   defaultMetricsPort,
 			MetricsPath:   defaultMetricsPath,
-			Scrape:        scrape.ServiceMonitor,
+			Scrape:        scrape.Auto,
 			Interval:      "30s",
 			ClusterDomain: defaultClusterDomain,
 		},

@@ -87,7 +87,7 @@ func Default() *Options {
 		SSLMode:     "disable",
 		StatusPath:  "/stub_status",
 		MetricsPath: "/metrics",
-		Options:     scrape.Options{Scrape: scrape.ServiceMonitor, Interval: "30s"},
+		Options:     scrape.Options{Scrape: scrape.Auto, Interval: "30s"},
 	}
 }
 

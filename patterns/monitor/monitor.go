@@ -53,7 +53,7 @@ func Default() *Options {
 		ProxyPort:      9080,
 		MetricsPort:    9101,
 		MetricsPath:    "/metrics",
-		Options:        scrape.Options{Scrape: scrape.ServiceMonitor, Interval: "30s"},
+		Options:        scrape.Options{Scrape: scrape.Auto, Interval: "30s"},
 		ErrorRatio:     0.05,
 		Timeout:        "60s",
 		MaxConnections: 4096,
@@ -84,8 +84,8 @@ func (o *Options) Validate() error {
 		if o.Protocol == "tcp" {
 			return fmt.Errorf("rules: HTTP request metrics do not exist in tcp mode")
 		}
-		if o.Scrape != scrape.ServiceMonitor && o.Scrape != scrape.PodMonitor {
-			return fmt.Errorf("rules: need scrape serviceMonitor or podMonitor (the rules select series by their job)")
+		if o.Scrape != scrape.Auto && o.Scrape != scrape.ServiceMonitor && o.Scrape != scrape.PodMonitor {
+			return fmt.Errorf("rules: need scrape auto, serviceMonitor or podMonitor (the rules select series by their job)")
 		}
 		if o.ErrorRatio <= 0 || o.ErrorRatio >= 1 {
 			return fmt.Errorf("errorRatio: %v: must be between 0 and 1", o.ErrorRatio)
@@ -169,7 +169,11 @@ func (Pattern) Inject(w *transform.Workload, opts transform.Options) error {
 		return err
 	}
 	w.EditService(transform.Retarget(port, o.ProxyPort, ProxyPortName))
-	res, err := scrape.Apply(w, o.Options, scrape.Endpoint{PortName: MetricsPortName, Port: o.MetricsPort, Path: o.MetricsPath, ServicePort: "metrics"})
+	so := o.Options
+	// A PrometheusRule is read by the Prometheus Operator only: asking for
+	// one says the operator is there, so auto scrapes with its objects.
+	so.Operator = o.Rules
+	res, err := scrape.Apply(w, so, scrape.Endpoint{PortName: MetricsPortName, Port: o.MetricsPort, Path: o.MetricsPath, ServicePort: "metrics"})
 	if err != nil {
 		return err
 	}

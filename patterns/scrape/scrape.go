@@ -1,7 +1,8 @@
 // Package scrape makes a helper's Prometheus endpoint scrapeable, the same
-// way for every pattern (docs/contract.md#scraping): a ServiceMonitor (default; adds a `metrics`
-// port to the workload's Service), a PodMonitor, or prometheus.io
-// annotations. It also holds the Prometheus Operator object types.
+// way for every pattern (docs/contract.md#scraping): a ServiceMonitor (adds
+// a `metrics` port to the workload's Service), a PodMonitor, or prometheus.io
+// annotations; auto (the default) picks between the first and the last. It
+// also holds the Prometheus Operator object types.
 package scrape
 
 import (
@@ -17,6 +18,7 @@ import (
 
 // Modes.
 const (
+	Auto           = "auto"
 	ServiceMonitor = "serviceMonitor"
 	PodMonitor     = "podMonitor"
 	Annotations    = "annotations"
@@ -25,19 +27,22 @@ const (
 
 // Options is embedded in each pattern's options that exports metrics.
 type Options struct {
-	// Scrape is serviceMonitor, podMonitor, annotations or none.
-	Scrape string `json:"scrape,omitempty" doc:"serviceMonitor | podMonitor | annotations | none"`
+	// Scrape is auto, serviceMonitor, podMonitor, annotations or none.
+	Scrape string `json:"scrape,omitempty" doc:"auto (serviceMonitor when the cluster serves monitoring.coreos.com/v1, else annotations) | serviceMonitor | podMonitor | annotations | none"`
 	// Interval between scrapes (ServiceMonitor/PodMonitor).
 	Interval string `json:"interval,omitempty" doc:"scrape interval"`
+	// Operator is set by a pattern that generates other Prometheus Operator
+	// objects (a PrometheusRule): auto then means the operator.
+	Operator bool `json:"-"`
 }
 
 // Validate checks the mode and the interval (a positive duration
 // Prometheus reads: digits and one unit of ms, s, m or h).
 func (o Options) Validate() error {
 	switch o.Scrape {
-	case ServiceMonitor, PodMonitor, Annotations, None:
+	case Auto, ServiceMonitor, PodMonitor, Annotations, None:
 	default:
-		return fmt.Errorf("scrape: %q: must be serviceMonitor, podMonitor, annotations or none", o.Scrape)
+		return fmt.Errorf("scrape: %q: must be auto, serviceMonitor, podMonitor, annotations or none", o.Scrape)
 	}
 	if _, err := validate.PositiveDuration("interval", o.Interval); err != nil {
 		return err
@@ -46,6 +51,18 @@ func (o Options) Validate() error {
 		return fmt.Errorf("interval: %q: Prometheus takes ms, s, m or h", o.Interval)
 	}
 	return nil
+}
+
+// Mode resolves auto for the workload: serviceMonitor when the Prometheus
+// Operator is known to be there (see the package doc), else annotations.
+func (o Options) Mode(w *transform.Workload) string {
+	if o.Scrape != Auto && o.Scrape != "" {
+		return o.Scrape
+	}
+	if o.Operator || w.APIs.Has(transform.MonitoringV1) {
+		return ServiceMonitor
+	}
+	return Annotations
 }
 
 // Endpoint is the metrics endpoint of a helper container.
@@ -67,7 +84,7 @@ type Result struct {
 // Apply wires scraping for ep. ServiceMonitor mode falls back to a
 // PodMonitor (with a warning) when no Service selects the pods.
 func Apply(w *transform.Workload, o Options, ep Endpoint) (Result, error) {
-	mode := o.Scrape
+	mode := o.Mode(w)
 	svcs := w.Services()
 	if mode == ServiceMonitor && len(svcs) == 0 {
 		w.Warn("no Service selects the pods: scraping with a PodMonitor instead of a ServiceMonitor")

@@ -97,7 +97,7 @@ func Default() *Options {
 		MinVersion:     "TLSv1.2",
 		MetricsPort:    9102,
 		MetricsPath:    "/metrics",
-		Options:        scrape.Options{Scrape: scrape.ServiceMonitor, Interval: "30s"},
+		Options:        scrape.Options{Scrape: scrape.Auto, Interval: "30s"},
 		Timeout:        "60s",
 		MaxConnections: 4096,
 	}

@@ -117,7 +117,7 @@ func Default() *Options {
 		ProxyPort:       10000,
 		AdminPort:       9901,
 		MetricsPort:     9902,
-		Options:         scrape.Options{Scrape: scrape.ServiceMonitor, Interval: "30s"},
+		Options:         scrape.Options{Scrape: scrape.Auto, Interval: "30s"},
 		Tracer:          Zipkin,
 		Zipkin:          ZipkinOptions{Collector: "http://jaeger-collector:9411/api/v2/spans"},
 		OTLP:            OTLPOptions{Collector: "opentelemetry-collector:4317"},

@@ -5,6 +5,7 @@
 #                                          replaced by their published v0.x.y)
 #   etcd-<etcd>                          (go.etcd.io/etcd/server/v3)
 #   kustomize-<kustomize>                (sigs.k8s.io/kustomize/kustomize/v5)
+#   helm-<v3>, helm-<v4>                 (helm.sh/helm/v3, helm.sh/helm/v4)
 # Re-running is cheap: a binary that exists is reused.
 set -euo pipefail
 export GOTOOLCHAIN=${GOTOOLCHAIN:-local}
@@ -59,15 +60,15 @@ kubernetes() {
   [ -x "$ctl" ] || build_in "$dir" "$ctl" k8s.io/kubernetes/cmd/kubectl "$ld"
 }
 
-# simple_module NAME MODULE VERSION PKG OUT: a one-require throwaway module.
+# simple_module NAME MODULE VERSION PKG OUT [LDFLAGS]: a one-require throwaway module.
 simple_module() {
-  local name=$1 mod=$2 ver=$3 pkg=$4 out=$5
+  local name=$1 mod=$2 ver=$3 pkg=$4 out=$5 ldflags=${6:-}
   [ -x "$out" ] && return 0
   local dir=$build/$name-$ver
   mkdir -p "$dir"
   printf 'module sidecarize.local/%s-build\n\ngo 1.26.0\n' "$name" >"$dir/go.mod"
   (cd "$dir" && "$go" get "$pkg@$ver" "$mod@$ver")
-  build_in "$dir" "$out" "$pkg"
+  build_in "$dir" "$out" "$pkg" "$ldflags"
 }
 
 etcd() {
@@ -78,13 +79,24 @@ kustomize() {
   simple_module kustomize sigs.k8s.io/kustomize/kustomize/v5 "$KUSTOMIZE_VERSION" sigs.k8s.io/kustomize/kustomize/v5 "$bin/kustomize-$KUSTOMIZE_VERSION"
 }
 
+# helm MAJOR VERSION: helm.sh/helm/vMAJOR/cmd/helm, with its version stamped as
+# helm's Makefile does (`helm version` and the plugin API see it).
+helm() {
+  local major=$1 ver=$2
+  simple_module "helm$major" "helm.sh/helm/v$major" "$ver" "helm.sh/helm/v$major/cmd/helm" \
+    "$bin/helm-$ver" "-X helm.sh/helm/v$major/internal/version.version=$ver"
+}
+helm3() { helm 3 "$HELM3_VERSION"; }
+helm4() { helm 4 "$HELM4_VERSION"; }
+
 what=${1:-all}
 case "$what" in
   kubernetes) kubernetes ;;
   etcd) etcd ;;
   kustomize) kustomize ;;
-  all) etcd; kustomize; kubernetes ;;
-  *) echo "usage: build-tools.sh [all|kubernetes|etcd|kustomize]" >&2; exit 2 ;;
+  helm) helm3; helm4 ;;
+  all) etcd; kustomize; helm3; helm4; kubernetes ;;
+  *) echo "usage: build-tools.sh [all|kubernetes|etcd|kustomize|helm]" >&2; exit 2 ;;
 esac
 echo "e2e binaries in $bin:"
 ls -1 "$bin" | sed 's/^/  /'
