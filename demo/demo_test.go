@@ -132,8 +132,8 @@ func firstDiff(got, want []byte) string {
 }
 
 // TestUninjectRestoresInput: `sidecarize uninject` on each committed output
-// gives back the input manifests (seed 2's files lack a final newline; a
-// rewritten document ends with one, so that alone is ignored).
+// gives back the input manifests (a rewritten document ends with a newline
+// where an input file may not, so that alone is ignored).
 func TestUninjectRestoresInput(t *testing.T) {
 	for _, o := range outputs {
 		t.Run(o.output, func(t *testing.T) {
