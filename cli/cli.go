@@ -59,7 +59,15 @@ func Main() int {
 }
 
 // Run is Main with explicit streams, for tests.
-func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
+	// The last guard: a panic is a bug, reported as an internal error with
+	// the error exit code (never Go's 2, the usage-error code).
+	defer func() {
+		if r := recover(); r != nil {
+			fmt.Fprintf(stderr, "sidecarize: internal error (a bug: please report it with the input that caused it): %v\n%s", r, debug.Stack())
+			code = exitError
+		}
+	}()
 	app := newApp(stdin, stdout, stderr)
 	app.Metadata = map[string]any{"configFlag": hasConfigFlag(args)}
 	err := app.Run(permute(args))

@@ -1,6 +1,7 @@
 package transform
 
 import (
+	"fmt"
 	"strings"
 
 	"sigs.k8s.io/kustomize/kyaml/yaml"
@@ -58,10 +59,26 @@ func isWorkloadKind(specs []FieldSpec, kind string) bool {
 }
 
 // podTemplate returns the pod template node (metadata + spec) at the spec's
-// path, or nil when the object does not have one yet.
+// path, or nil when the object does not have one yet. Every node on the
+// way must be a mapping, and the template's metadata of the right shape
+// (see shape.go); otherwise the error names the field and its line.
 func podTemplate(obj *yaml.RNode, fs *FieldSpec) (*yaml.RNode, error) {
 	if fs.Path == "" {
 		return obj, nil
 	}
-	return obj.Pipe(yaml.Lookup(strings.Split(fs.Path, "/")...))
+	n, path := obj.YNode(), ""
+	for _, seg := range strings.Split(fs.Path, "/") {
+		path = join(path, seg)
+		n = field(n, seg)
+		if n == nil || isNull(n) {
+			return nil, nil
+		}
+		if n.Kind != yaml.MappingNode {
+			return nil, fmt.Errorf("%s: expected a mapping, got %s (line %d)", path, nodeKind(n), n.Line)
+		}
+	}
+	if err := templateShape(n, path); err != nil {
+		return nil, err
+	}
+	return yaml.NewRNode(n), nil
 }

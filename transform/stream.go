@@ -15,6 +15,7 @@ import (
 type Doc struct {
 	Source string // file name, or "<stdin>"
 	Index  int    // position in the file, from 0
+	Line   int    // file line of the document's first line, from 1
 	Sep    string // the separator line that preceded it ("" for the first document)
 	Raw    []byte
 	JSON   bool // the document was JSON; changed documents are written back as JSON
@@ -39,12 +40,12 @@ func (d *Doc) Where() string { return fmt.Sprintf("%s[%d]", d.Source, d.Index) }
 func SplitStream(source string, data []byte) []*Doc {
 	trimmed := bytes.TrimSpace(data)
 	if len(trimmed) > 0 && (trimmed[0] == '{' || trimmed[0] == '[') {
-		return []*Doc{{Source: source, Raw: data, JSON: true}}
+		return []*Doc{{Source: source, Raw: data, JSON: true, Line: 1}}
 	}
 	var docs []*Doc
-	cur := &Doc{Source: source}
-	start := 0
-	for i := 0; i < len(data); {
+	cur := &Doc{Source: source, Line: 1}
+	start, lineNo := 0, 1
+	for i := 0; i < len(data); lineNo++ {
 		end := bytes.IndexByte(data[i:], '\n')
 		var line []byte
 		next := len(data)
@@ -57,7 +58,7 @@ func SplitStream(source string, data []byte) []*Doc {
 		if isSeparator(line) {
 			cur.Raw = data[start:i]
 			docs = append(docs, cur)
-			cur = &Doc{Source: source, Index: len(docs), Sep: string(data[i:next])}
+			cur = &Doc{Source: source, Index: len(docs), Sep: string(data[i:next]), Line: lineNo + 1}
 			start = next
 		}
 		i = next
@@ -88,9 +89,9 @@ func (d *Doc) Kind() string {
 		return d.kind
 	}
 	if d.JSON {
-		n, _ := d.Node()
-		if n != nil {
-			d.kind = n.GetKind()
+		// A shallow parse: the shape is checked when the document is read.
+		if n, err := yaml.Parse(string(d.Raw)); err == nil {
+			d.kind = kindOf(n.YNode())
 		}
 		return d.kind
 	}
@@ -137,6 +138,10 @@ func (d *Doc) Node() (*yaml.RNode, error) {
 		d.err = fmt.Errorf("%s: expected a Kubernetes object (a mapping), got %s", d.Where(), kindName(n.YNode().Kind))
 		return nil, d.err
 	}
+	if err := objectShape(d.Where(), d.Line, n.YNode()); err != nil {
+		d.err = err
+		return nil, d.err
+	}
 	d.node = n
 	d.kind = n.GetKind()
 	return n, nil
@@ -150,6 +155,8 @@ func kindName(k yaml.Kind) string {
 		return "a scalar"
 	case yaml.AliasNode:
 		return "an alias"
+	case yaml.MappingNode:
+		return "a mapping"
 	}
 	return "something else"
 }

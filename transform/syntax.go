@@ -3,12 +3,14 @@ package transform
 import (
 	"fmt"
 	"runtime"
+	"runtime/debug"
 	"sync"
 
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
-// checkSyntax parses documents only to report malformed YAML, in parallel;
+// checkSyntax parses documents only to report malformed YAML and duplicate
+// keys, in parallel;
 // the parsed trees are dropped (the documents are written from their bytes).
 func checkSyntax(docs []*Doc) []error {
 	if len(docs) == 0 {
@@ -19,6 +21,13 @@ func checkSyntax(docs []*Doc) []error {
 		var n yaml.Node
 		if err := yaml.Unmarshal(docs[i].Raw, &n); err != nil {
 			errs[i] = fmt.Errorf("%s: malformed YAML: %w", docs[i].Where(), err)
+			return
+		}
+		// Duplicate keys are refused in every document, read or not
+		// (shape.go).
+		shiftLines(&n, docs[i].Line-1)
+		if se := checkKeys(&n, ""); se != nil {
+			errs[i] = shapeErr(docs[i].Where(), objectNode(&n), se)
 		}
 	})
 	var out []error
@@ -45,6 +54,13 @@ func parallel(n int, fn func(i int)) {
 		return
 	}
 	var wg sync.WaitGroup
+	// A panic in a worker would end the process past any recover of the
+	// caller's: it is carried back and raised again on the caller's
+	// goroutine, where the command line's last guard reports it.
+	var (
+		once   sync.Once
+		caught any
+	)
 	next := make(chan int, n)
 	for i := 0; i < n; i++ {
 		next <- i
@@ -54,10 +70,26 @@ func parallel(n int, fn func(i int)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			defer func() {
+				if r := recover(); r != nil {
+					once.Do(func() { caught = workerPanic{r, debug.Stack()} })
+				}
+			}()
 			for i := range next {
 				fn(i)
 			}
 		}()
 	}
 	wg.Wait()
+	if caught != nil {
+		panic(caught)
+	}
 }
+
+// workerPanic is a panic of a parallel worker, with the worker's stack.
+type workerPanic struct {
+	value any
+	stack []byte
+}
+
+func (p workerPanic) String() string { return fmt.Sprintf("%v\n[worker stack]\n%s", p.value, p.stack) }

@@ -1,0 +1,350 @@
+package transform
+
+import (
+	"fmt"
+	"strings"
+
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+)
+
+// Shape checks. kyaml's getters (GetName, GetLabels, Lookup …) assume the
+// shape of a Kubernetes object: a mapping where a mapping belongs. Given a
+// sequence instead they index past the end and panic. Every parsed document
+// is therefore checked once, before any getter runs, for the fields the
+// engine reads; so the getters stay simple and a wrong shape is an error
+// naming the file, the document, the object and the field path:
+//
+//	app.yaml[2]: Deployment web: metadata.labels: expected a mapping, got a list (line 7)
+//
+// The same pass refuses what the API server's strict decoding refuses and
+// the engine could get wrong: a key given twice (kubectl keeps the last, the
+// engine would edit the first), and merge keys (<<), which kyaml's getters
+// do not follow. Aliases (*x) are expanded in place, so an edit never lands
+// in a node shared with another part of the document.
+
+// shapeError is a wrong shape at a field path.
+type shapeError struct {
+	path string
+	line int
+	msg  string
+}
+
+// objectShape checks a parsed object (a document or a List item); obj names
+// its position for errors ("app.yaml[0]"), line0 is the file line of the
+// document's first line: the nodes' lines are made file lines.
+func objectShape(where string, line0 int, n *yaml.Node) error {
+	if line0 > 1 {
+		shiftLines(n, line0-1)
+	}
+	if err := expandAliases(n); err != nil {
+		return fmt.Errorf("%s: %w", where, err)
+	}
+	if se := checkKeys(n, ""); se != nil {
+		return shapeErr(where, n, se)
+	}
+	if se := objectFields(n, ""); se != nil {
+		return shapeErr(where, n, se)
+	}
+	if kindOf(n) == "List" || strings.HasSuffix(kindOf(n), "List") && field(n, "items") != nil {
+		items := field(n, "items")
+		if items == nil || isNull(items) {
+			return nil
+		}
+		if items.Kind != yaml.SequenceNode {
+			return shapeErr(where, n, &shapeError{"items", items.Line, "expected a sequence of objects, got " + nodeKind(items)})
+		}
+		for i, it := range items.Content {
+			iw := fmt.Sprintf("%s.items[%d]", where, i)
+			if it.Kind != yaml.MappingNode {
+				return shapeErr(where, n, &shapeError{fmt.Sprintf("items[%d]", i), it.Line, "expected an object (a mapping), got " + nodeKind(it)})
+			}
+			if se := objectFields(it, ""); se != nil {
+				return shapeErr(iw, it, se)
+			}
+		}
+	}
+	return nil
+}
+
+// templateShape checks the metadata of a pod template (the part of it the
+// engine reads with getters; its spec is decoded into the typed PodSpec).
+func templateShape(tmpl *yaml.Node, path string) error {
+	if tmpl.Kind != yaml.MappingNode {
+		return fmt.Errorf("%s: expected a mapping, got %s (line %d)", path, nodeKind(tmpl), tmpl.Line)
+	}
+	if se := metadataShape(tmpl, path+"."); se != nil {
+		return fmt.Errorf("%s: %s (line %d)", se.path, se.msg, se.line)
+	}
+	if spec := field(tmpl, "spec"); spec != nil && !isNull(spec) && spec.Kind != yaml.MappingNode {
+		return fmt.Errorf("%sspec: expected a mapping, got %s (line %d)", path+".", nodeKind(spec), spec.Line)
+	}
+	return nil
+}
+
+func shapeErr(where string, obj *yaml.Node, se *shapeError) error {
+	what := kindOf(obj)
+	if name := scalarField(field(obj, "metadata"), "name"); name != "" {
+		what += " " + name
+	}
+	if what != "" {
+		what += ": "
+	}
+	if se.line == 0 { // the message has the lines
+		return fmt.Errorf("%s: %s%s: %s", where, what, se.path, se.msg)
+	}
+	return fmt.Errorf("%s: %s%s: %s (line %d)", where, what, se.path, se.msg, se.line)
+}
+
+// objectFields checks the top-level fields of an object: apiVersion and
+// kind are strings, an object with a kind has an apiVersion, metadata is a
+// mapping of the right shape.
+func objectFields(n *yaml.Node, prefix string) *shapeError {
+	for _, f := range []string{"apiVersion", "kind"} {
+		if v := field(n, f); v != nil && v.Kind != yaml.ScalarNode {
+			return &shapeError{prefix + f, v.Line, "expected a string, got " + nodeKind(v)}
+		}
+	}
+	if k := field(n, "kind"); k != nil && k.Value != "" {
+		if v := field(n, "apiVersion"); v == nil || v.Value == "" {
+			line := k.Line
+			return &shapeError{prefix + "apiVersion", line, "required (kind " + k.Value + " without an apiVersion is not a Kubernetes object)"}
+		}
+	}
+	return metadataShape(n, prefix)
+}
+
+// metadataShape checks metadata: a mapping; name, namespace and
+// generateName strings; labels and annotations mappings of strings.
+func metadataShape(n *yaml.Node, prefix string) *shapeError {
+	md := field(n, "metadata")
+	if md == nil || isNull(md) {
+		return nil
+	}
+	if md.Kind != yaml.MappingNode {
+		return &shapeError{prefix + "metadata", md.Line, "expected a mapping, got " + nodeKind(md)}
+	}
+	for _, f := range []string{"name", "namespace", "generateName"} {
+		if v := field(md, f); v != nil && v.Kind != yaml.ScalarNode {
+			return &shapeError{prefix + "metadata." + f, v.Line, "expected a string, got " + nodeKind(v)}
+		}
+	}
+	for _, f := range []string{"labels", "annotations"} {
+		m := field(md, f)
+		if m == nil || isNull(m) {
+			continue
+		}
+		p := prefix + "metadata." + f
+		if m.Kind != yaml.MappingNode {
+			return &shapeError{p, m.Line, "expected a mapping, got " + nodeKind(m)}
+		}
+		for i := 0; i+1 < len(m.Content); i += 2 {
+			k, v := m.Content[i], m.Content[i+1]
+			if k.Kind != yaml.ScalarNode {
+				return &shapeError{p, k.Line, "a key is " + nodeKind(k) + ", not a string"}
+			}
+			if v.Kind != yaml.ScalarNode {
+				return &shapeError{p + "." + k.Value, v.Line, "expected a string, got " + nodeKind(v)}
+			}
+		}
+	}
+	return nil
+}
+
+// checkKeys walks the tree: no key twice in a mapping, no merge keys, no
+// mapping with an odd number of nodes.
+func checkKeys(n *yaml.Node, path string) *shapeError {
+	switch n.Kind {
+	case yaml.MappingNode:
+		if len(n.Content)%2 != 0 {
+			return &shapeError{orRoot(path), n.Line, "malformed mapping"}
+		}
+		var seen map[string]*yaml.Node
+		for i := 0; i < len(n.Content); i += 2 {
+			k := n.Content[i]
+			if k.Kind != yaml.ScalarNode {
+				continue // not a Kubernetes field; passed through as it is
+			}
+			if k.Value == "<<" && k.Tag == "!!merge" {
+				return &shapeError{join(path, k.Value), k.Line, "merge keys (<<) are not supported: write the fields out"}
+			}
+			var prev *yaml.Node
+			if len(n.Content) <= 32 {
+				for j := 0; j < i; j += 2 {
+					if pk := n.Content[j]; pk.Kind == yaml.ScalarNode && pk.Value == k.Value {
+						prev = pk
+						break
+					}
+				}
+			} else {
+				if seen == nil {
+					seen = make(map[string]*yaml.Node, len(n.Content)/2)
+				}
+				prev = seen[k.Value]
+				if prev == nil {
+					seen[k.Value] = k
+				}
+			}
+			if prev != nil {
+				return &shapeError{orRoot(path), 0,
+					fmt.Sprintf("duplicate key %q (lines %d and %d): kubectl's strict decoding refuses it, and the edits would land in the copy kubectl drops", k.Value, prev.Line, k.Line)}
+			}
+			if se := checkKeys(n.Content[i+1], join(path, k.Value)); se != nil {
+				return se
+			}
+		}
+	case yaml.SequenceNode:
+		for i, c := range n.Content {
+			if se := checkKeys(c, fmt.Sprintf("%s[%d]", path, i)); se != nil {
+				return se
+			}
+		}
+	case yaml.DocumentNode:
+		for _, c := range n.Content {
+			if se := checkKeys(c, path); se != nil {
+				return se
+			}
+		}
+	}
+	return nil
+}
+
+func join(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+func orRoot(path string) string {
+	if path == "" {
+		return "(top level)"
+	}
+	return path
+}
+
+// shiftLines makes node lines file lines: a document's nodes are numbered
+// from its own first line.
+func shiftLines(n *yaml.Node, by int) {
+	n.Line += by
+	for _, c := range n.Content {
+		shiftLines(c, by)
+	}
+}
+
+// maxExpanded bounds alias expansion: a few aliases that each repeat a
+// large subtree ("billion laughs") are refused, not expanded.
+const maxExpanded = 100000
+
+// expandAliases replaces every alias with a copy of its anchored node, so
+// that the tree is a tree: an edit made through one path cannot change
+// another, and getters never meet an alias node.
+func expandAliases(n *yaml.Node) error {
+	if !hasAlias(n) {
+		return nil
+	}
+	budget := maxExpanded
+	var walk func(n *yaml.Node) error
+	walk = func(n *yaml.Node) error {
+		for i, c := range n.Content {
+			if c.Kind == yaml.AliasNode {
+				if c.Alias == nil {
+					return fmt.Errorf("alias *%s: no such anchor", c.Value)
+				}
+				if budget -= size(c.Alias, budget); budget < 0 {
+					return fmt.Errorf("aliases expand to more than %d nodes", maxExpanded)
+				}
+				cp := yaml.CopyYNode(c.Alias)
+				cp.Anchor = ""
+				n.Content[i] = cp
+				c = cp
+			}
+			if err := walk(c); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err := walk(n); err != nil {
+		return err
+	}
+	clearAnchors(n)
+	return nil
+}
+
+func hasAlias(n *yaml.Node) bool {
+	if n.Kind == yaml.AliasNode || n.Anchor != "" {
+		return true
+	}
+	for _, c := range n.Content {
+		if hasAlias(c) {
+			return true
+		}
+	}
+	return false
+}
+
+func clearAnchors(n *yaml.Node) {
+	n.Anchor = ""
+	for _, c := range n.Content {
+		clearAnchors(c)
+	}
+}
+
+// size counts the nodes of a tree, aliases as the nodes they stand for,
+// stopping past max.
+func size(n *yaml.Node, max int) int {
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		return size(n.Alias, max)
+	}
+	s := 1
+	for _, c := range n.Content {
+		if s += size(c, max-s); s > max {
+			return s
+		}
+	}
+	return s
+}
+
+// field returns the value of key in a mapping node, nil when absent or when
+// n is not a mapping. It never indexes past the end.
+func field(n *yaml.Node, key string) *yaml.Node {
+	if n == nil || n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i+1]
+		}
+	}
+	return nil
+}
+
+// scalarField is the string value of key, "" unless it is a scalar.
+func scalarField(n *yaml.Node, key string) string {
+	if v := field(n, key); v != nil && v.Kind == yaml.ScalarNode {
+		return v.Value
+	}
+	return ""
+}
+
+// objectNode is the content of a document node.
+func objectNode(n *yaml.Node) *yaml.Node {
+	if n.Kind == yaml.DocumentNode && len(n.Content) == 1 {
+		return n.Content[0]
+	}
+	return n
+}
+
+func kindOf(n *yaml.Node) string { return scalarField(n, "kind") }
+
+func isNull(n *yaml.Node) bool {
+	return n.Kind == yaml.ScalarNode && (n.Tag == yaml.NodeTagNull || n.Tag == "" && (n.Value == "" || n.Value == "null" || n.Value == "~"))
+}
+
+// nodeKind names a node's kind for messages.
+func nodeKind(n *yaml.Node) string {
+	if isNull(n) {
+		return "null"
+	}
+	return kindName(n.Kind)
+}
