@@ -194,7 +194,7 @@ func (e *Engine) Run(docs []*Doc) (*Report, error) {
 	parallel(len(workloads), func(i int) {
 		sums[i], wErrs[i] = e.processWorkload(workloads[i], specs, byNS, native, kv, apis)
 	})
-	dropRefs := map[string]bool{}
+	claims := map[string][]claim{}
 	for i, sum := range sums {
 		if wErrs[i] != nil {
 			fail(wErrs[i])
@@ -205,18 +205,13 @@ func (e *Engine) Run(docs []*Doc) (*Report, error) {
 		}
 		rep.Workloads = append(rep.Workloads, sum.report)
 		for _, r := range sum.dropped {
-			dropRefs[r] = true
+			claims[r] = append(claims[r], claim{owner: sum.owner, ref: sum.ref})
 		}
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	for _, g := range generated {
-		if e.Uninject || dropRefs[g.node.GetKind()+"/"+g.node.GetNamespace()+"/"+g.node.GetName()] {
-			g.drop = true
-			g.changed = true
-		}
-	}
+	claimObjects(rep, generated, claims, e.Uninject)
 
 	// 4. Services follow the workloads: apply every injected workload's
 	// recorded edits (fresh or left as they were).
@@ -313,6 +308,7 @@ type summary struct {
 	fresh                 bool // injected by this run
 	edits                 []ServiceEdit
 	dropped               []string // Kind/namespace/name of generated objects to drop
+	owner                 string   // Kind/name, as generated objects' sidecarize.dev/owner
 	report                WorkloadReport
 }
 
@@ -339,7 +335,7 @@ func (e *Engine) processWorkload(o *object, specs []FieldSpec, byNS serviceIndex
 		return nil, err
 	}
 	w := p.w
-	sum := &summary{where: o.where, ref: w.Ref(), namespace: w.Namespace, labels: w.labels}
+	sum := &summary{where: o.where, ref: w.Ref(), namespace: w.Namespace, labels: w.labels, owner: w.ownerRef()}
 	wr := WorkloadReport{Source: o.doc.Source, Index: o.doc.Index, Kind: w.Kind, Namespace: w.Namespace, Name: w.Name,
 		Field: strings.ReplaceAll(o.spec.Path, "/", ".")}
 	if p.old != nil && p.step != stepLeave {
@@ -522,11 +518,13 @@ func (e *Engine) plan(o *object, native bool, kv KubeVersion, apis APIVersions) 
 		anns[k] = v
 	}
 	if raw, _, ok := readStatus(n, tmpl); ok {
-		st, err := parseStatus(raw)
+		st, unknown, err := parseStatus(raw)
 		if err != nil {
 			return nil, w.fail("%w", err)
 		}
-		p.old = st
+		if p.old, err = w.trustStatus(st, unknown, e.Patterns); err != nil {
+			return nil, err
+		}
 	}
 	if e.Uninject {
 		if p.old != nil {

@@ -63,7 +63,7 @@ func (fakePattern) Inject(w *transform.Workload, opts transform.Options) error {
 	if err != nil {
 		return err
 	}
-	if err := w.AddVolume(corev1.Volume{Name: "fake-config", VolumeSource: corev1.VolumeSource{
+	if err := w.AddVolume(corev1.Volume{Name: "sidecarize-fake", VolumeSource: corev1.VolumeSource{
 		ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: cm}},
 	}}); err != nil {
 		return err
@@ -72,7 +72,7 @@ func (fakePattern) Inject(w *transform.Workload, opts transform.Options) error {
 		Name:         "fake-proxy",
 		Image:        w.Image("fake", "example.com/fake-proxy:1.0"),
 		Ports:        []corev1.ContainerPort{{Name: "fake-proxy", ContainerPort: o.ProxyPort, Protocol: corev1.ProtocolTCP}},
-		VolumeMounts: []corev1.VolumeMount{{Name: "fake-config", MountPath: "/etc/fake", ReadOnly: true}},
+		VolumeMounts: []corev1.VolumeMount{{Name: "sidecarize-fake", MountPath: "/etc/fake", ReadOnly: true}},
 	}
 	if o.MetricsPort != 0 {
 		c.Ports = append(c.Ports, corev1.ContainerPort{Name: "fake-metrics", ContainerPort: o.MetricsPort, Protocol: corev1.ProtocolTCP})

@@ -4,12 +4,16 @@ import (
 	"encoding/json"
 	"fmt"
 
+	kjson "sigs.k8s.io/json"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
 // Annotation and label keys.
 const (
-	AnnotationStatus     = "sidecarize.dev/status"
+	AnnotationStatus = "sidecarize.dev/status"
+	// AnnotationOwner on a generated object names the workload it was
+	// generated for, as Kind/name (the namespace is the object's own).
+	AnnotationOwner      = "sidecarize.dev/owner"
 	AnnotationConfigHash = "sidecarize.dev/config-hash"
 	AnnotationInject     = "sidecarize.dev/inject"
 	AnnotationPrefix     = "sidecarize.dev/"
@@ -62,6 +66,10 @@ type Edit struct {
 	Index     int    `json:"index,omitempty"`
 	// Old is the previous value; nil when the field was absent.
 	Old *string `json:"old,omitempty"`
+	// Set is the value sidecarize wrote (env, arg, annotation): the edit is
+	// undone only where that value is still in place. Statuses of earlier
+	// versions do not record it.
+	Set *string `json:"set,omitempty"`
 	// Created: the list holding the entry did not exist before.
 	Created bool `json:"created,omitempty"`
 }
@@ -105,12 +113,22 @@ type portOrig struct {
 	TargetPort *string `json:"targetPort,omitempty"`
 }
 
-func parseStatus(s string) (*Status, error) {
-	var st Status
-	if err := json.Unmarshal([]byte(s), &st); err != nil {
-		return nil, fmt.Errorf("annotation %s: not a sidecarize status: %w", AnnotationStatus, err)
+// parseStatus decodes a status. Fields this version does not know (a
+// status written by a later version, or edited by hand) are returned, not
+// an error: what they record is left alone and reported.
+func parseStatus(s string) (st *Status, unknown []string, err error) {
+	st = &Status{}
+	if err := json.Unmarshal([]byte(s), st); err != nil {
+		return nil, nil, fmt.Errorf("annotation %s: not a sidecarize status (%v); remove the annotation, or restore it from the output sidecarize wrote", AnnotationStatus, cleanJSONError(err))
 	}
-	return &st, nil
+	strict, err := kjson.UnmarshalStrict([]byte(s), &Status{}, kjson.DisallowUnknownFields)
+	if err != nil {
+		return nil, nil, fmt.Errorf("annotation %s: not a sidecarize status (%v)", AnnotationStatus, cleanJSONError(err))
+	}
+	for _, e := range strict {
+		unknown = append(unknown, cleanJSONError(e).Error())
+	}
+	return st, unknown, nil
 }
 
 func (s *Status) has(list []string, v string) bool {

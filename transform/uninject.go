@@ -11,6 +11,7 @@ import (
 // containers (in reverse order), the annotations, and fields sidecarize
 // created.
 func uninjectWorkload(w *Workload, st *Status) error {
+	w.podSpec = nil // the pod changes under the cached decode
 	for _, list := range []struct {
 		field string
 		names []string

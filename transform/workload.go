@@ -189,6 +189,9 @@ func (w *Workload) AddContainer(c corev1.Container) error {
 			}
 		}
 	}
+	if err := w.checkScheme("container", c.Name); err != nil {
+		return err
+	}
 	for _, p := range c.Ports {
 		if p.ContainerPort < 1024 {
 			return fmt.Errorf("port %d: injected containers listen on ports >= 1024", p.ContainerPort)
@@ -242,6 +245,9 @@ func (w *Workload) appendTo(list string, n *yaml.RNode) error {
 func (w *Workload) AddVolume(v corev1.Volume) error {
 	ps, err := w.PodSpec()
 	if err != nil {
+		return err
+	}
+	if err := w.checkScheme("volume", v.Name); err != nil {
 		return err
 	}
 	for _, o := range ps.Volumes {
@@ -307,7 +313,7 @@ func (w *Workload) SetEnv(container, name, value string) error {
 	} else if v := e.Field("value"); v != nil {
 		old = strPtr(v.Value.YNode().Value)
 	}
-	w.status.Edits = append(w.status.Edits, Edit{Op: "env", Container: container, Name: name, Old: old, Created: created})
+	w.status.Edits = append(w.status.Edits, Edit{Op: "env", Container: container, Name: name, Old: old, Set: strPtr(value), Created: created})
 	return setScalar(e, "value", yaml.NewStringRNode(value))
 }
 
@@ -323,7 +329,7 @@ func (w *Workload) SetArg(container string, i int, value string) error {
 		return fmt.Errorf("container %q has no args[%d]", container, i)
 	}
 	node := args.Value.YNode().Content[i]
-	w.status.Edits = append(w.status.Edits, Edit{Op: "arg", Container: container, Index: i, Old: strPtr(node.Value)})
+	w.status.Edits = append(w.status.Edits, Edit{Op: "arg", Container: container, Index: i, Old: strPtr(node.Value), Set: strPtr(value)})
 	// In place: the node keeps its quoting style and comments (the encoder
 	// quotes a plain scalar that needs it).
 	node.Value = value
@@ -337,7 +343,7 @@ func (w *Workload) SetPodAnnotation(key, value string) error {
 	if v, ok := w.tmpl.GetAnnotations()[key]; ok {
 		old = strPtr(v)
 	}
-	w.status.Edits = append(w.status.Edits, Edit{Op: "annotation", Name: key, Old: old})
+	w.status.Edits = append(w.status.Edits, Edit{Op: "annotation", Name: key, Old: old, Set: strPtr(value)})
 	return w.setTemplateAnnotation(key, value)
 }
 
@@ -416,7 +422,13 @@ func (w *Workload) addObject(obj any) (*yaml.RNode, error) {
 			return nil, err
 		}
 	}
+	if err := w.checkScheme("object", n.GetName()); err != nil {
+		return nil, err
+	}
 	if err := setMetaKey(n, "labels", LabelManagedBy, ManagedByValue); err != nil {
+		return nil, err
+	}
+	if err := setMetaKey(n, "annotations", AnnotationOwner, w.ownerRef()); err != nil {
 		return nil, err
 	}
 	for _, o := range w.status.Objects {

@@ -1,0 +1,403 @@
+package transform
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+)
+
+// The status is trusted only as far as sidecarize can check it.
+//
+// sidecarize.dev/status sits in the manifest, where anyone who edits the
+// manifest can change it, and statuses get copied between workloads. Uninject
+// and re-injection therefore remove only what the recorded patterns would
+// have made for this workload (README, "Trust model"):
+//
+//   - helper containers named by a recorded pattern's scheme (the pattern's
+//     name, or <pattern>-…), never a container that a recorded edit changes,
+//     never the pod's last container; an initContainer only when it is a
+//     native sidecar (restartPolicy: Always);
+//   - volumes named sidecarize-<pattern>[-…] that no remaining container
+//     mounts (except through a mount the status records);
+//   - edits of the app's containers and pod annotations whose recorded value
+//     is still in place;
+//   - generated objects named <workload>-<pattern>[-…] in the workload's
+//     namespace, labelled app.kubernetes.io/managed-by: sidecarize, whose
+//     sidecarize.dev/owner annotation names this workload (objects of earlier
+//     versions have none and are matched by name);
+//   - Service edits (re-applied to a workload left as it is) pointing at a
+//     port of a trusted helper.
+//
+// Everything else in a status is reported as a warning and left alone, and
+// the creation of these names is enforced where they are made (AddContainer,
+// AddVolume, addObject), so that the rules above hold for every pattern.
+
+// trustStatus returns the part of a recorded status that sidecarize can
+// prove it made on this workload; each entry left out is a warning.
+func (w *Workload) trustStatus(st *Status, unknown []string, patterns []Pattern) (*Status, error) {
+	warn := func(format string, args ...any) {
+		w.warnings = append(w.warnings, "status: "+fmt.Sprintf(format, args...))
+	}
+	if len(unknown) > 0 {
+		warn("written by sidecarize %s with fields this version does not know (%s): what they record is left alone", versionOr(st.Version), strings.Join(unknown, "; "))
+	}
+	ps, err := w.PodSpec()
+	if err != nil {
+		return nil, err
+	}
+	t := &Status{Version: st.Version, Created: st.Created}
+	for _, p := range st.Patterns {
+		if patternByName(patterns, p) == nil {
+			warn("pattern %q (recorded by sidecarize %s) is not known to this version: what it made is left alone", p, versionOr(st.Version))
+			continue
+		}
+		t.Patterns = append(t.Patterns, p)
+	}
+
+	// Containers the edits change are the app's.
+	edited := map[string]bool{}
+	for _, e := range st.Edits {
+		if e.Container != "" {
+			edited[e.Container] = true
+		}
+	}
+	helper := func(c corev1.Container, list string) bool {
+		switch {
+		case schemeOf(c.Name, t.Patterns, "") == "":
+			warn("%s %q is not named like a helper of %s: left alone", singular(list), c.Name, patternList(t.Patterns))
+		case edited[c.Name]:
+			warn("%s %q is changed by the status's own edits, so it is the app's: left alone", singular(list), c.Name)
+		case list == "initContainers" && (c.RestartPolicy == nil || *c.RestartPolicy != corev1.ContainerRestartPolicyAlways):
+			warn("initContainer %q is not a native sidecar (restartPolicy: Always): left alone", c.Name)
+		default:
+			return true
+		}
+		return false
+	}
+	removed := map[string]bool{}
+	for _, name := range st.InitContainers {
+		if c := findContainer(ps.InitContainers, name); c == nil {
+			warn("initContainer %q is not in the pod: nothing to remove", name)
+		} else if helper(*c, "initContainers") {
+			t.InitContainers = append(t.InitContainers, name)
+			removed[name] = true
+		}
+	}
+	var helpers []string
+	for _, name := range st.Containers {
+		if c := findContainer(ps.Containers, name); c == nil {
+			warn("container %q is not in the pod: nothing to remove", name)
+		} else if helper(*c, "containers") {
+			helpers = append(helpers, name)
+		}
+	}
+	if len(helpers) > 0 && len(helpers) >= len(ps.Containers) {
+		warn("removing containers %s would leave the pod without containers: left alone", quoteList(helpers))
+		helpers = nil
+	}
+	for _, name := range helpers {
+		t.Containers = append(t.Containers, name)
+		removed[name] = true
+	}
+
+	// Volumes: named by the scheme, and not mounted by a container that
+	// stays except through a mount the status records.
+	candidates := map[string]bool{}
+	for _, name := range st.Volumes {
+		switch {
+		case findVolume(ps.Volumes, name) == nil:
+			warn("volume %q is not in the pod: nothing to remove", name)
+		case schemeOf(name, t.Patterns, "sidecarize-") == "":
+			warn("volume %q is not named like a volume of %s (sidecarize-<pattern>): left alone", name, patternList(t.Patterns))
+		default:
+			candidates[name] = true
+		}
+	}
+	recordedMount := map[[2]string]bool{}
+	for _, e := range st.Edits {
+		if e.Op == "mount" && candidates[e.Name] && !removed[e.Container] {
+			recordedMount[[2]string{e.Container, e.Name}] = true
+		}
+	}
+	stays := append(append([]corev1.Container{}, ps.InitContainers...), ps.Containers...)
+	for _, c := range stays {
+		if removed[c.Name] {
+			continue
+		}
+		for _, m := range c.VolumeMounts {
+			if candidates[m.Name] && !recordedMount[[2]string{c.Name, m.Name}] {
+				warn("volume %q is still mounted by container %q: left alone", m.Name, c.Name)
+				delete(candidates, m.Name)
+			}
+		}
+	}
+	for _, name := range st.Volumes {
+		if candidates[name] {
+			t.Volumes = append(t.Volumes, name)
+			candidates[name] = false // once
+		}
+	}
+
+	// Edits: undone in reverse order, each only where the value it wrote is
+	// still in place (the one before it, for stacked edits of one key).
+	current := map[string]*string{}
+	valueOf := func(e Edit) (key string, v *string, ok bool) {
+		switch e.Op {
+		case "annotation":
+			key = "annotation\x00" + e.Name
+			if x, found := w.tmpl.GetAnnotations()[e.Name]; found {
+				v = &x
+			}
+			return key, v, true
+		case "env":
+			c := findContainer(ps.Containers, e.Container)
+			if c == nil {
+				return "", nil, false
+			}
+			key = "env\x00" + e.Container + "\x00" + e.Name
+			for _, ev := range c.Env {
+				if ev.Name == e.Name {
+					x := ev.Value
+					v = &x
+				}
+			}
+			return key, v, true
+		case "arg":
+			c := findContainer(ps.Containers, e.Container)
+			if c == nil || e.Index < 0 || e.Index >= len(c.Args) {
+				return "", nil, false
+			}
+			x := c.Args[e.Index]
+			return "arg\x00" + e.Container + "\x00" + strconv.Itoa(e.Index), &x, true
+		}
+		return "", nil, false
+	}
+	keep := make([]bool, len(st.Edits))
+	for i := len(st.Edits) - 1; i >= 0; i-- {
+		e := st.Edits[i]
+		switch e.Op {
+		case "mount":
+			switch {
+			case findContainer(ps.Containers, e.Container) == nil:
+				warn("edits[%d]: container %q is not an app container of the pod: left alone", i, e.Container)
+			case !contains(t.Volumes, e.Name):
+				warn("edits[%d]: the mount of volume %q in container %q is not sidecarize's: left alone", i, e.Name, e.Container)
+			default:
+				keep[i] = true
+			}
+		case "annotation", "env", "arg":
+			key, v, ok := valueOf(e)
+			if !ok {
+				warn("edits[%d]: %s %q of container %q is not in the pod: left alone", i, e.Op, editName(e), e.Container)
+				continue
+			}
+			if c, seen := current[key]; seen {
+				v = c
+			}
+			if e.Set != nil && (v == nil || *v != *e.Set) {
+				warn("edits[%d]: %s %q no longer has the value sidecarize set: left alone", i, e.Op, editName(e))
+				continue
+			}
+			if e.Op == "annotation" && strings.HasPrefix(e.Name, AnnotationPrefix) {
+				warn("edits[%d]: annotation %q is sidecarize's own: left alone", i, e.Name)
+				continue
+			}
+			current[key] = e.Old
+			keep[i] = true
+		default:
+			warn("edits[%d]: unknown edit %q: left alone", i, e.Op)
+		}
+	}
+	for i, e := range st.Edits {
+		if keep[i] {
+			t.Edits = append(t.Edits, e)
+		}
+	}
+
+	// Service edits point at ports of trusted helpers.
+	helperPorts := map[string]bool{}
+	for _, c := range append(append([]corev1.Container{}, ps.InitContainers...), ps.Containers...) {
+		if removed[c.Name] {
+			for _, p := range c.Ports {
+				helperPorts[p.Name] = p.Name != ""
+				helperPorts[strconv.Itoa(int(p.ContainerPort))] = true
+			}
+		}
+	}
+	for i, s := range st.Services {
+		ok := contains(t.Patterns, s.Pattern)
+		switch s.Op {
+		case OpRetarget:
+			ok = ok && (helperPorts[s.ProxyPortName] || s.ProxyPortName == "" && helperPorts[strconv.Itoa(int(s.ProxyPort))])
+		case OpPort:
+			ok = ok && helperPorts[s.TargetPort]
+		case OpLabel:
+			ok = ok && len(removed) > 0
+		default:
+			ok = false
+		}
+		if !ok {
+			warn("services[%d]: %s %s of pattern %q does not lead to a helper of this pod: left alone", i, s.Op, firstNonEmpty(s.ProxyPortName, s.TargetPort, s.Key), s.Pattern)
+			continue
+		}
+		t.Services = append(t.Services, s)
+	}
+
+	// Objects: named for this workload; label and owner are checked on the
+	// objects themselves (claimObjects).
+	for _, o := range st.Objects {
+		if o.Kind == "" || o.Name == "" || !w.generatedName(o.Name, t.Patterns) {
+			warn("%s %q is not named like an object generated for %s (%s-<pattern>): left alone", firstNonEmpty(o.Kind, "object"), o.Name, w.Ref(), w.Name)
+			continue
+		}
+		t.Objects = append(t.Objects, o)
+	}
+	return t, nil
+}
+
+// schemeOf returns the pattern whose naming scheme name follows: prefix +
+// pattern, alone or followed by "-…"; "" when none.
+func schemeOf(name string, patterns []string, prefix string) string {
+	for _, p := range patterns {
+		base := prefix + p
+		if name == base || strings.HasPrefix(name, base+"-") {
+			return p
+		}
+	}
+	return ""
+}
+
+// generatedName: name is GeneratedName(w.Name, pattern, …) for one of
+// patterns. A name cut to 63 characters keeps its first 54.
+func (w *Workload) generatedName(name string, patterns []string) bool {
+	for _, p := range patterns {
+		base := strings.ToLower(w.Name + "-" + p)
+		if name == base || strings.HasPrefix(name, base+"-") {
+			return true
+		}
+		if len(base) > 54 && len(name) == 63 && strings.HasPrefix(name, strings.TrimRight(base[:54], "-.")+"-") {
+			return true
+		}
+	}
+	return false
+}
+
+// ownerRef is the value of sidecarize.dev/owner for w's generated objects.
+func (w *Workload) ownerRef() string { return w.Kind + "/" + w.Name }
+
+// claim is a generated object that a workload's trusted status lists.
+type claim struct {
+	owner string // Kind/name of the workload
+	ref   string // "Deployment shop/api", for messages
+}
+
+// claimObjects decides, for each generated object of the stream, whether it
+// goes: it does when a workload that is uninjected or re-injected claims it
+// and the object is sidecarize's and that workload's (managed-by label,
+// sidecarize.dev/owner when present). Anything else stays, with a warning
+// when a status claimed it or when uninject finds it unclaimed.
+func claimObjects(rep *Report, generated []*object, claims map[string][]claim, uninject bool) {
+	for _, g := range generated {
+		n := g.node
+		key := n.GetKind() + "/" + n.GetNamespace() + "/" + n.GetName()
+		ref := n.GetKind() + " " + qualified(n.GetNamespace(), n.GetName())
+		cs := claims[key]
+		if len(cs) == 0 {
+			if uninject {
+				rep.Warn(g.where, ref, "", "no workload of the input lists it in its "+AnnotationStatus+": left alone")
+			}
+			continue
+		}
+		owner, hasOwner := n.GetAnnotations()[AnnotationOwner]
+		drop := false
+		for _, c := range cs {
+			if hasOwner && owner != c.owner {
+				rep.Warn(g.where, ref, "metadata.annotations["+AnnotationOwner+"]",
+					fmt.Sprintf("generated for %s, not for %s whose status lists it: left alone", owner, c.ref))
+				continue
+			}
+			drop = true
+		}
+		if drop {
+			g.drop, g.changed = true, true
+		}
+	}
+}
+
+func findContainer(list []corev1.Container, name string) *corev1.Container {
+	for i := range list {
+		if list[i].Name == name {
+			return &list[i]
+		}
+	}
+	return nil
+}
+
+func findVolume(list []corev1.Volume, name string) *corev1.Volume {
+	for i := range list {
+		if list[i].Name == name {
+			return &list[i]
+		}
+	}
+	return nil
+}
+
+func versionOr(v string) string {
+	if v == "" {
+		return "(no version)"
+	}
+	return v
+}
+
+func singular(list string) string { return strings.TrimSuffix(list, "s") }
+
+func patternList(ps []string) string {
+	if len(ps) == 0 {
+		return "no known pattern"
+	}
+	return "pattern " + strings.Join(ps, ", ")
+}
+
+func quoteList(names []string) string {
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = strconv.Quote(n)
+	}
+	return strings.Join(q, ", ")
+}
+
+func editName(e Edit) string {
+	if e.Op == "arg" {
+		return "args[" + strconv.Itoa(e.Index) + "]"
+	}
+	return e.Name
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, x := range s {
+		if x != "" {
+			return x
+		}
+	}
+	return ""
+}
+
+// checkScheme enforces, where sidecarize creates them, the names the trust
+// model relies on.
+func (w *Workload) checkScheme(what, name string) error {
+	var ok bool
+	switch what {
+	case "container":
+		ok = schemeOf(name, []string{w.pattern}, "") != ""
+	case "volume":
+		ok = schemeOf(name, []string{w.pattern}, "sidecarize-") != ""
+	default:
+		ok = w.generatedName(name, []string{w.pattern})
+	}
+	if !ok {
+		return fmt.Errorf("internal error: pattern %s names a generated %s %q outside its scheme (uninject could not prove it made it)", w.pattern, what, name)
+	}
+	return nil
+}

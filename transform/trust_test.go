@@ -1,0 +1,377 @@
+package transform_test
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"sigs.k8s.io/kustomize/kyaml/kio"
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+
+	"github.com/sidecarize/sidecarize/transform"
+)
+
+// trustInput: two injected workloads of one namespace, and one of another
+// namespace with the same name as the first.
+const trustInput = `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: api, namespace: shop, annotations: {sidecarize.dev/inject: fake}}
+spec:
+  template:
+    metadata: {labels: {app: api}}
+    spec:
+      containers:
+      - name: api
+        image: example.com/api:1.0
+        ports: [{name: http, containerPort: 8080}]
+        volumeMounts: [{name: data, mountPath: /data}]
+      volumes: [{name: data, emptyDir: {}}]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: shop, annotations: {sidecarize.dev/inject: fake}}
+spec:
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers: [{name: web, image: "example.com/web:1.0", ports: [{name: http, containerPort: 8080}]}]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: api, namespace: other, annotations: {sidecarize.dev/inject: fake}}
+spec:
+  template:
+    metadata: {labels: {app: api}}
+    spec:
+      containers: [{name: api, image: "example.com/api:1.0", ports: [{name: http, containerPort: 8080}]}]
+`
+
+// stream is a parsed output, to forge statuses and pick objects.
+type stream []*yaml.RNode
+
+func parseStream(t *testing.T, b []byte) stream {
+	t.Helper()
+	nodes, err := (&kio.ByteReader{Reader: strings.NewReader(string(b)), OmitReaderAnnotations: true}).Read()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return nodes
+}
+
+func (s stream) find(t *testing.T, kind, ns, name string) *yaml.RNode {
+	t.Helper()
+	for _, n := range s {
+		if n.GetKind() == kind && n.GetNamespace() == ns && n.GetName() == name {
+			return n
+		}
+	}
+	return nil
+}
+
+func (s stream) bytes(t *testing.T, keep func(*yaml.RNode) bool) []byte {
+	t.Helper()
+	var out []*yaml.RNode
+	for _, n := range s {
+		if keep == nil || keep(n) {
+			out = append(out, n)
+		}
+	}
+	var b strings.Builder
+	if err := (&kio.ByteWriter{Writer: &b}).Write(out); err != nil {
+		t.Fatal(err)
+	}
+	return []byte(b.String())
+}
+
+// forge rewrites a workload's status with f.
+func (s stream) forge(t *testing.T, ns, name string, f func(st map[string]any)) {
+	t.Helper()
+	n := s.find(t, "Deployment", ns, name)
+	raw := n.GetAnnotations()[transform.AnnotationStatus]
+	var st map[string]any
+	if err := json.Unmarshal([]byte(raw), &st); err != nil {
+		t.Fatalf("status of %s/%s: %v", ns, name, err)
+	}
+	f(st)
+	b, _ := json.Marshal(st)
+	if err := n.PipeE(yaml.SetAnnotation(transform.AnnotationStatus, string(b))); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func setRaw(s stream, t *testing.T, ns, name, raw string) {
+	t.Helper()
+	if err := s.find(t, "Deployment", ns, name).PipeE(yaml.SetAnnotation(transform.AnnotationStatus, raw)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func injected(t *testing.T, e *transform.Engine) stream {
+	t.Helper()
+	out, _, err := e.Process("in.yaml", []byte(trustInput))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return parseStream(t, out)
+}
+
+func warnings(rep *transform.Report) string {
+	var b strings.Builder
+	for _, w := range rep.Workloads {
+		for _, m := range w.Warnings {
+			b.WriteString(w.Kind + " " + w.Namespace + "/" + w.Name + ": " + m + "\n")
+		}
+	}
+	for _, m := range rep.Warnings {
+		b.WriteString(m.Object + ": " + m.Message + "\n")
+	}
+	return b.String()
+}
+
+func containerNames(t *testing.T, n *yaml.RNode, list string) []string {
+	t.Helper()
+	seq, err := n.Pipe(yaml.Lookup("spec", "template", "spec", list))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if seq == nil {
+		return nil
+	}
+	names, _ := seq.ElementValues("name")
+	return names
+}
+
+// A forged or stale sidecarize.dev/status: uninject and re-injection remove
+// only what sidecarize can prove it made for this workload, report the rest
+// and leave it alone.
+func TestForgedStatus(t *testing.T) {
+	type result struct {
+		out  stream
+		rep  *transform.Report
+		warn string
+	}
+	run := func(t *testing.T, e *transform.Engine, in []byte) result {
+		t.Helper()
+		out, rep, err := e.Process("out.yaml", in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return result{parseStream(t, out), rep, warnings(rep)}
+	}
+	uninject := func() *transform.Engine { e := fakeEngine(); e.Uninject = true; return e }
+	wantWarn := func(t *testing.T, r result, subs ...string) {
+		t.Helper()
+		for _, s := range subs {
+			if !strings.Contains(r.warn, s) {
+				t.Errorf("no warning containing %q; warnings:\n%s", s, r.warn)
+			}
+		}
+	}
+
+	t.Run("foreign ConfigMap, uninject", func(t *testing.T) {
+		s := injected(t, fakeEngine())
+		s.forge(t, "shop", "api", func(st map[string]any) {
+			st["objects"] = append(st["objects"].([]any), map[string]any{"kind": "ConfigMap", "name": "web-fake"})
+		})
+		// web's Deployment lives in another file: only its ConfigMap is here.
+		in := s.bytes(t, func(n *yaml.RNode) bool { return !(n.GetKind() == "Deployment" && n.GetName() == "web") })
+		r := run(t, uninject(), in)
+		if r.out.find(t, "ConfigMap", "shop", "web-fake") == nil {
+			t.Fatalf("web's ConfigMap was deleted by api's forged status")
+		}
+		if r.out.find(t, "ConfigMap", "shop", "api-fake") != nil {
+			t.Errorf("api's own ConfigMap was not removed")
+		}
+		wantWarn(t, r, `ConfigMap "web-fake"`)
+	})
+
+	t.Run("foreign ConfigMap, re-injection", func(t *testing.T) {
+		s := injected(t, fakeEngine())
+		orig := s.bytes(t, nil)
+		s.forge(t, "shop", "api", func(st map[string]any) {
+			st["objects"] = append(st["objects"].([]any), map[string]any{"kind": "ConfigMap", "name": "web-fake"})
+		})
+		r := run(t, fakeEngine(), s.bytes(t, nil))
+		if got := r.out.bytes(t, nil); string(got) != string(orig) {
+			t.Errorf("re-injecting over the forged status differs from the injection:\n%s", got)
+		}
+		wantWarn(t, r, `ConfigMap "web-fake"`)
+	})
+
+	t.Run("owner annotation names another workload", func(t *testing.T) {
+		s := injected(t, fakeEngine())
+		cm := s.find(t, "ConfigMap", "shop", "api-fake")
+		if cm.GetAnnotations()[transform.AnnotationOwner] != "Deployment/api" {
+			t.Fatalf("generated ConfigMap has no owner annotation: %v", cm.GetAnnotations())
+		}
+		_ = cm.PipeE(yaml.SetAnnotation(transform.AnnotationOwner, "StatefulSet/api"))
+		r := run(t, uninject(), s.bytes(t, nil))
+		if r.out.find(t, "ConfigMap", "shop", "api-fake") == nil {
+			t.Errorf("a ConfigMap owned by StatefulSet/api was removed by Deployment/api")
+		}
+		wantWarn(t, r, "StatefulSet/api")
+	})
+
+	t.Run("object of another namespace", func(t *testing.T) {
+		s := injected(t, fakeEngine())
+		s.forge(t, "shop", "api", func(st map[string]any) {
+			st["objects"] = []any{map[string]any{"kind": "ConfigMap", "name": "api-fake", "namespace": "other"}}
+		})
+		// other/api's Deployment is elsewhere: only its ConfigMap is here.
+		in := s.bytes(t, func(n *yaml.RNode) bool { return !(n.GetKind() == "Deployment" && n.GetNamespace() == "other") })
+		r := run(t, uninject(), in)
+		if r.out.find(t, "ConfigMap", "other", "api-fake") == nil {
+			t.Errorf("a ConfigMap of namespace other was removed by shop/api's status")
+		}
+		wantWarn(t, r, "namespace")
+	})
+
+	t.Run("app container", func(t *testing.T) {
+		e := fakeEngine()
+		e.Flags.NativeSidecars = "false"
+		s := injected(t, e)
+		s.forge(t, "shop", "api", func(st map[string]any) {
+			st["containers"] = []any{"fake-proxy", "api"}
+			st["initContainers"] = []any{"api"}
+		})
+		for _, eng := range []*transform.Engine{uninject(), e} {
+			r := run(t, eng, s.bytes(t, nil))
+			got := containerNames(t, r.out.find(t, "Deployment", "shop", "api"), "containers")
+			if eng.Uninject && strings.Join(got, ",") != "api" || !eng.Uninject && strings.Join(got, ",") != "api,fake-proxy" {
+				t.Errorf("uninject=%v: containers %v", eng.Uninject, got)
+			}
+			wantWarn(t, r, `container "api"`)
+		}
+	})
+
+	t.Run("the only container", func(t *testing.T) {
+		e := fakeEngine()
+		e.Flags.NativeSidecars = "false"
+		s := injected(t, e)
+		// A status written for a pod whose app container is named like a
+		// helper must not leave the pod without containers.
+		d := s.find(t, "Deployment", "shop", "web")
+		c, _ := d.Pipe(yaml.Lookup("spec", "template", "spec", "containers"))
+		c.YNode().Content = c.YNode().Content[1:] // only fake-proxy is left
+		r := run(t, uninject(), s.bytes(t, nil))
+		if got := containerNames(t, r.out.find(t, "Deployment", "shop", "web"), "containers"); len(got) != 1 {
+			t.Errorf("containers: %v", got)
+		}
+		wantWarn(t, r, "without containers")
+	})
+
+	t.Run("volume the app mounts", func(t *testing.T) {
+		s := injected(t, fakeEngine())
+		s.forge(t, "shop", "api", func(st map[string]any) {
+			st["volumes"] = []any{"sidecarize-fake", "data"}
+		})
+		r := run(t, uninject(), s.bytes(t, nil))
+		vols := containerNames(t, r.out.find(t, "Deployment", "shop", "api"), "volumes")
+		if strings.Join(vols, ",") != "data" {
+			t.Errorf("volumes: %v", vols)
+		}
+		wantWarn(t, r, `volume "data"`)
+	})
+
+	t.Run("malformed JSON", func(t *testing.T) {
+		s := injected(t, fakeEngine())
+		setRaw(s, t, "shop", "api", `{"version":"test","patterns":["fake"`)
+		for _, e := range []*transform.Engine{uninject(), fakeEngine()} {
+			_, _, err := e.Process("out.yaml", s.bytes(t, nil))
+			if err == nil || !strings.Contains(err.Error(), "Deployment shop/api") || !strings.Contains(err.Error(), transform.AnnotationStatus) {
+				t.Errorf("uninject=%v: got %v", e.Uninject, err)
+			}
+		}
+	})
+
+	t.Run("future version", func(t *testing.T) {
+		s := injected(t, fakeEngine())
+		s.forge(t, "shop", "api", func(st map[string]any) {
+			st["version"] = "v9.0.0"
+			st["patterns"] = []any{"fake", "teleport"}
+			st["sockets"] = []any{"/run/teleport.sock"}
+			st["initContainers"] = append(st["initContainers"].([]any), "teleport-agent")
+		})
+		r := run(t, uninject(), s.bytes(t, nil))
+		api := r.out.find(t, "Deployment", "shop", "api")
+		if got := containerNames(t, api, "initContainers"); len(got) != 0 {
+			t.Errorf("initContainers left: %v", got)
+		}
+		if _, ok := api.GetAnnotations()[transform.AnnotationStatus]; ok {
+			t.Errorf("the status is left")
+		}
+		wantWarn(t, r, "v9.0.0", "sockets", `"teleport"`)
+	})
+
+	t.Run("not an object of this workload", func(t *testing.T) {
+		s := injected(t, fakeEngine())
+		s.forge(t, "shop", "api", func(st map[string]any) {
+			st["objects"] = append(st["objects"].([]any), map[string]any{"kind": "Secret", "name": "db-password"})
+		})
+		r := run(t, fakeEngine(), s.bytes(t, nil))
+		wantWarn(t, r, `Secret "db-password"`)
+	})
+
+	t.Run("Service edits of a workload left as it is", func(t *testing.T) {
+		in := `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: api
+  annotations:
+    sidecarize.dev/status: '{"version":"test","patterns":["fake"],"services":[{"op":"retarget","pattern":"fake","appPort":8080,"proxyPort":9080,"proxyPortName":"fake-proxy"}]}'
+spec:
+  template:
+    metadata: {labels: {app: api}}
+    spec: {containers: [{name: api, image: "example.com/api:1.0", ports: [{name: http, containerPort: 8080}]}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: api}
+spec:
+  selector: {app: api}
+  ports: [{port: 80, targetPort: http}]
+`
+		r := run(t, fakeEngine(), []byte(in))
+		ports, _ := r.out.find(t, "Service", "", "api").Pipe(yaml.Lookup("spec", "ports"))
+		if got := yaml.GetValue(yaml.NewRNode(ports.YNode().Content[0]).Field("targetPort").Value); got != "http" {
+			t.Errorf("the Service was retargeted to %q, a port no helper has", got)
+		}
+		wantWarn(t, r, "fake-proxy")
+	})
+}
+
+// An edit of the app's container is undone only where the value sidecarize
+// wrote is still in place: a value the user changed since stays.
+func TestEditUndoneOnlyWhereItsValueIs(t *testing.T) {
+	in := `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, annotations: {sidecarize.dev/inject: edit}}
+spec:
+  template:
+    spec:
+      containers:
+      - name: app
+        image: nginx:1.27
+        args: ["--api=api:80"]
+        env: [{name: API_URL, value: "http://api"}]
+`
+	pats := []transform.Pattern{editPattern{}}
+	out, _, err := (&transform.Engine{Patterns: pats, Version: "test"}).Process("in.yaml", []byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(out), `"set":"http://127.0.0.1:9001"`) {
+		t.Fatalf("the status does not record the value set:\n%s", out)
+	}
+	changed := strings.Replace(string(out), `value: "http://127.0.0.1:9001"`, `value: "http://changed"`, 1)
+	back, rep, err := (&transform.Engine{Patterns: pats, Uninject: true, Version: "test"}).Process("out.yaml", []byte(changed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(back), `value: "http://changed"`) || !strings.Contains(string(back), `args: ["--api=api:80"]`) {
+		t.Errorf("uninject: the user's value is lost or the arg not restored:\n%s", back)
+	}
+	if w := warnings(rep); !strings.Contains(w, `env "API_URL" no longer has the value sidecarize set`) {
+		t.Errorf("warnings:\n%s", w)
+	}
+}
