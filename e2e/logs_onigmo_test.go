@@ -3,9 +3,7 @@ package e2e
 import (
 	"bytes"
 	"encoding/json"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"reflect"
 	"regexp"
 	"strings"
@@ -13,7 +11,6 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/sidecarize/sidecarize/e2e/internal/env"
 	"github.com/sidecarize/sidecarize/e2e/internal/manifest"
 )
 
@@ -62,17 +59,7 @@ func logsOnigmo(t *testing.T, ruby string, reqs []logsOnigmoReq) [][]map[string]
 // fluent-bit config.
 func logsConfig(t *testing.T, opts map[string]any) map[string]any {
 	t.Helper()
-	rule, _ := json.Marshal(opts)
-	cfg := `{"apiVersion":"sidecarize.dev/v1alpha1","kind":"Sidecarize","metadata":{"name":"t"},"spec":{"rules":[{"select":{"names":["web"]},"logs":` + string(rule) + `}]}}`
-	f := filepath.Join(t.TempDir(), "config.yaml")
-	if err := os.WriteFile(f, []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	in := []byte("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec:\n      containers: [{name: web, image: example/web:1.0.0}]\n")
-	out, err := runSidecarize(t, in, "--config", f)
-	if err != nil {
-		t.Fatal(err)
-	}
+	out := logsManifest(t, opts)
 	objs, err := manifest.Parse(out)
 	if err != nil {
 		t.Fatal(err)
@@ -108,23 +95,7 @@ func TestLogsRegexesInOnigmo(t *testing.T) {
 	if err != nil {
 		t.Fatalf("ruby is not installed (its regex engine is Onigmo, fluent-bit's): run scripts/deps.sh all, or apt-get install ruby")
 	}
-	raw, err := os.ReadFile(filepath.Join(env.RepoRoot(), "patterns", "logs", "testdata", "samples.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var s struct {
-		Formats map[string][]struct {
-			Line string            `json:"line"`
-			Want map[string]string `json:"want"`
-		} `json:"formats"`
-		Multiline struct {
-			Regex, Start, Log string
-			Records           []map[string]string
-		} `json:"multiline"`
-	}
-	if err := json.Unmarshal(raw, &s); err != nil {
-		t.Fatal(err)
-	}
+	s := logsLoadSamples(t)
 	for format, cases := range s.Formats {
 		t.Run(format, func(t *testing.T) {
 			doc := logsConfig(t, map[string]any{"files": []string{"/logs/app.log"}, "format": format})
