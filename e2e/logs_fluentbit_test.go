@@ -483,6 +483,31 @@ var logsFieldValues = map[string]string{
 	"spec.nodeName": "node-1", "spec.serviceAccountName": "default", "status.podIP": "10.244.1.7", "status.hostIP": "192.168.0.11",
 }
 
+// logsScenario is one adapter's run in TestLogsFluentBit.
+type logsScenario struct {
+	*logsReport
+	p        *logsPod
+	root     string      // the pod's volumes; root/root is the sandbox's
+	mounts   []logsMount // the adapter's, parents first
+	uid, gid int
+	env      []string
+	format   string
+	lines    []string         // one batch the app writes to each file
+	wants    []map[string]any // its records, before the adapter's keys
+	ours     map[string]any   // the fields the adapter adds
+	pathKey  bool             // records name their file
+	files    []logsFile
+	wantAll  []map[string]any // the records expected, in the order written
+	began    time.Time
+
+	mu    sync.Mutex
+	got   []string // stdout lines, all runs
+	procs []*logsAdapterProc
+}
+
+// logsFile is a log file as the containers see it and on the host.
+type logsFile struct{ at, host string }
+
 // logsAdapterProc is one run of the adapter.
 type logsAdapterProc struct {
 	cmd    *exec.Cmd
@@ -490,42 +515,60 @@ type logsAdapterProc struct {
 	done   chan struct{}
 }
 
-// logsRunAdapter is the scenario of TestLogsFluentBit for one adapter.
+// logsRunAdapter runs the scenario of TestLogsFluentBit for one adapter.
 func logsRunAdapter(bin string, p *logsPod, samples logsSamples, regexFormats map[string]string) *logsReport {
-	r := &logsReport{}
+	s := &logsScenario{logsReport: &logsReport{}, p: p}
 	root, err := os.MkdirTemp("", "logs-fluentbit-")
 	if err != nil {
-		r.errorf("%v", err)
-		return r
+		s.errorf("%v", err)
+		return s.logsReport
 	}
+	s.root = root
 	defer os.RemoveAll(root)
-	if err := os.Chmod(root, 0o755); err != nil {
-		r.errorf("%v", err)
-		return r
+	defer s.kill()
+	for _, step := range []func() error{
+		func() error { return s.setup(bin) },
+		s.probe,
+		func() error { return s.prepare(samples, regexFormats) },
+		s.run,
+	} {
+		if err := step(); err != nil {
+			s.errorf("%v", err)
+			for i, a := range s.procs {
+				a.cmd.Process.Kill()
+				<-a.done
+				s.logf("fluent-bit run %d stderr:\n%s", i+1, a.stderr.String())
+			}
+			return s.logsReport
+		}
 	}
-	sandbox := filepath.Join(root, "root")
-	if err := os.Mkdir(sandbox, 0o755); err != nil {
-		r.errorf("%v", err)
-		return r
-	}
-	mounts, err := logsLayout(root, p, p.adapter)
-	if err != nil {
-		r.errorf("%v", err)
-		return r
-	}
-	mounts = append(mounts, logsMount{host: bin, at: "/fluent-bit/bin/fluent-bit", ro: true})
-	sort.SliceStable(mounts, func(i, j int) bool { return len(mounts[i].at) < len(mounts[j].at) })
+	s.compare()
+	return s.logsReport
+}
 
-	uid, gid := logsInt(manifest.Get(p.adapter.M, "securityContext", "runAsUser")), logsInt(manifest.Get(p.adapter.M, "securityContext", "runAsGroup"))
-	if uid == 0 {
-		uid, gid = logsInt(manifest.Get(p.tmpl, "spec", "securityContext", "runAsUser")), logsInt(manifest.Get(p.tmpl, "spec", "securityContext", "runAsGroup"))
+// setup lays out the pod's volumes and reads the adapter's user and env.
+func (s *logsScenario) setup(bin string) error {
+	if err := os.Chmod(s.root, 0o755); err != nil {
+		return err
 	}
-	if uid <= 0 || gid <= 0 {
-		r.errorf("the adapter declares no non-root runAsUser/runAsGroup")
-		return r
+	if err := os.Mkdir(filepath.Join(s.root, "root"), 0o755); err != nil {
+		return err
 	}
-	envv := []string{}
-	for _, e := range manifest.Slice(p.adapter.M, "env") {
+	mounts, err := logsLayout(s.root, s.p, s.p.adapter)
+	if err != nil {
+		return err
+	}
+	s.mounts = append(mounts, logsMount{host: bin, at: "/fluent-bit/bin/fluent-bit", ro: true})
+	sort.SliceStable(s.mounts, func(i, j int) bool { return len(s.mounts[i].at) < len(s.mounts[j].at) })
+	a, tmpl := s.p.adapter.M, s.p.tmpl
+	s.uid, s.gid = logsInt(manifest.Get(a, "securityContext", "runAsUser")), logsInt(manifest.Get(a, "securityContext", "runAsGroup"))
+	if s.uid == 0 {
+		s.uid, s.gid = logsInt(manifest.Get(tmpl, "spec", "securityContext", "runAsUser")), logsInt(manifest.Get(tmpl, "spec", "securityContext", "runAsGroup"))
+	}
+	if s.uid <= 0 || s.gid <= 0 {
+		return fmt.Errorf("the adapter declares no non-root runAsUser/runAsGroup")
+	}
+	for _, e := range manifest.Slice(a, "env") {
 		m, _ := e.(map[string]any)
 		v := manifest.Str(m, "value")
 		if fp := manifest.Str(m, "valueFrom", "fieldRef", "fieldPath"); fp != "" {
@@ -534,256 +577,277 @@ func logsRunAdapter(bin string, p *logsPod, samples logsSamples, regexFormats ma
 				v = "value of " + fp
 			}
 		}
-		envv = append(envv, manifest.Str(m, "name")+"="+v)
+		s.env = append(s.env, manifest.Str(m, "name")+"="+v)
 	}
-	sandboxCmd := func(argv ...string) *exec.Cmd {
-		args := []string{"--mount", "--propagation", "private", "--", "/bin/sh", "-c", logsSandbox, "sandbox",
-			sandbox, fmt.Sprint(uid), fmt.Sprint(gid), fmt.Sprint(len(mounts))}
-		for _, m := range mounts {
-			mode := "rw"
-			if m.ro {
-				mode = "ro"
-			}
-			args = append(args, m.host, m.at, mode)
-		}
-		cmd := exec.Command("unshare", append(args, argv...)...)
-		cmd.Env = envv
-		cmd.Dir = "/"
-		return cmd
-	}
+	return nil
+}
 
-	// The sandbox itself: the user, a read-only root, only the mounts not
-	// marked readOnly writable.
-	probe := []string{"/usr/bin/sh", "-c", `id -u; id -g; id -G; for p in "$@"; do if touch "$p/.probe" 2>/dev/null; then echo "$p rw"; rm -f "$p/.probe"; else echo "$p ro"; fi; done`, "probe", "/", "/tmp"}
-	want := []string{fmt.Sprint(uid), fmt.Sprint(gid), fmt.Sprint(gid), "/ ro", "/tmp ro"}
-	for _, m := range mounts {
+// command runs argv in the adapter's sandbox.
+func (s *logsScenario) command(argv ...string) *exec.Cmd {
+	args := []string{"--mount", "--propagation", "private", "--", "/bin/sh", "-c", logsSandbox, "sandbox",
+		filepath.Join(s.root, "root"), fmt.Sprint(s.uid), fmt.Sprint(s.gid), fmt.Sprint(len(s.mounts))}
+	for _, m := range s.mounts {
+		args = append(args, m.host, m.at, m.mode())
+	}
+	cmd := exec.Command("unshare", append(args, argv...)...)
+	cmd.Env = s.env
+	cmd.Dir = "/"
+	return cmd
+}
+
+func (m logsMount) mode() string {
+	if m.ro {
+		return "ro"
+	}
+	return "rw"
+}
+
+// probe checks the sandbox itself: the user without supplementary groups,
+// a read-only root, only the mounts not marked readOnly writable.
+func (s *logsScenario) probe() error {
+	argv := []string{"/usr/bin/sh", "-c", `id -u; id -g; id -G; for p in "$@"; do if touch "$p/.probe" 2>/dev/null; then echo "$p:rw"; rm -f "$p/.probe"; else echo "$p:ro"; fi; done`, "probe", "/", "/tmp"}
+	want := []string{fmt.Sprint(s.uid), fmt.Sprint(s.gid), fmt.Sprint(s.gid), "/:ro", "/tmp:ro"}
+	for _, m := range s.mounts {
 		if st, err := os.Stat(m.host); err == nil && st.IsDir() {
-			probe = append(probe, m.at)
-			mode := "rw"
-			if m.ro {
-				mode = "ro"
-			}
-			want = append(want, m.at+" "+mode)
+			argv = append(argv, m.at)
+			want = append(want, m.at+":"+m.mode())
 		}
 	}
-	out, err := sandboxCmd(probe...).CombinedOutput()
-	if got := strings.Fields(strings.ReplaceAll(string(out), " ", "_")); err != nil || strings.Join(got, "\n") != strings.ReplaceAll(strings.Join(want, "\n"), " ", "_") {
-		r.errorf("the sandbox is not the container's view (%v): got\n%s\nwant\n%s", err, out, strings.Join(want, "\n"))
-		return r
+	out, err := s.command(argv...).CombinedOutput()
+	if got := strings.Fields(string(out)); err != nil || !reflect.DeepEqual(got, want) {
+		return fmt.Errorf("the sandbox is not the container's view (%v): got\n%s\nwant\n%s", err, out, strings.Join(want, "\n"))
 	}
+	return nil
+}
 
-	// What the app writes, and what must come out.
-	format := logsFormatOf(p.doc, regexFormats)
-	lines, wants, err := logsBatch(format, p.doc, samples)
-	if err != nil {
-		r.errorf("%v", err)
-		return r
+// prepare picks the sample lines for the config's format, the records
+// expected from them and the files the config follows.
+func (s *logsScenario) prepare(samples logsSamples, regexFormats map[string]string) error {
+	s.format = logsFormatOf(s.p.doc, regexFormats)
+	var err error
+	if s.lines, s.wants, err = logsBatch(s.format, s.p.doc, samples); err != nil {
+		return err
 	}
-	ours := logsFields(p.doc, envv)
-	pathKey := manifest.Str(manifest.Slice(p.doc, "pipeline", "inputs")[0].(map[string]any), "path_key") != ""
-	// The files: every path of the tail input, a glob given a name it
-	// matches, on the host through the app container's mounts.
-	type logFile struct{ at, host string }
-	var files []logFile
-	paths := strings.Split(manifest.Str(manifest.Slice(p.doc, "pipeline", "inputs")[0].(map[string]any), "path"), ",")
-	for _, pat := range paths {
-		at := pat
-		if strings.ContainsAny(path.Base(pat), "*?[") {
-			at = ""
-			for _, name := range []string{"app.log", "audit-app.log", "app", "x.log"} {
-				if ok, _ := path.Match(path.Base(pat), name); ok {
-					at = path.Join(path.Dir(pat), name)
-					break
-				}
-			}
-			if at == "" {
-				r.errorf("no file name for the glob %s", pat)
-				return r
-			}
+	s.ours = logsFields(s.p.doc, s.env)
+	in, _ := manifest.Slice(s.p.doc, "pipeline", "inputs")[0].(map[string]any)
+	s.pathKey = manifest.Str(in, "path_key") != ""
+	for _, pat := range strings.Split(manifest.Str(in, "path"), ",") {
+		f, err := s.appFile(pat)
+		if err != nil {
+			return err
 		}
-		host := ""
-		for _, c := range manifest.Containers(p.tmpl) {
-			if c.Name() == p.adapter.Name() {
-				continue
-			}
-			ms, err := logsLayout(root, p, c)
-			if err != nil {
-				r.errorf("%v", err)
-				return r
-			}
-			if h, ok := logsHostPath(ms, at); ok {
-				host = h
+		s.files = append(s.files, f)
+	}
+	s.logf("format %s, %d files, as %d:%d, %d lines per batch", s.format, len(s.files), s.uid, s.gid, len(s.lines))
+	return nil
+}
+
+// appFile is a path of the tail input (a glob gets a name it matches) on
+// the host, through the mounts of the app container that writes it; the
+// adapter must see the same host file at that path.
+func (s *logsScenario) appFile(pat string) (logsFile, error) {
+	at := pat
+	if strings.ContainsAny(path.Base(pat), "*?[") {
+		at = ""
+		for _, name := range []string{"app.log", "audit-app.log", "app", "x.log"} {
+			if ok, _ := path.Match(path.Base(pat), name); ok {
+				at = path.Join(path.Dir(pat), name)
 				break
 			}
 		}
-		if host == "" {
-			r.errorf("no app container writes %s on a volume", at)
-			return r
+		if at == "" {
+			return logsFile{}, fmt.Errorf("no file name for the glob %s", pat)
 		}
-		if h, ok := logsHostPath(mounts, at); !ok || h != host {
-			r.errorf("the adapter does not see %s where the app writes it (%s, %s)", at, h, host)
-			return r
-		}
-		if err := os.MkdirAll(filepath.Dir(host), 0o777); err != nil {
-			r.errorf("%v", err)
-			return r
-		}
-		files = append(files, logFile{at, host})
 	}
-	r.logf("format %s, %d files, as %d:%d, %d lines per batch", format, len(files), uid, gid, len(lines))
-
-	// expected is a batch's records for a file, the app's keys winning.
-	expected := func(file string) []map[string]any {
-		var out []map[string]any
-		for _, w := range wants {
-			rec := map[string]any{}
-			for k, v := range w {
-				rec[k] = v
-			}
-			add := map[string]any{}
-			for k, v := range ours {
-				add[k] = v
-			}
-			if pathKey {
-				add["file"] = file
-			}
-			for k, v := range add {
-				if _, ok := rec[k]; !ok {
-					rec[k] = v
-				}
-			}
-			out = append(out, rec)
+	for _, c := range manifest.Containers(s.p.tmpl) {
+		if c.Name() == s.p.adapter.Name() {
+			continue
 		}
-		return out
-	}
-	var wantAll []map[string]any // in the order written
-	write := func(host, at string) {
-		f, err := os.OpenFile(host, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		ms, err := logsLayout(s.root, s.p, c)
 		if err != nil {
-			r.errorf("%v", err)
-			return
+			return logsFile{}, err
 		}
-		defer f.Close()
-		if _, err := f.WriteString(strings.Join(lines, "\n") + "\n"); err != nil {
-			r.errorf("%v", err)
+		host, ok := logsHostPath(ms, at)
+		if !ok {
+			continue
 		}
-		wantAll = append(wantAll, expected(at)...)
+		if h, ok := logsHostPath(s.mounts, at); !ok || h != host {
+			return logsFile{}, fmt.Errorf("the adapter does not see %s where container %s writes it (%s, %s)", at, c.Name(), h, host)
+		}
+		return logsFile{at, host}, os.MkdirAll(filepath.Dir(host), 0o777)
 	}
-	total := func() int { return len(wantAll) }
+	return logsFile{}, fmt.Errorf("no app container writes %s on a volume", at)
+}
 
-	var mu sync.Mutex
-	var got []string
-	var procs []*logsAdapterProc
-	start := func() *logsAdapterProc {
-		argv := append(logsStrings(manifest.Get(p.adapter.M, "command")), logsStrings(manifest.Get(p.adapter.M, "args"))...)
-		a := &logsAdapterProc{cmd: sandboxCmd(argv...), done: make(chan struct{})}
-		a.cmd.Stderr = &a.stderr
-		stdout, err := a.cmd.StdoutPipe()
-		if err != nil {
-			r.errorf("%v", err)
-			return nil
-		}
-		if err := a.cmd.Start(); err != nil {
-			r.errorf("%v", err)
-			return nil
-		}
-		procs = append(procs, a)
-		go func() {
-			defer close(a.done)
-			sc := bufio.NewScanner(stdout)
-			sc.Buffer(make([]byte, 1<<20), 1<<20)
-			for sc.Scan() {
-				mu.Lock()
-				got = append(got, sc.Text())
-				mu.Unlock()
-			}
-			a.cmd.Wait()
-		}()
-		return a
+// write appends a batch to a file (host path) and records what the
+// adapter must make of it: the app's keys win over the file name and the
+// fields.
+func (s *logsScenario) write(host, at string) error {
+	f, err := os.OpenFile(host, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
 	}
-	stop := func(a *logsAdapterProc) {
-		a.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-a.done:
-		case <-time.After(15 * time.Second):
-			r.errorf("fluent-bit did not stop within 15s of SIGTERM")
-			a.cmd.Process.Kill()
-			<-a.done
+	defer f.Close()
+	if _, err := f.WriteString(strings.Join(s.lines, "\n") + "\n"); err != nil {
+		return err
+	}
+	for _, w := range s.wants {
+		rec := map[string]any{}
+		for k, v := range s.ours {
+			rec[k] = v
+		}
+		if s.pathKey {
+			rec["file"] = at
+		}
+		for k, v := range w {
+			rec[k] = v
+		}
+		s.wantAll = append(s.wantAll, rec)
+	}
+	return nil
+}
+
+// writeAll writes a batch to every file, or to its renamed self (suffix).
+func (s *logsScenario) writeAll(suffix string) error {
+	for _, f := range s.files {
+		if err := s.write(f.host+suffix, f.at); err != nil {
+			return err
 		}
 	}
-	defer func() {
-		for _, a := range procs {
-			a.cmd.Process.Kill()
-			<-a.done
+	return nil
+}
+
+// start runs the adapter's command and args, verbatim, in its sandbox.
+func (s *logsScenario) start() (*logsAdapterProc, error) {
+	argv := append(logsStrings(manifest.Get(s.p.adapter.M, "command")), logsStrings(manifest.Get(s.p.adapter.M, "args"))...)
+	a := &logsAdapterProc{cmd: s.command(argv...), done: make(chan struct{})}
+	a.cmd.Stderr = &a.stderr
+	stdout, err := a.cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := a.cmd.Start(); err != nil {
+		return nil, err
+	}
+	s.procs = append(s.procs, a)
+	go func() {
+		defer close(a.done)
+		sc := bufio.NewScanner(stdout)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			s.mu.Lock()
+			s.got = append(s.got, sc.Text())
+			s.mu.Unlock()
 		}
+		a.cmd.Wait()
 	}()
-	until := func(what string, n int) bool {
-		deadline := time.Now().Add(30 * time.Second)
-		for time.Now().Before(deadline) {
-			mu.Lock()
-			k := len(got)
-			mu.Unlock()
-			if k >= n {
-				return true
-			}
-			time.Sleep(100 * time.Millisecond)
+	return a, nil
+}
+
+// stop sends SIGTERM, as the kubelet does, and waits for the exit.
+func (s *logsScenario) stop(a *logsAdapterProc) error {
+	a.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-a.done:
+		return nil
+	case <-time.After(15 * time.Second):
+		return fmt.Errorf("fluent-bit did not stop within 15s of SIGTERM")
+	}
+}
+
+func (s *logsScenario) kill() {
+	for _, a := range s.procs {
+		a.cmd.Process.Kill()
+		<-a.done
+	}
+	s.procs = nil
+}
+
+// until waits for every record written so far to be on stdout.
+func (s *logsScenario) until(what string) error {
+	n := len(s.wantAll)
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		s.mu.Lock()
+		k := len(s.got)
+		s.mu.Unlock()
+		if k >= n {
+			return nil
 		}
-		mu.Lock()
-		r.errorf("%s: %d records on stdout after 30s, want %d", what, len(got), n)
-		mu.Unlock()
-		return false
+		time.Sleep(100 * time.Millisecond)
 	}
-	began := time.Now().UTC().Truncate(time.Second)
-	for _, f := range files {
-		write(f.host, f.at) // before the adapter starts: read from the head
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return fmt.Errorf("%s: %d records on stdout after 30s, want %d", what, len(s.got), n)
+}
+
+// run is the app's and the kubelet's part: lines before the start,
+// appended, around a rotation (renamed, late lines to the renamed file, a
+// new file), and while the adapter is down before a restart on the same
+// database.
+func (s *logsScenario) run() error {
+	s.began = time.Now().UTC().Truncate(time.Second)
+	if err := s.writeAll(""); err != nil {
+		return err
 	}
-	a := start()
-	if a == nil || !until("lines written before the start", total()) {
-		return logsFinish(r, procs)
+	a, err := s.start()
+	if err != nil {
+		return err
 	}
-	for _, f := range files {
-		write(f.host, f.at)
+	if err := s.until("lines written before the start"); err != nil {
+		return err
 	}
-	if !until("lines appended", total()) {
-		return logsFinish(r, procs)
+	if err := s.writeAll(""); err != nil {
+		return err
 	}
-	// Rotation: renamed, the app finishing a write on the renamed file,
-	// then a new file.
-	for _, f := range files {
+	if err := s.until("lines appended"); err != nil {
+		return err
+	}
+	for _, f := range s.files {
 		if err := os.Rename(f.host, f.host+".1"); err != nil {
-			r.errorf("%v", err)
-			return logsFinish(r, procs)
+			return err
 		}
-		write(f.host+".1", f.at)
-		write(f.host, f.at)
 	}
-	if !until("lines around a rotation", total()) {
-		return logsFinish(r, procs)
+	if err := s.writeAll(".1"); err != nil {
+		return err
 	}
-	// A restart on the same database, lines written while it was down.
-	stop(a)
-	for _, f := range files {
-		write(f.host, f.at)
+	if err := s.writeAll(""); err != nil {
+		return err
 	}
-	if a = start(); a == nil || !until("lines written while the adapter was down", total()) {
-		return logsFinish(r, procs)
+	if err := s.until("lines around a rotation"); err != nil {
+		return err
+	}
+	if err := s.stop(a); err != nil {
+		return err
+	}
+	if err := s.writeAll(""); err != nil {
+		return err
+	}
+	if a, err = s.start(); err != nil {
+		return err
+	}
+	if err := s.until("lines written while the adapter was down"); err != nil {
+		return err
 	}
 	time.Sleep(2500 * time.Millisecond) // a duplicate would show now
-	stop(a)
+	return s.stop(a)
+}
 
-	// Compare, per file (the files are read concurrently); the records
-	// whose "file" is the app's own compare in order among themselves.
-	mu.Lock()
-	defer mu.Unlock()
-	ourFiles := map[string]bool{}
-	for _, f := range files {
-		ourFiles[f.at] = true
+// compare checks stdout against the records written, per file (the files
+// are read concurrently); records whose "file" is the app's own compare
+// among themselves.
+func (s *logsScenario) compare() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ours := map[string]bool{}
+	for _, f := range s.files {
+		ours[f.at] = true
 	}
 	group := func(recs []map[string]any) map[string][]map[string]any {
 		m := map[string][]map[string]any{}
 		for _, rec := range recs {
 			k := ""
-			if f, ok := rec["file"].(string); ok && pathKey && ourFiles[f] {
+			if f, ok := rec["file"].(string); ok && s.pathKey && ours[f] {
 				k = f
 			}
 			m[k] = append(m[k], rec)
@@ -791,60 +855,49 @@ func logsRunAdapter(bin string, p *logsPod, samples logsSamples, regexFormats ma
 		return m
 	}
 	var recs []map[string]any
-	for _, l := range got {
+	for _, l := range s.got {
 		var rec map[string]any
 		if err := json.Unmarshal([]byte(l), &rec); err != nil {
-			r.errorf("stdout line is not a JSON object: %v\n%s", err, l)
+			s.errorf("stdout line is not a JSON object: %v\n%s", err, l)
 			continue
 		}
 		switch ts, _ := rec["timestamp"].(string); {
 		case ts == logsAppTS: // the app's own, kept
 		case !logsISOTime.MatchString(ts):
-			r.errorf("record without an ISO 8601 timestamp: %s", l)
+			s.errorf("record without an ISO 8601 timestamp: %s", l)
 		default:
-			if tt, _ := time.Parse(time.RFC3339Nano, ts); format != "nginx" && format != "apache" && format != "syslog" && tt.Before(began) {
-				r.errorf("timestamp %s is before the run began (%s): not the time the line was read", ts, began)
+			if tt, _ := time.Parse(time.RFC3339Nano, ts); s.format != "nginx" && s.format != "apache" && s.format != "syslog" && tt.Before(s.began) {
+				s.errorf("timestamp %s is before the run began (%s): not the time the line was read", ts, s.began)
 			}
 			delete(rec, "timestamp")
 		}
 		// A line read after the rotation may name the renamed file.
-		if f, ok := rec["file"].(string); ok && pathKey && ourFiles[strings.TrimSuffix(f, ".1")] {
+		if f, ok := rec["file"].(string); ok && s.pathKey && ours[strings.TrimSuffix(f, ".1")] {
 			rec["file"] = strings.TrimSuffix(f, ".1")
 		}
 		recs = append(recs, rec)
 	}
-	wantBy, gotBy := group(wantAll), group(recs)
+	wantBy, gotBy := group(s.wantAll), group(recs)
 	for k, w := range wantBy {
 		// As multisets: the renamed file's last lines and the new file's
 		// first are read concurrently (a multi-line record of the renamed
 		// file waits its flush_timeout), so their order is not defined.
 		if g := gotBy[k]; !reflect.DeepEqual(logsSorted(w), logsSorted(g)) {
-			r.errorf("file %q: %d records, want %d, each exactly once:\n%s", k, len(g), len(w), logsDiff(w, g))
+			s.errorf("file %q: %d records, want %d, each exactly once:\n%s", k, len(g), len(w), logsDiff(w, g))
 		}
 	}
 	for k, g := range gotBy {
 		if _, ok := wantBy[k]; !ok {
-			r.errorf("%d records of a file nobody wrote: %q", len(g), k)
+			s.errorf("%d records of a file nobody wrote: %q", len(g), k)
 		}
 	}
-	if len(r.errs) == 0 {
-		r.logf("%d records, each exactly once, across a rotation and a restart", len(got))
+	if len(s.errs) == 0 {
+		s.logf("%d records, each exactly once, across a rotation and a restart", len(s.got))
+		return
 	}
-	for i, a := range procs {
-		if s := strings.TrimSpace(a.stderr.String()); s != "" && len(r.errs) > 0 {
-			r.logf("fluent-bit run %d stderr:\n%s", i+1, s)
-		}
+	for i, a := range s.procs {
+		s.logf("fluent-bit run %d stderr:\n%s", i+1, a.stderr.String())
 	}
-	return r
-}
-
-func logsFinish(r *logsReport, procs []*logsAdapterProc) *logsReport {
-	for i, a := range procs {
-		a.cmd.Process.Kill()
-		<-a.done
-		r.logf("fluent-bit run %d stderr:\n%s", i+1, a.stderr.String())
-	}
-	return r
 }
 
 var logsISOTime = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$`)
