@@ -151,6 +151,9 @@ func cleanJSONError(err error) error { return validate.CleanJSONError(err) }
 // their path. Pattern option blocks are checked against the registered
 // patterns.
 func LoadConfig(source string, data []byte, patterns []Pattern) (*Config, error) {
+	if err := configDocument(source, data); err != nil {
+		return nil, err
+	}
 	js, err := yaml.YAMLToJSON(data)
 	if err != nil {
 		return nil, fmt.Errorf("%s: malformed YAML: %w", source, err)
@@ -208,7 +211,7 @@ func (c *Config) Validate(patterns []Pattern) error {
 			}
 		}
 	}
-	return nil
+	return c.validateValues(patterns)
 }
 
 // nullToEmpty lets `monitor:` (no value) or `monitor: {}` both mean "on with

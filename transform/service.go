@@ -35,6 +35,9 @@ func newService(o *object) (*service, error) {
 	if err := json.Unmarshal(b, &s); err != nil {
 		return nil, fmt.Errorf("%s: Service %s: %w", o.where, o.node.GetName(), cleanJSONError(err))
 	}
+	if err := servicePorts(&s); err != nil { // input.go
+		return nil, fmt.Errorf("%s: Service %s: %w", o.where, o.node.GetName(), err)
+	}
 	return &service{
 		obj:      o,
 		selector: s.Spec.Selector,

@@ -89,8 +89,8 @@ func shapeErr(where string, obj *yaml.Node, se *shapeError) error {
 	if what != "" {
 		what += ": "
 	}
-	if se.line == 0 { // the message has the lines
-		return fmt.Errorf("%s: %s%s: %s", where, what, se.path, se.msg)
+	if se.line == 0 { // a duplicate key: the message has the lines
+		return fmt.Errorf("%s: %s%s: %s: kubectl's strict decoding refuses it, and the edits would land in the copy kubectl drops", where, what, se.path, se.msg)
 	}
 	return fmt.Errorf("%s: %s%s: %s (line %d)", where, what, se.path, se.msg, se.line)
 }
@@ -186,7 +186,7 @@ func checkKeys(n *yaml.Node, path string) *shapeError {
 			}
 			if prev != nil {
 				return &shapeError{orRoot(path), 0,
-					fmt.Sprintf("duplicate key %q (lines %d and %d): kubectl's strict decoding refuses it, and the edits would land in the copy kubectl drops", k.Value, prev.Line, k.Line)}
+					fmt.Sprintf("duplicate key %q (lines %d and %d)", k.Value, prev.Line, k.Line)}
 			}
 			if se := checkKeys(n.Content[i+1], join(path, k.Value)); se != nil {
 				return se

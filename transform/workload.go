@@ -98,6 +98,9 @@ func (w *Workload) PodSpec() (*corev1.PodSpec, error) {
 	if err := json.Unmarshal(b, &ps); err != nil {
 		return nil, fmt.Errorf("%s: %s: %s: %w", w.obj.where, w.Ref(), w.fieldPath("spec"), cleanJSONError(err))
 	}
+	if err := podPorts(&ps, w.fieldPath("spec")); err != nil { // input.go
+		return nil, fmt.Errorf("%s: %s: %w", w.obj.where, w.Ref(), err)
+	}
 	w.podSpec = &ps
 	return &ps, nil
 }

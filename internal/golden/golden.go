@@ -44,15 +44,23 @@ func Run(t *testing.T, dir string, patterns []transform.Pattern) {
 // Engine builds the engine for a case directory from its config.yaml.
 func Engine(t *testing.T, caseDir string, patterns []transform.Pattern) *transform.Engine {
 	t.Helper()
+	e, err := engine(caseDir, patterns)
+	if err != nil {
+		t.Fatalf("config: %v", err)
+	}
+	return e
+}
+
+func engine(caseDir string, patterns []transform.Pattern) (*transform.Engine, error) {
 	e := &transform.Engine{Patterns: patterns, Version: "test"}
 	if b, err := os.ReadFile(filepath.Join(caseDir, "config.yaml")); err == nil {
 		cfg, err := transform.LoadConfig("config.yaml", b, patterns)
 		if err != nil {
-			t.Fatalf("config: %v", err)
+			return nil, err
 		}
 		e.Config = cfg
 	}
-	return e
+	return e, nil
 }
 
 func runCase(t *testing.T, caseDir string, patterns []transform.Pattern) {
@@ -60,9 +68,13 @@ func runCase(t *testing.T, caseDir string, patterns []transform.Pattern) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := Engine(t, caseDir, patterns)
-	out, _, err := e.Process("input.yaml", input)
 	errFile := filepath.Join(caseDir, "errors.txt")
+	// A config error is the case's error (a bad-config case).
+	e, err := engine(caseDir, patterns)
+	var out []byte
+	if err == nil {
+		out, _, err = e.Process("input.yaml", input)
+	}
 	if err != nil {
 		compare(t, errFile, []byte(err.Error()+"\n"))
 		// A failing case has no expected output: a leftover one is stale.

@@ -33,6 +33,9 @@ func (Pattern) Name() string { return "ambassador" }
 // ConfigKey implements transform.Pattern.
 func (Pattern) ConfigKey() string { return "ambassadors" }
 
+// ImageKeys implements transform.ImageUser: the spec.images keys it reads.
+func (Pattern) ImageKeys() []string { return []string{"haproxy"} }
+
 // Summary implements transform.Pattern.
 func (Pattern) Summary() string {
 	return "ambassador: HAProxy outbound proxy per upstream on 127.0.0.1 with timeouts, retries, connection limits and a circuit breaker serving a canned response"

@@ -330,6 +330,19 @@ func (Pattern) Name() string { return "exporter" }
 // ConfigKey implements transform.Pattern.
 func (Pattern) ConfigKey() string { return "exporter" }
 
+// ImageKeys implements transform.ImageUser: spec.images.<type>-exporter for
+// each preset (mariadb shares mysql's).
+func (Pattern) ImageKeys() []string {
+	var out []string
+	for t := range presets {
+		if t != MariaDB {
+			out = append(out, t+"-exporter")
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
 // Summary implements transform.Pattern.
 func (Pattern) Summary() string {
 	return "sidecar: Prometheus exporter beside a database or nginx (postgres, mysql/mariadb, redis, mongodb, nginx, custom), credentials from a Secret"

@@ -239,6 +239,9 @@ func (Pattern) Name() string { return "logs" }
 // ConfigKey implements transform.Pattern.
 func (Pattern) ConfigKey() string { return "logs" }
 
+// ImageKeys implements transform.ImageUser: the spec.images keys it reads.
+func (Pattern) ImageKeys() []string { return []string{"fluent-bit", "busybox"} }
+
 // Summary implements transform.Pattern.
 func (Pattern) Summary() string {
 	return "adapter: log files in a shared emptyDir, turned into one JSON object per line on stdout (fluent-bit or tail)"

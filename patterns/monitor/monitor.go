@@ -111,6 +111,9 @@ func (Pattern) Name() string { return "monitor" }
 // ConfigKey implements transform.Pattern.
 func (Pattern) ConfigKey() string { return "monitor" }
 
+// ImageKeys implements transform.ImageUser: the spec.images keys it reads.
+func (Pattern) ImageKeys() []string { return []string{"haproxy"} }
+
 // Summary implements transform.Pattern.
 func (Pattern) Summary() string {
 	return "sidecar: HAProxy reverse proxy in front of an app port, Prometheus metrics, ServiceMonitor/PodMonitor, PrometheusRule"

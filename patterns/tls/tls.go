@@ -187,6 +187,9 @@ func (Pattern) Name() string { return "tls" }
 // ConfigKey implements transform.Pattern.
 func (Pattern) ConfigKey() string { return "tls" }
 
+// ImageKeys implements transform.ImageUser: the spec.images keys it reads.
+func (Pattern) ImageKeys() []string { return []string{"haproxy"} }
+
 // Summary implements transform.Pattern.
 func (Pattern) Summary() string {
 	return "sidecar: HAProxy terminating TLS in front of an app port (kubernetes.io/tls Secret, TLS 1.2+, HTTP→HTTPS redirect, cert-manager Certificate)"

@@ -330,6 +330,9 @@ func (Pattern) Name() string { return "tracing" }
 // ConfigKey implements transform.Pattern.
 func (Pattern) ConfigKey() string { return "tracing" }
 
+// ImageKeys implements transform.ImageUser: the spec.images keys it reads.
+func (Pattern) ImageKeys() []string { return []string{"envoy"} }
+
 // Summary implements transform.Pattern.
 func (Pattern) Summary() string {
 	return "sidecar: Envoy in front of the app and its upstreams, request ids and traces to Jaeger (Zipkin) or OpenTelemetry (OTLP), Prometheus stats"

@@ -67,6 +67,9 @@ func (Pattern) Name() string { return "page" }
 // ConfigKey implements transform.Pattern.
 func (Pattern) ConfigKey() string { return "page" }
 
+// ImageKeys implements transform.ImageUser: the spec.images keys it reads.
+func (Pattern) ImageKeys() []string { return []string{"busybox"} }
+
 // Summary implements transform.Pattern.
 func (Pattern) Summary() string {
 	return "sidecar: a static page served by busybox httpd on its own port (example pattern)"
