@@ -26,8 +26,9 @@ import (
 // secretRef: products-db-password}`.
 const exporterCase = "patterns/exporter/testdata/seed-products-db/expected.yaml"
 
-// TestExporterPostgres runs Debian's PostgreSQL and Debian's
-// prometheus-postgres-exporter in a network namespace of their own (a pod's
+// TestExporterPostgres runs Debian's PostgreSQL and postgres_exporter
+// v0.20.1, the version the preset's image pins, in a network namespace of
+// their own (a pod's
 // loopback), the exporter with exactly the generated container's args and
 // env, the Secret's value supplied the way the kubelet resolves
 // secretKeyRef, as the container's user. The exporter must report pg_up 1;
@@ -35,7 +36,7 @@ const exporterCase = "patterns/exporter/testdata/seed-products-db/expected.yaml"
 // really comes from the Secret and is checked).
 func TestExporterPostgres(t *testing.T) {
 	pgBin := expPostgresBinDir(t)
-	exporterBin := expTool(t, "prometheus-postgres-exporter")
+	exporterBin := expPinned(t, "POSTGRES_EXPORTER_BIN", "postgres_exporter", "0.20.1")
 	ctr, tmpl, dbPort := expExporterContainer(t, exporterCase, "Deployment", "products-db")
 
 	ns, err := podsim.NewNetNS()
@@ -65,6 +66,35 @@ func expTool(t *testing.T, name string) string {
 	p, err := exec.LookPath(name)
 	if err != nil {
 		t.Fatalf("%s is not installed: run scripts/deps.sh all", name)
+	}
+	return p
+}
+
+// expPinned is an exporter built at the version its preset's image pins:
+// $envVar, else shared/tools/exporters/<file> beside the checkout (beside
+// the main worktree of a linked one). It must report that version.
+func expPinned(t *testing.T, envVar, file, version string) string {
+	t.Helper()
+	p := os.Getenv(envVar)
+	if p == "" {
+		root := env.RepoRoot()
+		cands := []string{filepath.Join(root, "..", "shared", "tools", "exporters", file)}
+		if out, err := exec.Command("git", "-C", root, "rev-parse", "--path-format=absolute", "--git-common-dir").Output(); err == nil {
+			cands = append(cands, filepath.Join(filepath.Dir(strings.TrimSpace(string(out))), "..", "shared", "tools", "exporters", file))
+		}
+		for _, c := range cands {
+			if _, err := os.Stat(c); err == nil {
+				p = c
+				break
+			}
+		}
+		if p == "" {
+			t.Fatalf("%s %s not found at %s: set %s", file, version, cands[0], envVar)
+		}
+	}
+	out, err := exec.Command(p, "--version").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "version "+version+" ") {
+		t.Fatalf("%s --version: want %s (%v):\n%s", p, version, err, out)
 	}
 	return p
 }
@@ -123,7 +153,41 @@ func expRunContainer(t *testing.T, ns *podsim.NetNS, bin string, tmpl map[string
 		port, _ = strconv.Atoi(fmt.Sprint(manifest.Get(p.(map[string]any), "containerPort")))
 	}
 	uid, gid := expContainerUser(t, tmpl, ctr)
-	return expRunExporter(t, ns, bin, expStrings(manifest.Slice(ctr.M, "args")), environ, uid, gid, port, up)
+	args := expStrings(manifest.Slice(ctr.M, "args"))
+	for i, a := range args {
+		args[i] = expExpand(a, environ)
+	}
+	return expRunExporter(t, ns, bin, args, environ, uid, gid, port, up)
+}
+
+// expExpand expands $(VAR) in a container arg from its env, as the kubelet
+// does: $$ is a literal $, an unknown $(VAR) stays as written.
+func expExpand(arg string, environ []string) string {
+	vars := map[string]string{}
+	for _, e := range environ {
+		k, v, _ := strings.Cut(e, "=")
+		vars[k] = v
+	}
+	var b strings.Builder
+	for i := 0; i < len(arg); i++ {
+		switch {
+		case strings.HasPrefix(arg[i:], "$$"):
+			b.WriteByte('$')
+			i++
+		case strings.HasPrefix(arg[i:], "$("):
+			if end := strings.IndexByte(arg[i:], ')'); end > 0 {
+				if v, ok := vars[arg[i+2:i+end]]; ok {
+					b.WriteString(v)
+					i += end
+					continue
+				}
+			}
+			b.WriteByte('$')
+		default:
+			b.WriteByte(arg[i])
+		}
+	}
+	return b.String()
 }
 
 // expPostgresBinDir is Debian's newest /usr/lib/postgresql/<version>/bin.

@@ -43,12 +43,12 @@ func TestExporterRedis(t *testing.T) {
 }
 
 // TestExporterNginx: Debian's nginx with stub_status at the configured path
-// and Debian's prometheus-nginx-exporter run as the generated exporter
-// container (patterns/exporter/testdata/nginx): nginx_up 1, and the
-// connection gauges come from stub_status.
+// and nginx-prometheus-exporter 1.5.3 (the preset's pin) run as the
+// generated exporter container (patterns/exporter/testdata/nginx):
+// nginx_up 1, and the connection gauges come from stub_status.
 func TestExporterNginx(t *testing.T) {
 	server := expTool(t, "nginx")
-	exporterBin := expTool(t, "prometheus-nginx-exporter")
+	exporterBin := expPinned(t, "NGINX_EXPORTER_BIN", "nginx-prometheus-exporter", "1.5.3")
 	ctr, tmpl, port := expExporterContainer(t, "patterns/exporter/testdata/nginx/expected.yaml", "Deployment", "web")
 	ns, err := podsim.NewNetNS()
 	if err != nil {
@@ -86,6 +86,26 @@ http {
 	}
 	if expGrep(metrics, "nginx_connections_active") == "" {
 		t.Errorf("no nginx_connections_active from stub_status:\n%s", expGrep(metrics, "nginx_"))
+	}
+}
+
+// TestExporterMysqldArgs: mysqld_exporter v0.20.0 (the mysql/mariadb
+// preset's pin) run as the generated exporter container
+// (patterns/exporter/testdata/mysql-podmonitor): its args, with $(VAR)
+// expanded from the Secret-backed env as the kubelet does, and its env are
+// accepted, and it serves metrics. No MySQL server runs here: mysql_up 0.
+func TestExporterMysqldArgs(t *testing.T) {
+	exporterBin := expPinned(t, "MYSQLD_EXPORTER_BIN", "mysqld_exporter", "0.20.0")
+	ctr, tmpl, _ := expExporterContainer(t, "patterns/exporter/testdata/mysql-podmonitor/expected.yaml", "StatefulSet", "db")
+	ns, err := podsim.NewNetNS()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ns.Close)
+	secrets := map[string]map[string]string{"db-credentials": {"username": "exporter", "password": "db-e2e-Secret"}}
+	metrics := expRunContainer(t, ns, exporterBin, tmpl, ctr, secrets, "mysql_up")
+	if !expHasLine(metrics, "mysql_up 0") {
+		t.Errorf("want mysql_up 0 (no server):\n%s", expGrep(metrics, "mysql_"))
 	}
 }
 
