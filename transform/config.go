@@ -46,6 +46,9 @@ type Spec struct {
 	PodTemplates []FieldSpec `json:"podTemplates,omitempty"`
 	// Rules select workloads and say which patterns apply, with options.
 	Rules []Rule `json:"rules,omitempty"`
+	// Annotations says what the manifest's sidecarize.dev/<pattern>.<option>
+	// annotations may set beyond pattern choice and tuning (consent.go).
+	Annotations *AnnotationPolicy `json:"annotations,omitempty"`
 }
 
 // Rule is one entry of spec.rules: a selector plus pattern options keyed by
@@ -189,6 +192,9 @@ func (c *Config) Validate(patterns []Pattern) error {
 			return fmt.Errorf("spec.apiVersions[%d]: %w", i, err)
 		}
 	}
+	if err := c.Spec.Annotations.validate(); err != nil {
+		return err
+	}
 	for i, fs := range c.Spec.PodTemplates {
 		if fs.Kind == "" || fs.Path == "" {
 			return fmt.Errorf("spec.podTemplates[%d]: kind and path are required", i)
@@ -270,4 +276,42 @@ func ParseKubeVersion(s string) (KubeVersion, error) {
 // AtLeast compares versions.
 func (v KubeVersion) AtLeast(maj, min int) bool {
 	return v.Major > maj || (v.Major == maj && v.Minor >= min)
+}
+
+// configured returns a pattern's options from the layers of whoever runs
+// sidecarize: defaults, then --set flags, then the matching config rules.
+// The manifest's annotations go on top (Engine.plan), within what
+// spec.annotations allows.
+func (e *Engine) configured(w *Workload, pat Pattern, rules []Rule) (Options, error) {
+	opts := pat.NewOptions()
+	for _, s := range e.Flags.Set {
+		key, val, _ := strings.Cut(s, "=")
+		pn, path, _ := strings.Cut(key, ".")
+		if pn != pat.Name() {
+			continue
+		}
+		if err := SetOption(opts, path, val); err != nil {
+			return nil, fmt.Errorf("--set %s: %w", s, err)
+		}
+	}
+	for _, r := range rules {
+		raw, ok := r.Patterns[pat.ConfigKey()]
+		if !ok {
+			raw, ok = r.Patterns[pat.Name()]
+		}
+		if ok {
+			if err := overlayJSON(opts, raw); err != nil {
+				return nil, w.failAt("config "+pat.ConfigKey(), err)
+			}
+		}
+	}
+	return opts, nil
+}
+
+// annotationPolicy is the config's spec.annotations (nil: no consent given).
+func (e *Engine) annotationPolicy() *AnnotationPolicy {
+	if e.Config == nil {
+		return nil
+	}
+	return e.Config.Spec.Annotations
 }

@@ -73,7 +73,7 @@ func describe(v reflect.Value, prefix, pattern string, out *[]OptionDoc) {
 			Name:       name,
 			Type:       typeLabel(ft),
 			Default:    defaultLabel(fv),
-			Doc:        f.Tag.Get("doc"),
+			Doc:        f.Tag.Get("doc") + consentNote(f),
 			Annotation: AnnotationPrefix + pattern + "." + name,
 		})
 	}

@@ -582,29 +582,13 @@ func (e *Engine) plan(o *object, native bool, kv KubeVersion, apis APIVersions) 
 		annKeys = append(annKeys, k)
 	}
 	sort.Strings(annKeys)
+	var refused []error // annotations that set options without the config's consent
 	for _, pat := range e.Patterns {
-		opts := pat.NewOptions()
-		for _, s := range e.Flags.Set {
-			key, val, _ := strings.Cut(s, "=")
-			pn, path, _ := strings.Cut(key, ".")
-			if pn != pat.Name() {
-				continue
-			}
-			if err := SetOption(opts, path, val); err != nil {
-				return nil, fmt.Errorf("--set %s: %w", s, err)
-			}
+		opts, err := e.configured(w, pat, rules)
+		if err != nil {
+			return nil, err
 		}
-		for _, r := range rules {
-			raw, ok := r.Patterns[pat.ConfigKey()]
-			if !ok {
-				raw, ok = r.Patterns[pat.Name()]
-			}
-			if ok {
-				if err := overlayJSON(opts, raw); err != nil {
-					return nil, w.failAt("config "+pat.ConfigKey(), err)
-				}
-			}
-		}
+		var annotated []string
 		for _, k := range annKeys {
 			rest, ok := strings.CutPrefix(k, AnnotationPrefix+pat.Name()+".")
 			if !ok {
@@ -618,6 +602,18 @@ func (e *Engine) plan(o *object, native bool, kv KubeVersion, apis APIVersions) 
 			if err := SetOption(opts, rest, anns[k]); err != nil {
 				return nil, w.failAt(fmt.Sprintf("metadata.annotations[%q]", k), err)
 			}
+			annotated = append(annotated, k)
+		}
+		if on[pat.Name()] && len(annotated) > 0 {
+			// What the annotations set beyond tuning needs the config's consent.
+			base, err := e.configured(w, pat, rules)
+			if err != nil {
+				return nil, err
+			}
+			refused = append(refused, w.checkConsent(pat, base, opts, e.annotationPolicy(), annotated)...)
+			if len(refused) > 0 {
+				continue
+			}
 		}
 		if on[pat.Name()] {
 			if err := opts.Validate(); err != nil {
@@ -626,6 +622,9 @@ func (e *Engine) plan(o *object, native bool, kv KubeVersion, apis APIVersions) 
 			p.enabled = append(p.enabled, pat)
 			p.opts[pat.Name()] = opts
 		}
+	}
+	if len(refused) > 0 {
+		return nil, errors.Join(refused...)
 	}
 	for _, k := range annKeys {
 		if !strings.HasPrefix(k, AnnotationPrefix) || k == AnnotationStatus || k == AnnotationConfigHash || k == AnnotationInject {

@@ -76,7 +76,7 @@ type Upstream struct {
 	SNI string `json:"sni,omitempty" doc:"TLS server name, sent and verified (default: the upstream host)"`
 	// CA verifies the upstream's certificate with a CA from a Secret
 	// (default: the image's system CAs).
-	CA *SecretKey `json:"ca,omitempty" doc:"Secret holding the CA that signs the upstream's certificate (default: system CAs)"`
+	CA *SecretKey `json:"ca,omitempty" doc:"Secret holding the CA that signs the upstream's certificate (default: system CAs)" consent:"secrets"`
 	Proxy
 }
 

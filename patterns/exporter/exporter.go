@@ -47,7 +47,7 @@ type Options struct {
 	Port string `json:"port,omitempty" doc:"app port the exporter connects to, name or number (default: the first declared port, else the preset's: 5432, 3306, 6379, 27017, 80)"`
 	// SecretRef names the Secret holding the credentials: {name: db} (a
 	// LocalObjectReference), or the bare name.
-	SecretRef *validate.SecretRef `json:"secretRef,omitempty" doc:"the Secret with the credentials, {name: …} or its name (required for postgres and mysql/mariadb; optional for redis and mongodb)"`
+	SecretRef *validate.SecretRef `json:"secretRef,omitempty" doc:"the Secret with the credentials, {name: …} or its name (required for postgres and mysql/mariadb; optional for redis and mongodb)" consent:"secrets"`
 	// PasswordKey is the Secret key holding the password.
 	PasswordKey string `json:"passwordKey,omitempty" doc:"key of the password in the Secret"`
 	// UsernameKey is the Secret key holding the user name; empty means the
@@ -62,17 +62,17 @@ type Options struct {
 	// StatusPath is nginx's stub_status location.
 	StatusPath string `json:"statusPath,omitempty" doc:"nginx: path of the stub_status location"`
 	// Image is the exporter image (custom), or overrides the preset's.
-	Image string `json:"image,omitempty" doc:"exporter image, pinned by tag or digest (required for custom; presets: overrides spec.images.<type>-exporter and the default)"`
+	Image string `json:"image,omitempty" doc:"exporter image, pinned by tag or digest (required for custom; presets: overrides spec.images.<type>-exporter and the default)" consent:"images"`
 	// MetricsPort is where the exporter serves metrics.
 	MetricsPort int32 `json:"metricsPort,omitempty" doc:"port of the exporter's metrics endpoint (required for custom; presets: 9187 postgres, 9104 mysql, 9121 redis, 9216 mongodb, 9113 nginx)"`
 	// MetricsPath is the metrics URL path.
 	MetricsPath string `json:"metricsPath,omitempty" doc:"path of the metrics endpoint"`
 	// Args are the custom exporter's arguments, or extra arguments of a
 	// preset's.
-	Args []string `json:"args,omitempty" doc:"custom: the exporter's arguments; presets: extra arguments appended to the preset's"`
+	Args []string `json:"args,omitempty" doc:"custom: the exporter's arguments; presets: extra arguments appended to the preset's" consent:"exporters"`
 	// Env is the custom exporter's environment (credentials through
 	// valueFrom.secretKeyRef only).
-	Env []corev1.EnvVar `json:"env,omitempty" doc:"custom: environment of the exporter; credentials only through valueFrom.secretKeyRef"`
+	Env []corev1.EnvVar `json:"env,omitempty" doc:"custom: environment of the exporter; credentials only through valueFrom.secretKeyRef" consent:"exporters"`
 	scrape.Options
 	// Resources overrides the container's requests and limits.
 	Resources *corev1.ResourceRequirements `json:"resources,omitempty" doc:"requests and limits of the exporter container"`

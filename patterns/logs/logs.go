@@ -50,7 +50,7 @@ const (
 // Options of the logs pattern.
 type Options struct {
 	// Files are the log files inside the app container.
-	Files []string `json:"files,omitempty" doc:"log files in the app container: absolute paths, * ? [..] globs allowed in the file name (fluent-bit engine); one or more directories"`
+	Files []string `json:"files,omitempty" doc:"log files in the app container: absolute paths, * ? [..] globs allowed in the file name (fluent-bit engine); one or more directories" consent:"logFiles"`
 	// Container is the app container that writes them.
 	Container string `json:"container,omitempty" doc:"app container writing the files (default: the first container)"`
 	// Format of each line (record).
@@ -70,7 +70,7 @@ type Options struct {
 	// RunAsGroup is the adapter's GID.
 	RunAsGroup *int64 `json:"runAsGroup,omitempty" doc:"GID of the adapter (default: runAsUser's value, or 65532)"`
 	// Image overrides the engine's default image.
-	Image string `json:"image,omitempty" doc:"adapter image (default fluent/fluent-bit:5.1.4 or busybox:1.37.0 by engine)"`
+	Image string `json:"image,omitempty" doc:"adapter image (default fluent/fluent-bit:5.1.4 or busybox:1.37.0 by engine)" consent:"images"`
 	// Resources overrides the container's requests and limits.
 	Resources *corev1.ResourceRequirements `json:"resources,omitempty" doc:"requests and limits of the adapter container"`
 }

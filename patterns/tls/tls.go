@@ -46,7 +46,7 @@ type Options struct {
 	// Protocol is http (TLS + HTTP, redirect and X-Forwarded-Proto) or tcp.
 	Protocol string `json:"protocol,omitempty" doc:"http | tcp (TLS in front of any TCP protocol)"`
 	// SecretName is the kubernetes.io/tls Secret with tls.crt and tls.key.
-	SecretName string `json:"secretName,omitempty" doc:"kubernetes.io/tls Secret with tls.crt and tls.key (default with certManager: <workload>-tls-cert)"`
+	SecretName string `json:"secretName,omitempty" doc:"kubernetes.io/tls Secret with tls.crt and tls.key (default with certManager: <workload>-tls-cert)" consent:"secrets"`
 	// TLSPort is where HAProxy serves TLS; the Service targetPort moves here.
 	TLSPort int32 `json:"tlsPort,omitempty" doc:"port HAProxy serves TLS on"`
 	// RedirectPort, when set, serves HTTP redirects to HTTPS.
@@ -64,7 +64,7 @@ type Options struct {
 	scrape.Options
 	// CertManager, when set, generates a cert-manager Certificate that
 	// issues the Secret.
-	CertManager *CertManager `json:"certManager,omitempty" doc:"generate a cert-manager Certificate issuing the Secret"`
+	CertManager *CertManager `json:"certManager,omitempty" doc:"generate a cert-manager Certificate issuing the Secret" consent:"secrets"`
 	// Timeout is HAProxy's client/server timeout.
 	Timeout string `json:"timeout,omitempty" doc:"client and server timeout"`
 	// MaxConnections caps concurrent connections.

@@ -87,13 +87,13 @@ type Options struct {
 type ZipkinOptions struct {
 	// Collector is the Zipkin v2 endpoint URL (or host:port, path
 	// /api/v2/spans).
-	Collector string `json:"collector,omitempty" doc:"Zipkin v2 span endpoint: http(s) URL, or host:port for /api/v2/spans (Jaeger's collector serves it on 9411)"`
+	Collector string `json:"collector,omitempty" doc:"Zipkin v2 span endpoint: http(s) URL, or host:port for /api/v2/spans (Jaeger's collector serves it on 9411)" consent:"collectors"`
 }
 
 // OTLPOptions configure the otlp tracer.
 type OTLPOptions struct {
 	// Collector is the collector's OTLP/gRPC host:port.
-	Collector string `json:"collector,omitempty" doc:"OpenTelemetry collector's OTLP/gRPC host:port"`
+	Collector string `json:"collector,omitempty" doc:"OpenTelemetry collector's OTLP/gRPC host:port" consent:"collectors"`
 }
 
 // Upstream is one outbound listener.
