@@ -209,10 +209,7 @@ const logsFluentBitTool = "shared/tools/fluent-bit-5.1.1/fluent-bit"
 func logsFluentBitBin(t *testing.T) string {
 	t.Helper()
 	if p := os.Getenv("FLUENT_BIT_BIN"); p != "" {
-		if _, err := os.Stat(p); err != nil {
-			t.Fatalf("FLUENT_BIT_BIN: %v", err)
-		}
-		return p
+		return logsFluentBitVersion(t, p)
 	}
 	root := env.RepoRoot()
 	cands := []string{filepath.Join(root, "..", logsFluentBitTool)}
@@ -221,11 +218,22 @@ func logsFluentBitBin(t *testing.T) string {
 	}
 	for _, c := range cands {
 		if _, err := os.Stat(c); err == nil {
-			return c
+			return logsFluentBitVersion(t, c)
 		}
 	}
 	t.Fatalf("Fluent Bit 5.1.1 not found at %s: set FLUENT_BIT_BIN", cands[0])
 	return ""
+}
+
+// logsFluentBitVersion checks the binary is a Fluent Bit 5.1 (the default
+// image's minor).
+func logsFluentBitVersion(t *testing.T, bin string) string {
+	t.Helper()
+	out, err := exec.Command(bin, "--version").CombinedOutput()
+	if err != nil || !strings.HasPrefix(string(out), "Fluent Bit v5.1.") {
+		t.Fatalf("%s --version: want Fluent Bit v5.1.x (%v):\n%s", bin, err, out)
+	}
+	return bin
 }
 
 // logsSamples is patterns/logs/testdata/samples.json.

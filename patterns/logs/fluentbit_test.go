@@ -28,33 +28,51 @@ const fluentBitTool = "shared/tools/fluent-bit-5.1.1/fluent-bit"
 
 // fluentBitBin is $FLUENT_BIT_BIN, else ../shared/tools/fluent-bit-5.1.1/
 // fluent-bit beside the repository (beside its main worktree, for a linked
-// worktree). Missing, it fails the test in CI (CI=true) and skips it
-// elsewhere.
+// worktree); it must be a Fluent Bit 5.1 (the default image's minor).
+// Missing, it fails the test in CI (CI=true) and skips it elsewhere.
 func fluentBitBin(t *testing.T) string {
 	t.Helper()
-	if p := os.Getenv("FLUENT_BIT_BIN"); p != "" {
-		if _, err := os.Stat(p); err != nil {
-			t.Fatalf("FLUENT_BIT_BIN: %v", err)
+	fluentBitOnce.Do(func() { fluentBitPath, fluentBitMissing, fluentBitErr = findFluentBit() })
+	switch {
+	case fluentBitMissing && os.Getenv("CI") != "true":
+		t.Skip(fluentBitErr)
+	case fluentBitErr != nil:
+		t.Fatal(fluentBitErr)
+	}
+	return fluentBitPath
+}
+
+var (
+	fluentBitOnce    sync.Once
+	fluentBitPath    string
+	fluentBitErr     error
+	fluentBitMissing bool
+)
+
+func findFluentBit() (bin string, missing bool, err error) {
+	bin = os.Getenv("FLUENT_BIT_BIN")
+	if bin == "" {
+		root, _ := filepath.Abs(filepath.Join("..", ".."))
+		cands := []string{filepath.Join(root, "..", fluentBitTool)}
+		if out, err := exec.Command("git", "-C", root, "rev-parse", "--path-format=absolute", "--git-common-dir").Output(); err == nil {
+			main := filepath.Dir(strings.TrimSpace(string(out)))
+			cands = append(cands, filepath.Join(main, "..", fluentBitTool))
 		}
-		return p
-	}
-	root, _ := filepath.Abs(filepath.Join("..", ".."))
-	cands := []string{filepath.Join(root, "..", fluentBitTool)}
-	if out, err := exec.Command("git", "-C", root, "rev-parse", "--path-format=absolute", "--git-common-dir").Output(); err == nil {
-		main := filepath.Dir(strings.TrimSpace(string(out)))
-		cands = append(cands, filepath.Join(main, "..", fluentBitTool))
-	}
-	for _, c := range cands {
-		if _, err := os.Stat(c); err == nil {
-			return c
+		for _, c := range cands {
+			if _, err := os.Stat(c); err == nil {
+				bin = c
+				break
+			}
+		}
+		if bin == "" {
+			return "", true, fmt.Errorf("Fluent Bit not found at %s: set FLUENT_BIT_BIN", cands[0])
 		}
 	}
-	msg := fmt.Sprintf("Fluent Bit not found at %s: set FLUENT_BIT_BIN", cands[0])
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
+	out, err := exec.Command(bin, "--version").CombinedOutput()
+	if err != nil || !strings.HasPrefix(string(out), "Fluent Bit v5.1.") {
+		return "", false, fmt.Errorf("%s --version: want Fluent Bit v5.1.x (%v):\n%s", bin, err, out)
 	}
-	t.Skip(msg)
-	return ""
+	return bin, false, nil
 }
 
 // fbResult is what one run wrote to stdout.
