@@ -18,14 +18,16 @@ import (
 	"github.com/sidecarize/sidecarize/e2e/internal/manifest"
 )
 
-// TestLogsTailRelay runs the logs pattern's tail engine for real: sidecarize
-// injects the adapter into seed 2's widgetario web Deployment, and the
-// adapter's own command (busybox tail, the image's implementation) runs
-// against a temporary directory standing in for the shared emptyDir, as the
-// adapter's user. The "app" writes JSON lines to /logs/app.log, the file is
-// rotated (renamed, the app finishing a few writes on the old file before
-// reopening, as loggers do), written again, rotated again and written again:
-// every line must arrive on the adapter's stdout exactly once, in order.
+// TestLogsTailRelay runs the logs pattern's tail engine for real: the
+// adapter sidecarize injects into seed 2's widgetario web Deployment (and
+// every tail adapter in the generated outputs: the widgetario demo's, the
+// seed-tail golden's), its own command (busybox tail, the image's
+// implementation) run against a temporary directory standing in for the
+// shared emptyDir, as the adapter's user. The "app" writes JSON lines to
+// /logs/app.log, the file is rotated (renamed, the app finishing a few
+// writes on the old file before reopening, as loggers do), written again,
+// rotated again and written again: every line must arrive on the adapter's
+// stdout exactly once, in order.
 func TestLogsTailRelay(t *testing.T) {
 	busybox, err := exec.LookPath("busybox")
 	if err != nil {
@@ -40,6 +42,61 @@ func TestLogsTailRelay(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	cases := []struct {
+		name string
+		data []byte
+	}{{"generated", out}}
+	files, err := outputFiles()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		data, err := os.ReadFile(filepath.Join(env.RepoRoot(), f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if logsHasTailAdapter(data) {
+			cases = append(cases, struct {
+				name string
+				data []byte
+			}{f, data})
+		}
+	}
+	if len(cases) < 2 {
+		t.Fatal("no tail adapter in the generated outputs (the widgetario demo has one)")
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			logsTailRelay(t, busybox, c.data)
+		})
+	}
+}
+
+// logsHasTailAdapter: a logs-adapter container runs tail in the manifest.
+func logsHasTailAdapter(data []byte) bool {
+	objs, err := manifest.Parse(data)
+	if err != nil {
+		return false
+	}
+	for _, o := range objs {
+		tmpl := o.PodTemplate()
+		if tmpl == nil {
+			continue
+		}
+		for _, c := range manifest.Containers(tmpl) {
+			if cmd := logsStrings(manifest.Get(c.M, "command")); c.Name() == "logs-adapter" && len(cmd) > 0 && cmd[0] == "tail" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// logsTailRelay is TestLogsTailRelay for one manifest with the adapter
+// in its web Deployment.
+func logsTailRelay(t *testing.T, busybox string, out []byte) {
+	t.Helper()
 	objs, err := manifest.Parse(out)
 	if err != nil {
 		t.Fatal(err)
