@@ -18,10 +18,9 @@ import (
 	"testing"
 	"time"
 
-	"gopkg.in/yaml.v3"
-
 	"github.com/sidecarize/sidecarize/e2e/internal/env"
 	"github.com/sidecarize/sidecarize/e2e/internal/manifest"
+	"github.com/sidecarize/sidecarize/e2e/logsim"
 )
 
 // TestLogsFluentBit runs every fluent-bit config the checkout generates (the
@@ -47,7 +46,10 @@ import (
 // dropped, multi-line records joined and trimmed, the file name and fields
 // added only where the app's record has no such key.
 func TestLogsFluentBit(t *testing.T) {
-	bin := logsFluentBitBin(t)
+	bin, err := logsim.FluentBit()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if os.Geteuid() != 0 {
 		t.Fatal("needs root (a mount namespace per adapter, and its user)")
 	}
@@ -56,12 +58,12 @@ func TestLogsFluentBit(t *testing.T) {
 
 	type source struct {
 		names []string
-		pod   *logsPod
+		pod   *logsim.Pod
 	}
 	var sources []*source
 	byConfig := map[string]*source{}
-	add := func(name string, p *logsPod) {
-		key := p.config
+	add := func(name string, p *logsim.Pod) {
+		key := p.Config
 		if s, ok := byConfig[key]; ok {
 			s.names = append(s.names, name)
 			return
@@ -76,13 +78,13 @@ func TestLogsFluentBit(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		pods, err := logsPods(data)
+		pods, err := logsim.Find(data)
 		if err != nil {
 			t.Fatalf("%s: %v", f, err)
 		}
 		for _, p := range pods {
 			golden++
-			add(f+"/"+p.workload, p)
+			add(f+"/"+p.Workload, p)
 		}
 	}
 	if golden == 0 {
@@ -91,7 +93,7 @@ func TestLogsFluentBit(t *testing.T) {
 	// The formats no golden uses, generated here (clf is apache's config).
 	covered := map[string]bool{}
 	for _, s := range sources {
-		covered[logsFormatOf(s.pod.doc, regexFormats)] = true
+		covered[logsFormatOf(s.pod.Doc, regexFormats)] = true
 	}
 	for _, f := range []string{"json", "logfmt", "nginx", "apache", "clf", "syslog", "regex", "regex+multiline"} {
 		if covered[f] || (f == "clf" && covered["apache"]) {
@@ -104,7 +106,7 @@ func TestLogsFluentBit(t *testing.T) {
 		case "regex+multiline":
 			opts["format"], opts["regex"], opts["multiline"] = "regex", samples.Multiline.Regex, samples.Multiline.Start
 		}
-		pods, err := logsPods(logsManifest(t, opts))
+		pods, err := logsim.Find(logsManifest(t, opts))
 		if err != nil || len(pods) != 1 {
 			t.Fatalf("format %s: %d adapters, %v", f, len(pods), err)
 		}
@@ -113,9 +115,9 @@ func TestLogsFluentBit(t *testing.T) {
 
 	// Sabotage: each rule the configs rely on, broken on purpose, must make
 	// the same scenario fail.
-	byFormat := map[string]*logsPod{}
+	byFormat := map[string]*logsim.Pod{}
 	for _, s := range sources {
-		byFormat[logsFormatOf(s.pod.doc, regexFormats)] = s.pod
+		byFormat[logsFormatOf(s.pod.Doc, regexFormats)] = s.pod
 	}
 	sabotages := []struct {
 		name, format, old, new string
@@ -128,7 +130,7 @@ func TestLogsFluentBit(t *testing.T) {
 	}
 	type run struct {
 		name     string
-		pod      *logsPod
+		pod      *logsim.Pod
 		sabotage bool
 	}
 	var runs []run
@@ -137,17 +139,14 @@ func TestLogsFluentBit(t *testing.T) {
 	}
 	for _, sb := range sabotages {
 		p := byFormat[sb.format]
-		if p == nil || !strings.Contains(p.config, sb.old) {
+		if p == nil || !strings.Contains(p.Config, sb.old) {
 			t.Fatalf("sabotage %q: no %s config with %q", sb.name, sb.format, sb.old)
 		}
-		bad := *p
-		bad.config = strings.Replace(p.config, sb.old, sb.new, 1)
-		bad.doc = nil
-		if err := yaml.Unmarshal([]byte(bad.config), &bad.doc); err != nil {
+		bad, err := p.WithConfig(strings.Replace(p.Config, sb.old, sb.new, 1))
+		if err != nil {
 			t.Fatal(err)
 		}
-		bad.configMaps = logsReplaceConfig(p, bad.config)
-		runs = append(runs, run{name: "sabotage/" + sb.name, pod: &bad, sabotage: true})
+		runs = append(runs, run{name: "sabotage/" + sb.name, pod: bad, sabotage: true})
 	}
 
 	// The runs mostly wait (flush intervals, the tail input's 5s scan for
@@ -182,58 +181,6 @@ func TestLogsFluentBit(t *testing.T) {
 			}
 		})
 	}
-}
-
-// logsReplaceConfig is p's ConfigMaps with the adapter's config replaced.
-func logsReplaceConfig(p *logsPod, cfg string) map[string]map[string]any {
-	out := map[string]map[string]any{}
-	for name, data := range p.configMaps {
-		d := map[string]any{}
-		for k, v := range data {
-			if v == p.config {
-				v = cfg
-			}
-			d[k] = v
-		}
-		out[name] = d
-	}
-	return out
-}
-
-// logsFluentBitTool is the binary's place beside the checkout.
-const logsFluentBitTool = "shared/tools/fluent-bit-5.1.1/fluent-bit"
-
-// logsFluentBitBin is $FLUENT_BIT_BIN, else ../shared/tools/fluent-bit-5.1.1/
-// fluent-bit beside the checkout (beside its main worktree, for a linked
-// worktree); missing, the test fails.
-func logsFluentBitBin(t *testing.T) string {
-	t.Helper()
-	if p := os.Getenv("FLUENT_BIT_BIN"); p != "" {
-		return logsFluentBitVersion(t, p)
-	}
-	root := env.RepoRoot()
-	cands := []string{filepath.Join(root, "..", logsFluentBitTool)}
-	if out, err := exec.Command("git", "-C", root, "rev-parse", "--path-format=absolute", "--git-common-dir").Output(); err == nil {
-		cands = append(cands, filepath.Join(filepath.Dir(strings.TrimSpace(string(out))), "..", logsFluentBitTool))
-	}
-	for _, c := range cands {
-		if _, err := os.Stat(c); err == nil {
-			return logsFluentBitVersion(t, c)
-		}
-	}
-	t.Fatalf("Fluent Bit 5.1.1 not found at %s: set FLUENT_BIT_BIN", cands[0])
-	return ""
-}
-
-// logsFluentBitVersion checks the binary is a Fluent Bit 5.1 (the default
-// image's minor).
-func logsFluentBitVersion(t *testing.T, bin string) string {
-	t.Helper()
-	out, err := exec.Command(bin, "--version").CombinedOutput()
-	if err != nil || !strings.HasPrefix(string(out), "Fluent Bit v5.1.") {
-		t.Fatalf("%s --version: want Fluent Bit v5.1.x (%v):\n%s", bin, err, out)
-	}
-	return bin
 }
 
 // logsSamples is patterns/logs/testdata/samples.json.
@@ -295,78 +242,6 @@ func logsManifest(t *testing.T, opts map[string]any) []byte {
 	return out
 }
 
-// logsPod is a pod template with a fluent-bit adapter.
-type logsPod struct {
-	workload   string
-	tmpl       map[string]any
-	adapter    manifest.Container
-	configMaps map[string]map[string]any // name → data
-	config     string                    // the adapter's config file
-	doc        map[string]any            // config, parsed
-}
-
-// logsPods finds the fluent-bit adapters (containers running
-// /fluent-bit/bin/fluent-bit) of a manifest stream and their configs.
-func logsPods(data []byte) ([]*logsPod, error) {
-	objs, err := manifest.Parse(data)
-	if err != nil {
-		return nil, err
-	}
-	cms := map[string]map[string]any{}
-	for _, o := range objs {
-		if o.Kind() == "ConfigMap" {
-			cms[o.Name()] = manifest.Map(o, "data")
-		}
-	}
-	var out []*logsPod
-	for _, o := range objs {
-		tmpl := o.PodTemplate()
-		if tmpl == nil {
-			continue
-		}
-		for _, c := range manifest.Containers(tmpl) {
-			argv := append(logsStrings(manifest.Get(c.M, "command")), logsStrings(manifest.Get(c.M, "args"))...)
-			if len(argv) == 0 || argv[0] != "/fluent-bit/bin/fluent-bit" {
-				continue
-			}
-			p := &logsPod{workload: o.Kind() + "/" + o.Name(), tmpl: tmpl, adapter: c, configMaps: cms}
-			cfgPath := ""
-			for i := 1; i+1 < len(argv); i++ {
-				if argv[i] == "-c" {
-					cfgPath = argv[i+1]
-				}
-			}
-			// The config is the file of a ConfigMap volume at that path.
-			for _, vm := range manifest.Slice(c.M, "volumeMounts") {
-				m, _ := vm.(map[string]any)
-				vol := logsVolume(tmpl, manifest.Str(m, "name"))
-				cm := manifest.Str(vol, "configMap", "name")
-				if cm == "" || path.Dir(cfgPath) != path.Clean(manifest.Str(m, "mountPath")) {
-					continue
-				}
-				p.config, _ = cms[cm][path.Base(cfgPath)].(string)
-			}
-			if p.config == "" {
-				return nil, fmt.Errorf("%s: the adapter's config %q is not in a mounted ConfigMap", p.workload, cfgPath)
-			}
-			if err := yaml.Unmarshal([]byte(p.config), &p.doc); err != nil {
-				return nil, fmt.Errorf("%s: config: %v", p.workload, err)
-			}
-			out = append(out, p)
-		}
-	}
-	return out, nil
-}
-
-func logsVolume(tmpl map[string]any, name string) map[string]any {
-	for _, v := range manifest.Slice(tmpl, "spec", "volumes") {
-		if m, _ := v.(map[string]any); manifest.Str(m, "name") == name {
-			return m
-		}
-	}
-	return nil // a volumeClaimTemplate's: a directory of its own here
-}
-
 // logsFormatOf names a config's format: json, logfmt, nginx, apache,
 // syslog, regex (another regex) or regex+multiline.
 func logsFormatOf(doc map[string]any, regexFormats map[string]string) string {
@@ -398,115 +273,19 @@ func (r *logsReport) logf(format string, args ...any) {
 	r.logs = append(r.logs, fmt.Sprintf(format, args...))
 }
 
-// logsSandbox runs argv in a mount namespace of its own, chrooted into an
-// empty read-only tmpfs that holds the host's /usr and /etc (read-only),
-// /dev and /proc, and the container's mounts (host path, path, ro|rw
-// triples), as uid:gid without supplementary groups.
-const logsSandbox = `set -eu
-root=$1 uid=$2 gid=$3 n=$4; shift 4
-mount -t tmpfs -o mode=0755,size=8m sidecarize-adapter-root "$root"
-for d in usr etc; do
-  mkdir "$root/$d"; mount --bind "/$d" "$root/$d"; mount -o remount,bind,ro "$root/$d"
-done
-for d in dev proc; do mkdir "$root/$d"; mount --rbind "/$d" "$root/$d"; done
-for d in bin sbin lib lib64; do
-  if [ -L "/$d" ]; then ln -s "$(readlink "/$d")" "$root/$d"
-  elif [ -d "/$d" ]; then mkdir "$root/$d"; mount --bind "/$d" "$root/$d"; mount -o remount,bind,ro "$root/$d"
-  fi
-done
-while [ "$n" -gt 0 ]; do
-  host=$1 at=$2 mode=$3; shift 3; n=$((n-1))
-  if [ -d "$host" ]; then mkdir -p "$root$at"; else mkdir -p "$(dirname "$root$at")"; : >"$root$at"; fi
-  mount --bind "$host" "$root$at"
-  if [ "$mode" = ro ]; then mount -o remount,bind,ro "$root$at"; fi
-done
-mount -o remount,ro "$root"
-exec chroot "$root" /usr/bin/setpriv --reuid="$uid" --regid="$gid" --clear-groups -- "$@"
-`
-
-// logsMount is one of the adapter's mounts, on the host.
-type logsMount struct {
-	host, at string
-	ro       bool
-}
-
-// logsLayout lays out the pod's volumes under root and returns the mounts
-// of a container: each volume is a directory (a ConfigMap's holds its
-// files), subPaths are created in it as the kubelet does.
-func logsLayout(root string, p *logsPod, c manifest.Container) ([]logsMount, error) {
-	var out []logsMount
-	for _, vm := range manifest.Slice(c.M, "volumeMounts") {
-		m, _ := vm.(map[string]any)
-		name := manifest.Str(m, "name")
-		dir := filepath.Join(root, "volumes", name)
-		if _, err := os.Stat(dir); err != nil {
-			if err := os.MkdirAll(dir, 0o777); err != nil {
-				return nil, err
-			}
-			vol := logsVolume(p.tmpl, name)
-			if cm := manifest.Str(vol, "configMap", "name"); cm != "" {
-				if err := os.Chmod(dir, 0o755); err != nil {
-					return nil, err
-				}
-				for k, v := range p.configMaps[cm] {
-					if err := os.WriteFile(filepath.Join(dir, k), []byte(fmt.Sprint(v)), 0o644); err != nil {
-						return nil, err
-					}
-				}
-			} else if err := os.Chmod(dir, 0o777); err != nil { // emptyDir's mode
-				return nil, err
-			}
-		}
-		if sp := manifest.Str(m, "subPath"); sp != "" {
-			dir = filepath.Join(dir, sp)
-			if err := os.MkdirAll(dir, 0o777); err != nil {
-				return nil, err
-			}
-			if err := os.Chmod(dir, 0o777); err != nil {
-				return nil, err
-			}
-		}
-		out = append(out, logsMount{host: dir, at: path.Clean(manifest.Str(m, "mountPath")), ro: m["readOnly"] == true})
-	}
-	return out, nil
-}
-
-// logsHostPath maps a container path to the host through its mounts.
-func logsHostPath(mounts []logsMount, p string) (string, bool) {
-	best := -1
-	for i, m := range mounts {
-		if (p == m.at || strings.HasPrefix(p, m.at+"/")) && (best < 0 || len(m.at) > len(mounts[best].at)) {
-			best = i
-		}
-	}
-	if best < 0 {
-		return "", false
-	}
-	return filepath.Join(mounts[best].host, strings.TrimPrefix(p, mounts[best].at)), true
-}
-
-// logsFieldValues stands in for the downward API.
-var logsFieldValues = map[string]string{
-	"metadata.name": "web-7d9f-x2", "metadata.namespace": "shop", "metadata.uid": "0b6e4c1a-5f7e-4c3e-9d51-2a1f1c3e9b10",
-	"spec.nodeName": "node-1", "spec.serviceAccountName": "default", "status.podIP": "10.244.1.7", "status.hostIP": "192.168.0.11",
-}
-
 // logsScenario is one adapter's run in TestLogsFluentBit.
 type logsScenario struct {
 	*logsReport
-	p        *logsPod
-	root     string      // the pod's volumes; root/root is the sandbox's
-	mounts   []logsMount // the adapter's, parents first
-	uid, gid int
-	env      []string
-	format   string
-	lines    []string         // one batch the app writes to each file
-	wants    []map[string]any // its records, before the adapter's keys
-	ours     map[string]any   // the fields the adapter adds
-	pathKey  bool             // records name their file
-	files    []logsFile
-	wantAll  []map[string]any // the records expected, in the order written
-	began    time.Time
+	p       *logsim.Pod
+	sb      *logsim.Sandbox
+	format  string
+	lines   []string         // one batch the app writes to each file
+	wants   []map[string]any // its records, before the adapter's keys
+	ours    map[string]any   // the fields the adapter adds
+	pathKey bool             // records name their file
+	files   []logsFile
+	wantAll []map[string]any // the records expected, in the order written
+	began   time.Time
 
 	mu    sync.Mutex
 	got   []string // stdout lines, all runs
@@ -524,19 +303,18 @@ type logsAdapterProc struct {
 }
 
 // logsRunAdapter runs the scenario of TestLogsFluentBit for one adapter.
-func logsRunAdapter(bin string, p *logsPod, samples logsSamples, regexFormats map[string]string) *logsReport {
+func logsRunAdapter(bin string, p *logsim.Pod, samples logsSamples, regexFormats map[string]string) *logsReport {
 	s := &logsScenario{logsReport: &logsReport{}, p: p}
 	root, err := os.MkdirTemp("", "logs-fluentbit-")
 	if err != nil {
 		s.errorf("%v", err)
 		return s.logsReport
 	}
-	s.root = root
 	defer os.RemoveAll(root)
 	defer s.kill()
 	for _, step := range []func() error{
-		func() error { return s.setup(bin) },
-		s.probe,
+		func() (err error) { s.sb, err = logsim.NewSandbox(root, bin, p); return err },
+		func() error { return s.sb.Probe() },
 		func() error { return s.prepare(samples, regexFormats) },
 		s.run,
 	} {
@@ -554,137 +332,40 @@ func logsRunAdapter(bin string, p *logsPod, samples logsSamples, regexFormats ma
 	return s.logsReport
 }
 
-// setup lays out the pod's volumes and reads the adapter's user and env.
-func (s *logsScenario) setup(bin string) error {
-	if err := os.Chmod(s.root, 0o755); err != nil {
-		return err
-	}
-	if err := os.Mkdir(filepath.Join(s.root, "root"), 0o755); err != nil {
-		return err
-	}
-	mounts, err := logsLayout(s.root, s.p, s.p.adapter)
-	if err != nil {
-		return err
-	}
-	s.mounts = append(mounts, logsMount{host: bin, at: "/fluent-bit/bin/fluent-bit", ro: true})
-	sort.SliceStable(s.mounts, func(i, j int) bool { return len(s.mounts[i].at) < len(s.mounts[j].at) })
-	a, tmpl := s.p.adapter.M, s.p.tmpl
-	s.uid, s.gid = logsInt(manifest.Get(a, "securityContext", "runAsUser")), logsInt(manifest.Get(a, "securityContext", "runAsGroup"))
-	if s.uid == 0 {
-		s.uid, s.gid = logsInt(manifest.Get(tmpl, "spec", "securityContext", "runAsUser")), logsInt(manifest.Get(tmpl, "spec", "securityContext", "runAsGroup"))
-	}
-	if s.uid <= 0 || s.gid <= 0 {
-		return fmt.Errorf("the adapter declares no non-root runAsUser/runAsGroup")
-	}
-	for _, e := range manifest.Slice(a, "env") {
-		m, _ := e.(map[string]any)
-		v := manifest.Str(m, "value")
-		if fp := manifest.Str(m, "valueFrom", "fieldRef", "fieldPath"); fp != "" {
-			var ok bool
-			if v, ok = logsFieldValues[fp]; !ok {
-				v = "value of " + fp
-			}
-		}
-		s.env = append(s.env, manifest.Str(m, "name")+"="+v)
-	}
-	return nil
-}
-
-// command runs argv in the adapter's sandbox.
-func (s *logsScenario) command(argv ...string) *exec.Cmd {
-	args := []string{"--mount", "--propagation", "private", "--", "/bin/sh", "-c", logsSandbox, "sandbox",
-		filepath.Join(s.root, "root"), fmt.Sprint(s.uid), fmt.Sprint(s.gid), fmt.Sprint(len(s.mounts))}
-	for _, m := range s.mounts {
-		args = append(args, m.host, m.at, m.mode())
-	}
-	cmd := exec.Command("unshare", append(args, argv...)...)
-	cmd.Env = s.env
-	cmd.Dir = "/"
-	return cmd
-}
-
-func (m logsMount) mode() string {
-	if m.ro {
-		return "ro"
-	}
-	return "rw"
-}
-
-// probe checks the sandbox itself: the user without supplementary groups,
-// a read-only root, only the mounts not marked readOnly writable.
-func (s *logsScenario) probe() error {
-	argv := []string{"/usr/bin/sh", "-c", `id -u; id -g; id -G; for p in "$@"; do if touch "$p/.probe" 2>/dev/null; then echo "$p:rw"; rm -f "$p/.probe"; else echo "$p:ro"; fi; done`, "probe", "/", "/tmp"}
-	want := []string{fmt.Sprint(s.uid), fmt.Sprint(s.gid), fmt.Sprint(s.gid), "/:ro", "/tmp:ro"}
-	for _, m := range s.mounts {
-		if st, err := os.Stat(m.host); err == nil && st.IsDir() {
-			argv = append(argv, m.at)
-			want = append(want, m.at+":"+m.mode())
-		}
-	}
-	out, err := s.command(argv...).CombinedOutput()
-	if got := strings.Fields(string(out)); err != nil || !reflect.DeepEqual(got, want) {
-		return fmt.Errorf("the sandbox is not the container's view (%v): got\n%s\nwant\n%s", err, out, strings.Join(want, "\n"))
-	}
-	return nil
-}
-
 // prepare picks the sample lines for the config's format, the records
-// expected from them and the files the config follows.
+// expected from them and the files the config follows (a glob gets a name
+// it matches), where the app container writes them.
 func (s *logsScenario) prepare(samples logsSamples, regexFormats map[string]string) error {
-	s.format = logsFormatOf(s.p.doc, regexFormats)
+	s.format = logsFormatOf(s.p.Doc, regexFormats)
 	var err error
-	if s.lines, s.wants, err = logsBatch(s.format, s.p.doc, samples); err != nil {
+	if s.lines, s.wants, err = logsBatch(s.format, s.p.Doc, samples); err != nil {
 		return err
 	}
-	s.ours = logsFields(s.p.doc, s.env)
-	in, _ := manifest.Slice(s.p.doc, "pipeline", "inputs")[0].(map[string]any)
+	s.ours = logsFields(s.p.Doc, s.sb.Env)
+	in := s.p.Input()
 	s.pathKey = manifest.Str(in, "path_key") != ""
 	for _, pat := range strings.Split(manifest.Str(in, "path"), ",") {
-		f, err := s.appFile(pat)
+		at := pat
+		if strings.ContainsAny(path.Base(pat), "*?[") {
+			at = ""
+			for _, name := range []string{"app.log", "audit-app.log", "app", "x.log"} {
+				if ok, _ := path.Match(path.Base(pat), name); ok {
+					at = path.Join(path.Dir(pat), name)
+					break
+				}
+			}
+			if at == "" {
+				return fmt.Errorf("no file name for the glob %s", pat)
+			}
+		}
+		host, err := s.sb.AppFile(at)
 		if err != nil {
 			return err
 		}
-		s.files = append(s.files, f)
+		s.files = append(s.files, logsFile{at, host})
 	}
-	s.logf("format %s, %d files, as %d:%d, %d lines per batch", s.format, len(s.files), s.uid, s.gid, len(s.lines))
+	s.logf("format %s, %d files, as %d:%d, %d lines per batch", s.format, len(s.files), s.sb.UID, s.sb.GID, len(s.lines))
 	return nil
-}
-
-// appFile is a path of the tail input (a glob gets a name it matches) on
-// the host, through the mounts of the app container that writes it; the
-// adapter must see the same host file at that path.
-func (s *logsScenario) appFile(pat string) (logsFile, error) {
-	at := pat
-	if strings.ContainsAny(path.Base(pat), "*?[") {
-		at = ""
-		for _, name := range []string{"app.log", "audit-app.log", "app", "x.log"} {
-			if ok, _ := path.Match(path.Base(pat), name); ok {
-				at = path.Join(path.Dir(pat), name)
-				break
-			}
-		}
-		if at == "" {
-			return logsFile{}, fmt.Errorf("no file name for the glob %s", pat)
-		}
-	}
-	for _, c := range manifest.Containers(s.p.tmpl) {
-		if c.Name() == s.p.adapter.Name() {
-			continue
-		}
-		ms, err := logsLayout(s.root, s.p, c)
-		if err != nil {
-			return logsFile{}, err
-		}
-		host, ok := logsHostPath(ms, at)
-		if !ok {
-			continue
-		}
-		if h, ok := logsHostPath(s.mounts, at); !ok || h != host {
-			return logsFile{}, fmt.Errorf("the adapter does not see %s where container %s writes it (%s, %s)", at, c.Name(), h, host)
-		}
-		return logsFile{at, host}, os.MkdirAll(filepath.Dir(host), 0o777)
-	}
-	return logsFile{}, fmt.Errorf("no app container writes %s on a volume", at)
 }
 
 // write appends a batch to a file (host path) and records what the
@@ -727,8 +408,7 @@ func (s *logsScenario) writeAll(suffix string) error {
 
 // start runs the adapter's command and args, verbatim, in its sandbox.
 func (s *logsScenario) start() (*logsAdapterProc, error) {
-	argv := append(logsStrings(manifest.Get(s.p.adapter.M, "command")), logsStrings(manifest.Get(s.p.adapter.M, "args"))...)
-	a := &logsAdapterProc{cmd: s.command(argv...), done: make(chan struct{})}
+	a := &logsAdapterProc{cmd: s.sb.Command(s.p.Argv()...), done: make(chan struct{})}
 	a.cmd.Stderr = &a.stderr
 	stdout, err := a.cmd.StdoutPipe()
 	if err != nil {
