@@ -1,6 +1,7 @@
 package transform
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"sort"
@@ -62,6 +63,241 @@ const (
 	stepUninject             // remove an earlier injection
 	stepLeave                // injected earlier, not selected now: keep it
 )
+
+// Run transforms docs in place and returns the report. On error nothing
+// should be written: the error lists every problem found.
+//
+// Workloads are independent of each other, so each is parsed, injected and
+// encoded on its own (on every core) and its tree dropped at once: memory
+// holds the bytes, the Services and a small summary per workload. Services
+// are parsed first (injection reads them) and changed last, from the
+// summaries.
+func (e *Engine) Run(docs []*Doc) (*Report, error) {
+	rep := &Report{}
+	var errs []error
+	fail := func(err error) { errs = append(errs, err) }
+
+	specs := append(append([]FieldSpec{}, BuiltinPodTemplates...), e.configSpecs()...)
+	native, kv, err := e.nativeSidecars()
+	if err != nil {
+		return nil, err
+	}
+	apis := e.apiVersions(docs)
+	selectAll := e.Uninject || len(e.Flags.Patterns) > 0 || (e.Config != nil && len(e.Config.Spec.Rules) > 0)
+
+	// 1. Sort documents by a cheap scan. Documents that cannot be affected
+	// are not parsed at all: they are written back from their bytes.
+	var workloads, services, generated, lists []*object
+	var unread, eager []*Doc
+	anyMention := false
+	for _, d := range docs {
+		kind := d.Kind()
+		mentions := bytes.Contains(d.Raw, []byte("sidecarize"))
+		anyMention = anyMention || mentions
+		switch {
+		case kind == "Service":
+			services = append(services, &object{doc: d, where: d.Where()})
+		case isWorkloadKind(specs, kind) && (selectAll || mentions):
+			workloads = append(workloads, &object{doc: d, where: d.Where()})
+		case kind == "" || kind == "List" || mentions:
+			eager = append(eager, d)
+		default:
+			if isWorkloadKind(specs, kind) {
+				rep.NotRead++
+			}
+			unread = append(unread, d)
+		}
+	}
+	// Lists, unknown and sidecarize-generated documents are parsed now.
+	for _, d := range eager {
+		n, err := d.Node()
+		if err != nil {
+			fail(err)
+			continue
+		}
+		if n == nil {
+			continue
+		}
+		o := &object{doc: d, node: n, where: d.Where()}
+		items := []*object{o}
+		if n.GetKind() == "List" || strings.HasSuffix(n.GetKind(), "List") && n.Field("items") != nil {
+			lists = append(lists, o)
+			items = nil
+			if it := n.Field("items"); it != nil {
+				for i, c := range it.Value.Content() {
+					items = append(items, &object{doc: d, node: yaml.NewRNode(c), where: fmt.Sprintf("%s.items[%d]", d.Where(), i), list: o})
+				}
+			}
+		}
+		for _, it := range items {
+			k := it.node.GetKind()
+			if fs := findSpec(specs, it.node.GetApiVersion(), k); fs != nil {
+				it.spec = fs
+				workloads = append(workloads, it)
+			} else if k == "Service" {
+				services = append(services, it)
+			} else if it.node.GetLabels()[LabelManagedBy] == ManagedByValue {
+				generated = append(generated, it)
+			}
+		}
+	}
+	// Documents nothing needs are still checked for YAML syntax (docs/contract.md#errors),
+	// on every core, without keeping their trees.
+	errs = append(errs, checkSyntax(unread)...)
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+
+	// 2. Services, when anything can be injected or was: parsed, restored to
+	// what they were before any earlier run, indexed by namespace.
+	var svcs []*service
+	byNS := serviceIndex{}
+	if selectAll || anyMention {
+		svcErrs := make([]error, len(services))
+		parsed := make([]*service, len(services))
+		parallel(len(services), func(i int) {
+			o := services[i]
+			if o.node == nil {
+				n, err := o.doc.Node()
+				if err != nil || n == nil {
+					svcErrs[i] = err
+					return
+				}
+				o.node = n
+			}
+			s, err := newService(o)
+			if err == nil {
+				s.order = i
+				_, err = s.restore()
+			}
+			parsed[i], svcErrs[i] = s, err
+		})
+		for i, s := range parsed {
+			if svcErrs[i] != nil {
+				fail(svcErrs[i])
+			} else if s != nil {
+				svcs = append(svcs, s)
+				byNS.add(s)
+			}
+		}
+	} else {
+		errs = append(errs, checkSyntax(docsOf(services))...)
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+
+	// 3. Each workload: plan, undo an earlier injection that is redone or
+	// undone, inject, and (for top-level documents) encode and let go.
+	sums := make([]*summary, len(workloads))
+	wErrs := make([]error, len(workloads))
+	parallel(len(workloads), func(i int) {
+		sums[i], wErrs[i] = e.processWorkload(workloads[i], specs, byNS, native, kv, apis)
+	})
+	claims := map[string][]claim{}
+	for i, sum := range sums {
+		if wErrs[i] != nil {
+			fail(wErrs[i])
+			continue
+		}
+		if sum == nil {
+			continue
+		}
+		rep.Workloads = append(rep.Workloads, sum.report)
+		for _, r := range sum.dropped {
+			claims[r] = append(claims[r], claim{owner: sum.owner, ref: sum.ref})
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	claimObjects(rep, generated, claims, e.Uninject)
+
+	// 4. Services follow the workloads: apply every injected workload's
+	// recorded edits (fresh or left as they were).
+	sumsByNS := map[string][]*summary{}
+	for _, sum := range sums {
+		if sum != nil {
+			sumsByNS[sum.namespace] = append(sumsByNS[sum.namespace], sum)
+		}
+	}
+	for _, sum := range sums {
+		if sum == nil || !sum.injected {
+			continue
+		}
+		matched := 0
+		for _, s := range byNS.candidates(sum.namespace, sum.labels) {
+			if !s.selects(sum.namespace, sum.labels) {
+				continue
+			}
+			matched++
+			s.used = true
+			if len(sum.edits) > 0 {
+				if err := s.apply(sum.edits); err != nil {
+					fail(err)
+				}
+			}
+			if sum.fresh && s.info.Headless && hasRetarget(sum.edits) {
+				// A headless Service is not proxied by kube-proxy: its
+				// clients dial pod IPs on the port they know.
+				rep.Warn(s.obj.where, "Service "+qualified(s.info.Namespace, s.info.Name), "spec.clusterIP",
+					fmt.Sprintf("is headless: clients that resolve it and dial the app's port reach %s directly, past the proxy; only the endpoint port (SRV records) leads to the proxy", sum.ref))
+			}
+		}
+		if sum.fresh && matched == 0 && hasRetarget(sum.edits) {
+			rep.Warn(sum.where, sum.ref, "", "no Service in the input selects this workload's pods; nothing to retarget")
+		}
+	}
+	for _, s := range svcs {
+		if err := s.finish(); err != nil {
+			fail(err)
+		}
+		if !s.used {
+			continue
+		}
+		// A Service whose selector also matches pods that are not injected
+		// sends part of its traffic past the proxies.
+		for _, sum := range sumsByNS[s.info.Namespace] {
+			if sum.injected || !s.selects(sum.namespace, sum.labels) {
+				continue
+			}
+			rep.Warn(s.obj.where, "Service "+qualified(s.info.Namespace, s.info.Name), "spec.selector", fmt.Sprintf("also selects the pods of %s, which are not injected: its targetPort was moved to the proxy port they do not have", sum.ref))
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+
+	// 5. Write back into documents.
+	for _, o := range append(append(append([]*object{}, workloads...), generated...), services...) {
+		if o.list != nil {
+			if o.changed || o.drop || len(o.extra) > 0 {
+				o.list.changed = true
+			}
+			continue
+		}
+		if o.doc.final != nil {
+			continue
+		}
+		if o.changed {
+			o.doc.MarkChanged()
+		}
+		o.doc.drop = o.drop
+		o.doc.extra = o.extra
+	}
+	for _, l := range lists {
+		if !l.changed {
+			continue
+		}
+		var all []*object
+		all = append(all, workloads...)
+		all = append(all, generated...)
+		all = append(all, services...)
+		rebuildList(l, all)
+		l.doc.MarkChanged()
+	}
+	return rep, nil
+}
 
 // summary is what later stages need of a processed workload, once its tree
 // is gone.
