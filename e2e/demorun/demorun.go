@@ -65,6 +65,7 @@ type Report struct {
 	APICallsWhileOpen            int // /unstable requests the API saw then
 	Recovered                    bool
 	RecoveredAfter               time.Duration
+	LogRecords                   []string // the api's logs adapter's stdout (v2)
 
 	// Metrics scraped from the sidecars: "<pod> <metric>{labels}" → value.
 	Metrics map[string]float64
@@ -136,9 +137,8 @@ func Run(ctx context.Context, opt Options) (_ *Report, err error) {
 	if err := d.scrape(ctx, d.api, "api", d.apiMetrics, "app"); err != nil {
 		return r, err
 	}
-	if line := d.apiEvent(); line != "" {
-		d.detail("v2 logging: the API's event log, JSON lines the logs adapter ships to stdout (fluent-bit is not run here):")
-		d.detail("  %s", line)
+	if err := d.logs(ctx); err != nil {
+		return r, err
 	}
 
 	d.step(6, steps, "v3: page views through the frontend's sidecars until the ambassador's circuit breaker trips")
@@ -510,16 +510,6 @@ func (d *demo) view(ctx context.Context, port int) (string, string, error) {
 		return "", "", fmt.Errorf("page view on :%d: %s with result %s", port, resp.Status, res)
 	}
 	return res, string(b), nil
-}
-
-// apiEvent is one /unstable line of go-httpbin's JSON log.
-func (d *demo) apiEvent() string {
-	for _, l := range strings.Split(d.httpbinLog.String(), "\n") {
-		if strings.Contains(l, `"route":"/unstable"`) {
-			return l
-		}
-	}
-	return ""
 }
 
 // apiCalls counts the /unstable requests in go-httpbin's log.

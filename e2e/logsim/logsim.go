@@ -177,9 +177,10 @@ func (m Mount) Mode() string {
 	return "rw"
 }
 
-// FieldValues stand in for the downward API.
+// FieldValues stand in for the downward API (metadata.name is a pod name
+// of the workload).
 var FieldValues = map[string]string{
-	"metadata.name": "web-7d9f-x2", "metadata.namespace": "shop", "metadata.uid": "0b6e4c1a-5f7e-4c3e-9d51-2a1f1c3e9b10",
+	"metadata.namespace": "shop", "metadata.uid": "0b6e4c1a-5f7e-4c3e-9d51-2a1f1c3e9b10",
 	"spec.nodeName": "node-1", "spec.serviceAccountName": "default", "status.podIP": "10.244.1.7", "status.hostIP": "192.168.0.11",
 }
 
@@ -223,6 +224,9 @@ func NewSandbox(root, bin string, p *Pod) (*Sandbox, error) {
 			var ok bool
 			if v, ok = FieldValues[fp]; !ok {
 				v = "value of " + fp
+			}
+			if fp == "metadata.name" { // a pod of the workload
+				v = path.Base(p.Workload) + "-7d9f5c-x2k4q"
 			}
 		}
 		s.Env = append(s.Env, manifest.Str(m, "name")+"="+v)
