@@ -137,3 +137,24 @@ func TestAnnotationPolicyValidation(t *testing.T) {
 		t.Errorf("got %v", err)
 	}
 }
+
+// Consent comes from the config only: a Sidecarize document among the
+// manifests, or spec.annotations-like annotations, widen nothing.
+func TestManifestCannotWidenConsent(t *testing.T) {
+	in := `apiVersion: sidecarize.dev/v1alpha1
+kind: Sidecarize
+metadata: {name: sneaky}
+spec:
+  annotations: {allow: [images, secrets, exporters, collectors, resources, logFiles]}
+---
+` + strings.Replace(guardedWorkload, "%s", "    sidecarize.dev/guarded.image: evil.example/x:1\n    sidecarize.dev/annotations.allow: images", 1)
+	pats := []transform.Pattern{guardedPattern{}}
+	cfg, err := transform.LoadConfig("config.yaml", []byte("apiVersion: sidecarize.dev/v1alpha1\nkind: Sidecarize\nspec:\n  annotations: {allow: [secrets]}\n"), pats)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = (&transform.Engine{Patterns: pats, Version: "test", Config: cfg}).Process("in.yaml", []byte(in))
+	if err == nil || !strings.Contains(err.Error(), `guarded.image: images need the config's consent`) {
+		t.Errorf("got %v", err)
+	}
+}

@@ -343,6 +343,7 @@ func (e *Engine) processWorkload(o *object, specs []FieldSpec, byNS serviceIndex
 			return nil, w.failAt("uninject", err)
 		}
 		o.changed = true
+		sum.owner = p.old.owner
 		for _, r := range p.old.Objects {
 			sum.dropped = append(sum.dropped, r.Kind+"/"+w.Namespace+"/"+r.Name)
 		}
@@ -675,7 +676,7 @@ func (e *Engine) inject(p *plan) error {
 			return w.failAt("annotation "+k, fmt.Errorf("the pod is already injected by %s (%s)", mesh, ReasonSidecarExists))
 		}
 	}
-	w.status = Status{Version: e.Version}
+	w.status = Status{Version: e.Version, Workload: w.ownerRef()}
 	for _, pat := range p.enabled {
 		w.pattern = pat.Name()
 		if err := pat.Inject(w, p.opts[pat.Name()]); err != nil {

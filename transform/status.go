@@ -34,7 +34,12 @@ const (
 // earlier versions, with the status on the pod template, are still read;
 // re-injecting moves the status.
 type Status struct {
-	Version        string        `json:"version"`
+	Version string `json:"version"`
+	// Workload is Kind/name of the workload when it was injected (the
+	// sidecarize.dev/owner of its generated objects). When a tool such as
+	// kustomize's namePrefix/nameSuffix has renamed the workload since, its
+	// generated objects carry the same prefix and suffix (trust.go).
+	Workload       string        `json:"workload,omitempty"`
 	Patterns       []string      `json:"patterns"`
 	Containers     []string      `json:"containers,omitempty"`
 	InitContainers []string      `json:"initContainers,omitempty"`
@@ -48,6 +53,10 @@ type Status struct {
 	// objectAnnotations, the workload's own metadata.annotations (which holds
 	// the status).
 	Created []string `json:"created,omitempty"`
+
+	// owner is the sidecarize.dev/owner the workload's generated objects
+	// carry (set on a trusted status: Workload, or the current Kind/name).
+	owner string
 }
 
 // ObjectRef names a generated object.

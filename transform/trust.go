@@ -246,13 +246,32 @@ func (w *Workload) trustStatus(st *Status, unknown []string, patterns []Pattern)
 	}
 
 	// Objects: named for this workload; label and owner are checked on the
-	// objects themselves (claimObjects).
+	// objects themselves (claimObjects). A workload renamed since it was
+	// injected (kustomize namePrefix/nameSuffix) had its objects renamed
+	// with the same prefix and suffix; their owner annotation still names
+	// the workload as it was.
+	t.Workload, t.owner = st.Workload, w.ownerRef()
+	recorded, prefix, suffix := w.Name, "", ""
+	objectsOK := true
+	if st.Workload != "" {
+		kind, name, _ := strings.Cut(st.Workload, "/")
+		i := strings.Index(w.Name, name)
+		if kind != w.Kind || name == "" || i < 0 {
+			warn("written for %s, not for %s (nor renamed from it): its generated objects are left alone", st.Workload, w.ownerRef())
+			objectsOK = false
+		} else {
+			recorded, prefix, suffix, t.owner = name, w.Name[:i], w.Name[i+len(name):], st.Workload
+		}
+	}
 	for _, o := range st.Objects {
-		if o.Kind == "" || o.Name == "" || !w.generatedName(o.Name, t.Patterns) {
-			warn("%s %q is not named like an object generated for %s (%s-<pattern>): left alone", firstNonEmpty(o.Kind, "object"), o.Name, w.Ref(), w.Name)
+		if !objectsOK {
+			break
+		}
+		if o.Kind == "" || o.Name == "" || !generatedFor(recorded, o.Name, t.Patterns) {
+			warn("%s %q is not named like an object generated for %s (%s-<pattern>): left alone", firstNonEmpty(o.Kind, "object"), o.Name, w.Ref(), recorded)
 			continue
 		}
-		t.Objects = append(t.Objects, o)
+		t.Objects = append(t.Objects, ObjectRef{Kind: o.Kind, Name: prefix + o.Name + suffix})
 	}
 	return t, nil
 }
@@ -269,11 +288,11 @@ func schemeOf(name string, patterns []string, prefix string) string {
 	return ""
 }
 
-// generatedName: name is GeneratedName(w.Name, pattern, …) for one of
+// generatedFor: name is GeneratedName(workload, pattern, …) for one of
 // patterns. A name cut to 63 characters keeps its first 54.
-func (w *Workload) generatedName(name string, patterns []string) bool {
+func generatedFor(workload, name string, patterns []string) bool {
 	for _, p := range patterns {
-		base := strings.ToLower(w.Name + "-" + p)
+		base := strings.ToLower(workload + "-" + p)
 		if name == base || strings.HasPrefix(name, base+"-") {
 			return true
 		}
@@ -394,7 +413,7 @@ func (w *Workload) checkScheme(what, name string) error {
 	case "volume":
 		ok = schemeOf(name, []string{w.pattern}, "sidecarize-") != ""
 	default:
-		ok = w.generatedName(name, []string{w.pattern})
+		ok = generatedFor(w.Name, name, []string{w.pattern})
 	}
 	if !ok {
 		return fmt.Errorf("internal error: pattern %s names a generated %s %q outside its scheme (uninject could not prove it made it)", w.pattern, what, name)

@@ -375,3 +375,78 @@ spec:
 		t.Errorf("warnings:\n%s", w)
 	}
 }
+
+// rename does what kustomize's namePrefix and namespace transformers do to
+// an output: every object's name gets the prefix (and references to the
+// ConfigMap follow), every namespace becomes ns.
+func rename(t *testing.T, s stream, prefix, ns string) {
+	t.Helper()
+	for _, n := range s {
+		if err := n.SetName(prefix + n.GetName()); err != nil {
+			t.Fatal(err)
+		}
+		if n.GetNamespace() != "" {
+			if err := n.SetNamespace(ns); err != nil {
+				t.Fatal(err)
+			}
+		}
+		vols, _ := n.Pipe(yaml.Lookup("spec", "template", "spec", "volumes"))
+		if vols == nil {
+			continue
+		}
+		for _, v := range vols.Content() {
+			if ref, _ := yaml.NewRNode(v).Pipe(yaml.Lookup("configMap", "name")); ref != nil {
+				ref.YNode().Value = prefix + ref.YNode().Value
+			}
+		}
+	}
+}
+
+// An output renamed by kustomize (namePrefix, namespace) is uninjected and
+// re-injected without leftovers or duplicates: the status records the
+// workload's name, so the prefix is known.
+func TestRenamedOutput(t *testing.T) {
+	s := injected(t, fakeEngine())
+	s = stream(append([]*yaml.RNode{}, s[:2]...)) // shop/api and its ConfigMap
+	if s[1].GetKind() != "ConfigMap" || s[1].GetName() != "api-fake" {
+		t.Fatalf("unexpected stream: %s %s", s[1].GetKind(), s[1].GetName())
+	}
+	rename(t, s, "prod-", "prod")
+
+	e := fakeEngine()
+	e.Uninject = true
+	out, rep, err := e.Process("out.yaml", s.bytes(t, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := warnings(rep); w != "" {
+		t.Errorf("warnings:\n%s", w)
+	}
+	if got := parseStream(t, out); len(got) != 1 || got.find(t, "ConfigMap", "prod", "prod-api-fake") != nil {
+		t.Errorf("uninject left:\n%s", out)
+	}
+
+	again, _, err := fakeEngine().Process("out.yaml", s.bytes(t, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cms []string
+	for _, n := range parseStream(t, again) {
+		if n.GetKind() == "ConfigMap" {
+			cms = append(cms, n.GetName()+" owner "+n.GetAnnotations()[transform.AnnotationOwner])
+		}
+	}
+	if strings.Join(cms, ",") != "prod-api-fake owner Deployment/prod-api" {
+		t.Errorf("ConfigMaps after re-injection: %v", cms)
+	}
+
+	// A status naming another workload claims none of its objects.
+	s.forge(t, "prod", "prod-api", func(st map[string]any) { st["workload"] = "Deployment/web" })
+	out, rep, err = e.Process("out.yaml", s.bytes(t, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if parseStream(t, out).find(t, "ConfigMap", "prod", "prod-api-fake") == nil || !strings.Contains(warnings(rep), "written for Deployment/web") {
+		t.Errorf("a status written for another workload claimed its objects:\n%s\n%s", out, warnings(rep))
+	}
+}
