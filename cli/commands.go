@@ -192,7 +192,8 @@ compdef _PROG PROG
 const starterConfig = `# sidecarize config. Use it with: sidecarize -c sidecarize.yaml app/ -o out/
 # Every pattern, option and default: sidecarize patterns (or the README).
 # Flags (-p, --set) are the lowest layer, this file is above them, and the
-# workloads' sidecarize.dev/* annotations are above this file.
+# workloads' sidecarize.dev/* annotations are above this file, within what
+# spec.annotations allows them (README: Trust model).
 apiVersion: sidecarize.dev/v1alpha1
 kind: Sidecarize
 metadata:
@@ -202,6 +203,9 @@ spec:
   # kubeVersion: "1.33"             # the cluster you deploy to
   # images:                         # pin the images the patterns use (a digest pins fully)
   #   haproxy: haproxy:3.4-alpine
+  # annotations:                    # what annotations may set beyond tuning
+  #   allow: [secrets]              # images | exporters | secrets | collectors | resources | logFiles
+  #   maxResources: {cpu: "1", memory: 1Gi}   # ceiling of annotation-set requests and limits
   rules:
     # Each rule selects workloads (all given conditions must hold; no select:
     # every workload) and says which patterns they get. Replace "my-app".
