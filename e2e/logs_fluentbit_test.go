@@ -41,10 +41,12 @@ import (
 // adapter starts, more lines come, the file is rotated (renamed, late lines
 // to the renamed file, a new file), the adapter is stopped (SIGTERM, as the
 // kubelet does), lines are written while it is down, and it starts again on
-// the same database. Every record must come out exactly once, in order per
-// file, as expected: parsed, unparsed lines kept under "log", empty lines
-// dropped, multi-line records joined and trimmed, the file name and fields
-// added only where the app's record has no such key.
+// the same database. Every record must come out exactly once, as expected:
+// parsed, unparsed lines kept under "log", empty lines dropped, multi-line
+// records joined and trimmed, the file name and fields added only where the
+// app's record has no such key. (Records are compared per file as
+// multisets: a renamed file's last lines and the new file's first are read
+// concurrently.)
 func TestLogsFluentBit(t *testing.T) {
 	bin, err := logsim.FluentBit()
 	if err != nil {
