@@ -4,7 +4,7 @@ FUZZTIME ?= 20s
 export GOTOOLCHAIN ?= local
 BIN := bin/sidecarize
 
-.PHONY: all build test e2e bench fuzz demo golden clean
+.PHONY: all build test e2e bench fuzz demo golden clean helm-plugin helm-plugin-archive image
 
 all: build
 
@@ -38,5 +38,13 @@ bench:
 demo: build
 	$(MAKE) -C demo demo
 
+# The Helm 4 post-renderer plugin: the host's binary into helm/sidecarize/bin
+# (then `helm plugin install ./helm/sidecarize`), or the release archive with
+# all six OS/arch binaries (dist/helm-sidecarize-<version>.tgz).
+helm-plugin:
+	scripts/helm-plugin.sh host
+helm-plugin-archive:
+	scripts/helm-plugin.sh archive
+
 clean:
-	rm -rf bin .cache
+	rm -rf bin .cache dist helm/sidecarize/bin

@@ -68,6 +68,13 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
 			code = exitError
 		}
 	}()
+	if underHelm4() {
+		return runUnderHelm4(args, stdin, stdout, stderr)
+	}
+	return run(args, stdin, stdout, stderr)
+}
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	app := newApp(stdin, stdout, stderr)
 	app.Metadata = map[string]any{"configFlag": hasConfigFlag(args)}
 	err := app.Run(permute(args))
@@ -366,6 +373,9 @@ func runTransform(c *cli.Context, uninject bool) error {
 	rep, err := e.Run(docs)
 	if err != nil {
 		return exitErr{exitError, err}
+	}
+	if !c.Bool("in-place") && (c.String("output") != "" || !(c.Bool("check") || c.Bool("diff"))) {
+		inputs = withoutLocalConfig(inputs) // localconfig.go
 	}
 	for _, in := range inputs {
 		out, err := transform.Join(in.docs)

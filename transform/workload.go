@@ -434,6 +434,9 @@ func (w *Workload) addObject(obj any) (*yaml.RNode, error) {
 	if err := setMetaKey(n, "annotations", AnnotationOwner, w.ownerRef()); err != nil {
 		return nil, err
 	}
+	if err := w.carryHelmHook(n); err != nil {
+		return nil, err
+	}
 	for _, o := range w.status.Objects {
 		if o.Kind == n.GetKind() && o.Name == n.GetName() {
 			return nil, fmt.Errorf("generated %s %q twice", o.Kind, o.Name)
