@@ -119,7 +119,8 @@ func checkResourceList(data []byte) (bool, error) {
 	if fc.Value.YNode().Kind != yaml.MappingNode {
 		return false, fmt.Errorf("%s: ResourceList: functionConfig: expected an object (a mapping), got %s", d.Where(), nodeKind(fc.Value))
 	}
-	return fc.Value.GetKind() != "", nil
+	// A ConfigMap gives the flags' layer, not a config: it goes with -c.
+	return fc.Value.GetKind() != "" && fc.Value.GetKind() != "ConfigMap", nil
 }
 
 func isNull(n *yaml.RNode) bool {
@@ -141,7 +142,13 @@ func nodeKind(n *yaml.RNode) string {
 }
 
 func processResourceList(e *transform.Engine, rl *framework.ResourceList) error {
-	if fc := rl.FunctionConfig; fc != nil && fc.GetKind() != "" {
+	if fc := rl.FunctionConfig; fc != nil && fc.GetKind() == "ConfigMap" && fc.GetApiVersion() == "v1" {
+		// kpt's `-- key=value`: the flags' layer (krmconfigmap.go).
+		if err := applyConfigMap(e, fc); err != nil {
+			rl.Results = append(rl.Results, &framework.Result{Message: err.Error(), Severity: framework.Error})
+			return rl.Results
+		}
+	} else if fc != nil && fc.GetKind() != "" {
 		s, err := fc.String()
 		if err != nil {
 			return err
