@@ -46,5 +46,13 @@ helm-plugin:
 helm-plugin-archive:
 	scripts/helm-plugin.sh archive
 
+# The container image (KRM function, Argo CD plugin, CI), built without a
+# container daemon: static binaries for linux/amd64 and linux/arm64, nonroot,
+# entrypoint `sidecarize fn`, as an OCI layout (dist/image) and its tarball
+# (dist/image.tar). IMAGE_PLATFORMS narrows it; VERSION stamps it.
+IMAGE_PLATFORMS ?= linux/amd64,linux/arm64
+image:
+	cd hack/image && $(GO) run . -repo ../.. -out ../../dist/image -platforms $(IMAGE_PLATFORMS) $(if $(VERSION),-version $(VERSION))
+
 clean:
 	rm -rf bin .cache dist helm/sidecarize/bin
