@@ -192,7 +192,6 @@ func TestFluentBitFormats(t *testing.T) {
 	t.Parallel()
 	fluentBitBin(t)
 	s := loadSamples(t)
-	ns := s
 	type sample struct {
 		line string
 		want map[string]any
@@ -203,7 +202,7 @@ func TestFluentBitFormats(t *testing.T) {
 			cases[f] = append(cases[f], sample{c.Line, toAny(c.Want)})
 		}
 	}
-	for f, list := range ns.Native {
+	for f, list := range s.Native {
 		for _, c := range list {
 			cases[f] = append(cases[f], sample{c.Line, c.Want})
 		}
@@ -244,7 +243,7 @@ func TestFluentBitFormats(t *testing.T) {
 					lines = append(lines, "") // dropped
 				}
 			}
-			for _, u := range ns.Unparsed {
+			for _, u := range s.Unparsed {
 				lines = append(lines, u, "")
 				want = append(want, map[string]any{"log": u})
 			}
