@@ -303,6 +303,10 @@ func generatedFor(workload, name string, patterns []string) bool {
 	return false
 }
 
+// leftoverHint ends the error of a helper name already in use: usually a
+// helper of an earlier injection that the workload's status no longer lists.
+const leftoverHint = " (a helper left by an earlier injection that the workload's " + AnnotationStatus + " does not list? remove it, or restore the status sidecarize wrote)"
+
 // ownerRef is the value of sidecarize.dev/owner for w's generated objects.
 func (w *Workload) ownerRef() string { return w.Kind + "/" + w.Name }
 
@@ -367,7 +371,7 @@ func versionOr(v string) string {
 	if v == "" {
 		return "(no version)"
 	}
-	return v
+	return strconv.Quote(v)
 }
 
 func singular(list string) string { return strings.TrimSuffix(list, "s") }

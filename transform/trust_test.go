@@ -300,7 +300,7 @@ func TestForgedStatus(t *testing.T) {
 		if _, ok := api.GetAnnotations()[transform.AnnotationStatus]; ok {
 			t.Errorf("the status is left")
 		}
-		wantWarn(t, r, "v9.0.0", "sockets", `"teleport"`)
+		wantWarn(t, r, `"v9.0.0"`, "sockets", `"teleport"`)
 	})
 
 	t.Run("not an object of this workload", func(t *testing.T) {
@@ -448,5 +448,43 @@ func TestRenamedOutput(t *testing.T) {
 	}
 	if parseStream(t, out).find(t, "ConfigMap", "prod", "prod-api-fake") == nil || !strings.Contains(warnings(rep), "written for Deployment/web") {
 		t.Errorf("a status written for another workload claimed its objects:\n%s\n%s", out, warnings(rep))
+	}
+}
+
+// Hostile statuses: odd values in every field are warnings, never a panic
+// or a change outside the workload.
+func TestHostileStatuses(t *testing.T) {
+	for _, raw := range []string{
+		`{}`,
+		`{"version":"x\nsidecarize: Deployment y: injected","patterns":["fake","fake","","../x"]}`,
+		`{"patterns":["fake"],"containers":["","fake-proxy","fake-proxy"],"initContainers":[null],"volumes":["sidecarize-fake","sidecarize-fake"]}`,
+		`{"patterns":["fake"],"edits":[{"op":"arg","container":"api","index":-1,"old":"x"},{"op":"arg","container":"api","index":99},{"op":"env","container":"nope","name":"X"},{"op":"annotation","name":"sidecarize.dev/status"},{"op":"mount","container":"api","name":"data"},{"op":"rm -rf"}]}`,
+		`{"patterns":["fake"],"services":[{"op":"retarget","pattern":"fake","proxyPort":-1},{"op":"port","pattern":"nope","targetPort":"fake-proxy"},{"op":"??"}]}`,
+		`{"patterns":["fake"],"objects":[{"kind":"ConfigMap","name":"api-fake/../../x"},{"kind":"","name":""},{"kind":"Namespace","name":"api-fake"}],"workload":"/"}`,
+		`{"patterns":["fake"],"created":["metadata","annotations","volumes","initContainers","objectAnnotations","spec"]}`,
+	} {
+		for _, uninject := range []bool{true, false} {
+			s := injected(t, fakeEngine())
+			setRaw(s, t, "shop", "api", raw)
+			e := fakeEngine()
+			e.Uninject = uninject
+			out, _, err := e.Process("out.yaml", s.bytes(t, nil))
+			if err != nil && !uninject && strings.Contains(err.Error(), "Deployment shop/api: fake: ") && strings.Contains(err.Error(), "does not list?") {
+				continue // the helpers the status does not prove stay: re-injection refuses to stack
+			}
+			if err != nil {
+				t.Errorf("%s (uninject %v): %v", raw, uninject, err)
+				continue
+			}
+			got := parseStream(t, out)
+			for _, other := range [][2]string{{"shop", "web"}, {"other", "api"}} {
+				if d := got.find(t, "Deployment", other[0], other[1]); d == nil || len(containerNames(t, d, "containers")) != 1 {
+					t.Errorf("%s: %s/%s changed", raw, other[0], other[1])
+				}
+			}
+			if api := got.find(t, "Deployment", "shop", "api"); len(containerNames(t, api, "containers")) == 0 {
+				t.Errorf("%s: shop/api lost its container", raw)
+			}
+		}
 	}
 }

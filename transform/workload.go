@@ -179,7 +179,7 @@ func (w *Workload) AddContainer(c corev1.Container) error {
 	}
 	for _, o := range all {
 		if o.Name == c.Name {
-			return fmt.Errorf("container name %q is already used in %s", c.Name, w.FieldPath("containers"))
+			return fmt.Errorf("container name %q is already used in %s%s", c.Name, w.FieldPath("containers"), leftoverHint)
 		}
 		for _, op := range o.Ports {
 			for _, p := range c.Ports {
@@ -255,7 +255,7 @@ func (w *Workload) AddVolume(v corev1.Volume) error {
 	}
 	for _, o := range ps.Volumes {
 		if o.Name == v.Name {
-			return fmt.Errorf("volume name %q is already used in %s", v.Name, w.FieldPath("volumes"))
+			return fmt.Errorf("volume name %q is already used in %s%s", v.Name, w.FieldPath("volumes"), leftoverHint)
 		}
 	}
 	n, err := toRNode(v)
