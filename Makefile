@@ -4,7 +4,7 @@ FUZZTIME ?= 20s
 export GOTOOLCHAIN ?= local
 BIN := bin/sidecarize
 
-.PHONY: all build test e2e bench fuzz demo golden clean helm-plugin helm-plugin-archive image
+.PHONY: all build test e2e bench fuzz fuzz-long demo golden clean helm-plugin helm-plugin-archive image
 
 all: build
 
@@ -18,9 +18,18 @@ test:
 	$(GO) vet ./...
 	$(GO) test ./...
 
-# Short fuzz run over the inject path.
+# Short fuzz runs: FuzzInject (arbitrary bytes through the inject path) and
+# FuzzStructure (mutated node trees of the golden inputs through inject,
+# -p, a config, --set, uninject and KRM mode), FUZZTIME each.
 fuzz:
-	$(GO) test ./transform/... -run '^$$' -fuzz FuzzInject -fuzztime $(FUZZTIME)
+	$(GO) test ./transform/ -run '^$$' -fuzz '^FuzzInject$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/fuzz/ -run '^$$' -fuzz '^FuzzStructure$$' -fuzztime $(FUZZTIME)
+
+# Hours of structure-aware fuzzing (FUZZLONG, default 1h); findings are
+# written to internal/fuzz/testdata/fuzz/ and become golden error cases.
+FUZZLONG ?= 1h
+fuzz-long:
+	$(GO) test ./internal/fuzz/ -run '^$$' -fuzz '^FuzzStructure$$' -fuzztime $(FUZZLONG)
 
 # Regenerate golden files.
 golden:

@@ -75,9 +75,69 @@ func templateShape(tmpl *yaml.Node, path string) error {
 	if se := metadataShape(tmpl, path+"."); se != nil {
 		return fmt.Errorf("%s: %s (line %d)", se.path, se.msg, se.line)
 	}
-	if spec := field(tmpl, "spec"); spec != nil && !isNull(spec) && spec.Kind != yaml.MappingNode {
+	spec := field(tmpl, "spec")
+	if spec != nil && !isNull(spec) && spec.Kind != yaml.MappingNode {
 		return fmt.Errorf("%sspec: expected a mapping, got %s (line %d)", path+".", nodeKind(spec), spec.Line)
 	}
+	return uniqueNames(spec, path+".spec")
+}
+
+// uniqueNames checks the lists of a pod spec that are merged and edited by
+// name: two containers, volumes, env vars or ports of a container of one
+// name make "the one named x" ambiguous (the API server refuses most;
+// of two env vars it keeps the last, while edits find the first).
+func uniqueNames(spec *yaml.Node, path string) error {
+	if spec == nil || spec.Kind != yaml.MappingNode {
+		return nil
+	}
+	containers := map[string]int{}
+	for _, list := range []string{"initContainers", "containers", "volumes"} {
+		seq := field(spec, list)
+		if seq == nil || seq.Kind != yaml.SequenceNode {
+			continue // the typed decode reports the shape
+		}
+		seen := containers
+		if list == "volumes" {
+			seen = map[string]int{}
+		}
+		for _, item := range seq.Content {
+			if err := once(seen, scalarField(item, "name"), item, path+"."+list, "name"); err != nil {
+				return err
+			}
+			if list == "volumes" {
+				continue
+			}
+			where := fmt.Sprintf("%s.%s[name=%s]", path, list, scalarField(item, "name"))
+			env := map[string]int{}
+			if e := field(item, "env"); e != nil && e.Kind == yaml.SequenceNode {
+				for _, v := range e.Content {
+					if err := once(env, scalarField(v, "name"), v, where+".env", "name"); err != nil {
+						return err
+					}
+				}
+			}
+			if ps := field(item, "ports"); ps != nil && ps.Kind == yaml.SequenceNode {
+				portNames := map[string]int{}
+				for _, p := range ps.Content {
+					if err := once(portNames, scalarField(p, "name"), p, where+".ports", "port name"); err != nil {
+						return err
+					}
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// once records name at n's line; a name seen before is an error.
+func once(seen map[string]int, name string, n *yaml.Node, path, what string) error {
+	if name == "" {
+		return nil
+	}
+	if line, ok := seen[name]; ok {
+		return fmt.Errorf("%s: %s %q twice (lines %d and %d): entries are edited and merged by name", path, what, name, line, n.Line)
+	}
+	seen[name] = n.Line
 	return nil
 }
 

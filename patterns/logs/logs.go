@@ -9,6 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 
+	"github.com/sidecarize/sidecarize/internal/validate"
 	"github.com/sidecarize/sidecarize/templates"
 	"github.com/sidecarize/sidecarize/transform"
 )
@@ -117,6 +118,11 @@ func (o *Options) Validate() error {
 	case EngineFluentBit, EngineTail:
 	default:
 		return fmt.Errorf("engine: %q: must be fluent-bit or tail", o.Engine)
+	}
+	if o.Image != "" {
+		if err := validate.Image("image", o.Image); err != nil {
+			return err
+		}
 	}
 	for _, f := range o.Files {
 		if err := validFile(f, o.Engine); err != nil {

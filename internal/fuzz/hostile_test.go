@@ -1,0 +1,92 @@
+package fuzz
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"sigs.k8s.io/kustomize/kyaml/kio"
+
+	"github.com/sidecarize/sidecarize/internal/golden"
+	"github.com/sidecarize/sidecarize/patterns"
+	"github.com/sidecarize/sidecarize/transform"
+)
+
+// hostileValues break a generated config when written into it as they are:
+// a comment, a word break, quotes, an escape, a line break, an environment
+// reference, a sample fetch.
+var hostileValues = []string{"/m#x", "#", "a b", `/m"x`, "/m'x", `/m\x`, "/m\nx", "${HOME}", "/{x}", "%[src]", "/m;x", "\t"}
+
+// required gives each pattern what it cannot do without, so that the
+// hostile option is the only thing that can fail.
+var required = map[string][]string{
+	"logs":       {"logs.files=/var/log/app/app.log"},
+	"ambassador": {"ambassador.api.upstream=http://api:8080"},
+	"exporter":   {"exporter.type=redis"},
+	"tls":        {"tls.secretName=web-tls"},
+}
+
+const hostileInput = `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+      - {name: web, image: "nginx:1.27", ports: [{name: http, containerPort: 8080}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec: {selector: {app: web}, ports: [{port: 80, targetPort: http}]}
+`
+
+// TestHostileOptionValues sets every string option of every pattern to
+// each hostile value (--set): the value is refused with an error, or the
+// output's every haproxy.cfg passes the real `haproxy -c`.
+func TestHostileOptionValues(t *testing.T) {
+	all := patterns.All()
+	seen := map[string]bool{}
+	accepted, refused := 0, 0
+	for _, p := range all {
+		for _, o := range transform.DescribeOptions(p) {
+			if o.Type != "string" {
+				continue
+			}
+			name := p.Name() + "." + strings.ReplaceAll(o.Name, "<name>", "api")
+			for _, v := range hostileValues {
+				e := &transform.Engine{Patterns: all, Version: "test", Flags: transform.Flags{
+					Patterns: []string{p.Name()},
+					Set:      append(append([]string{}, required[p.Name()]...), name+"="+v),
+				}}
+				out, _, err := e.Process("input.yaml", []byte(hostileInput))
+				if err != nil {
+					refused++
+					continue
+				}
+				accepted++
+				nodes, err := (&kio.ByteReader{Reader: bytes.NewReader(out), OmitReaderAnnotations: true}).Read()
+				if err != nil {
+					t.Fatalf("%s=%q: output does not parse: %v", name, v, err)
+				}
+				for _, n := range nodes {
+					if n.GetKind() != "ConfigMap" {
+						continue
+					}
+					cfg, ok := n.GetDataMap()["haproxy.cfg"]
+					if !ok || seen[cfg] {
+						continue
+					}
+					seen[cfg] = true
+					golden.HAProxyCheck(t, name+"="+v, cfg)
+				}
+			}
+		}
+	}
+	if refused == 0 || accepted == 0 {
+		t.Errorf("refused %d, accepted %d: the test does not exercise both sides", refused, accepted)
+	}
+	t.Logf("%d hostile values refused, %d accepted (%d distinct haproxy.cfg checked)", refused, accepted, len(seen))
+}
