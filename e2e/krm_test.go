@@ -317,3 +317,169 @@ func TestSabotageKRMCompare(t *testing.T) {
 		}
 	}
 }
+
+// TestKptConfigMapArgs: `kpt fn eval --exec sidecarize -- key=value …`
+// sends a ConfigMap functionConfig; its keys are the CLI's flags.
+func TestKptConfigMapArgs(t *testing.T) {
+	kpt, err := env.Tool("KPT_BIN", "kpt", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := runSidecarize(t, nil, "-p", "monitor", "--name", "web,checkout", "--set", "monitor.rules=true", "--api-versions", "monitoring.coreos.com/v1", pkgDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	pkg := filepath.Join(dir, "shop")
+	if err := os.Mkdir(pkg, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	copyPackage(t, pkg)
+	got := run(t, dir, kpt, "fn", "eval", pkg, "--exec", sidecarizeBin(t), "-o", "unwrap", "--",
+		"patterns=monitor", "names=web,checkout", "monitor.rules=true", "apiVersions=monitoring.coreos.com/v1")
+	if err := sameObjects(want, got); err != nil {
+		t.Errorf("kpt fn eval -- key=value differs from the CLI's flags: %v", err)
+	}
+	// An unknown key is an error naming it, and kpt fails.
+	cmd := exec.Command(kpt, "fn", "eval", pkg, "--exec", sidecarizeBin(t), "-o", "unwrap", "--", "patterns=monitor", "nmes=web")
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "data.nmes: unknown key") {
+		t.Errorf("kpt with an unknown key: want a failure naming data.nmes, got %v\n%s", err, out)
+	}
+}
+
+// TestKustomizeWithoutExec records the hosts' behaviour the README warns
+// about: without --enable-alpha-plugins kustomize refuses the transformer
+// (loud); with it but without --enable-exec kustomize skips sidecarize and
+// prints the input unchanged (silent: sidecarize never runs, so it cannot
+// tell). The README's guard — the built output must carry
+// sidecarize.dev/status — tells the two builds apart.
+func TestKustomizeWithoutExec(t *testing.T) {
+	kustomize, err := env.Tool("KUSTOMIZE_BIN", "kustomize", "KUSTOMIZE_VERSION")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	names := copyPackage(t, dir)
+	if err := os.WriteFile(filepath.Join(dir, "sidecarize.yaml"), fnConfigWithExec(t), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	k := "resources:\n"
+	for _, n := range names {
+		k += "- " + n + "\n"
+	}
+	k += "transformers:\n- sidecarize.yaml\n"
+	if err := os.WriteFile(filepath.Join(dir, "kustomization.yaml"), []byte(k), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(kustomize, "build", ".")
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "external plugins disabled") {
+		t.Errorf("kustomize build without flags: want 'external plugins disabled', got %v\n%s", err, out)
+	}
+	guard := []byte("sidecarize.dev/status")
+	noop := run(t, dir, kustomize, "build", "--enable-alpha-plugins", ".")
+	if bytes.Contains(noop, guard) || bytes.Contains(noop, []byte("monitor-proxy")) {
+		t.Error("kustomize ran the exec function without --enable-exec: update the README")
+	}
+	real := run(t, dir, kustomize, "build", "--enable-alpha-plugins", "--enable-exec", ".")
+	if !bytes.Contains(real, guard) {
+		t.Error("the real build has no sidecarize.dev/status: the README's guard would fail it")
+	}
+}
+
+// TestKustomizeOverlay: a base with a sidecarize transformer, an overlay
+// with namePrefix, namespace and a second sidecarize transformer (other
+// options, one more pattern). The overlay's run replaces the base's
+// generated objects (renamed by kustomize) instead of duplicating them, and
+// the result applies.
+func TestKustomizeOverlay(t *testing.T) {
+	kustomize, err := env.Tool("KUSTOMIZE_BIN", "kustomize", "KUSTOMIZE_VERSION")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	base, overlay := filepath.Join(dir, "base"), filepath.Join(dir, "overlay")
+	for _, d := range []string{base, overlay} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	names := copyPackage(t, base)
+	fn := func(name, rules string) []byte {
+		return []byte(fmt.Sprintf(`apiVersion: sidecarize.dev/v1alpha1
+kind: Sidecarize
+metadata:
+  name: %s
+  annotations:
+    config.kubernetes.io/function: |
+      exec:
+        path: %s
+spec:
+  apiVersions: [monitoring.coreos.com/v1]
+  rules:
+%s`, name, sidecarizeBin(t), rules))
+	}
+	write := func(p string, data []byte) {
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(filepath.Join(base, "sidecarize.yaml"), fn("base", "  - select: {names: [web]}\n    monitor: {timeout: 60s}\n"))
+	k := "resources:\n"
+	for _, n := range names {
+		k += "- " + n + "\n"
+	}
+	write(filepath.Join(base, "kustomization.yaml"), []byte(k+"transformers:\n- sidecarize.yaml\n"))
+	write(filepath.Join(overlay, "sidecarize.yaml"), fn("overlay", "  - select: {names: [dev-web]}\n    monitor: {timeout: 15s}\n    logs: {files: [/var/log/web/access.log]}\n"))
+	write(filepath.Join(overlay, "kustomization.yaml"), []byte("resources:\n- ../base\nnamePrefix: dev-\nnamespace: dev\ntransformers:\n- sidecarize.yaml\n"))
+
+	out := run(t, dir, kustomize, "build", "--enable-alpha-plugins", "--enable-exec", "overlay")
+	objs, err := manifest.Parse(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]int{}
+	var monitorCfg string
+	for _, o := range objs {
+		seen[o.Kind()+" "+o.Namespace()+"/"+o.Name()]++
+		if o.Kind() == "ConfigMap" && strings.HasSuffix(o.Name(), "-monitor") && strings.Contains(o.Name(), "web") {
+			monitorCfg = manifest.Str(o, "data", "haproxy.cfg")
+		}
+		if o.Namespace() != "dev" && o.Namespace() != "" {
+			t.Errorf("%s %s/%s: not moved to the overlay's namespace", o.Kind(), o.Namespace(), o.Name())
+		}
+	}
+	for id, n := range seen {
+		if n > 1 {
+			t.Errorf("%s appears %d times", id, n)
+		}
+	}
+	for _, want := range []string{"ConfigMap dev/dev-web-monitor", "ConfigMap dev/dev-web-logs", "Deployment dev/dev-web"} {
+		if seen[want] == 0 {
+			t.Errorf("missing %s (have %v)", want, seen)
+		}
+	}
+	if seen["ConfigMap dev/web-monitor"] > 0 {
+		t.Error("the base's ConfigMap survived under its old name")
+	}
+	if !strings.Contains(monitorCfg, "timeout client 15s") {
+		t.Errorf("the web's monitor config is not the overlay's (timeout 15s):\n%s", monitorCfg)
+	}
+	// Every ConfigMap a pod mounts exists.
+	for _, o := range objs {
+		tmpl := o.PodTemplate()
+		if tmpl == nil {
+			continue
+		}
+		for _, v := range manifest.Slice(tmpl, "spec", "volumes") {
+			if cm := manifest.Str(v.(map[string]any), "configMap", "name"); cm != "" && seen["ConfigMap "+o.Namespace()+"/"+cm] == 0 {
+				t.Errorf("%s %s mounts ConfigMap %s, which is not in the output", o.Kind(), o.Name(), cm)
+			}
+		}
+	}
+	c := kube(t)
+	if err := checkApply(ctxFor(t, 2*time.Minute), c, out); err != nil {
+		t.Errorf("the overlay's output does not apply: %v", err)
+	}
+}
