@@ -178,6 +178,9 @@ func (e *Engine) Run(docs []*Doc) (*Report, error) {
 			} else if s != nil {
 				svcs = append(svcs, s)
 				byNS.add(s)
+				for _, m := range s.warnings {
+					rep.Warn(s.obj.where, "Service "+qualified(s.info.Namespace, s.info.Name), "metadata.annotations["+AnnotationStatus+"]", m)
+				}
 			}
 		}
 	} else {

@@ -19,6 +19,7 @@ type service struct {
 	selector map[string]string
 	status   *serviceStatus // what this run changed, for the annotation
 	used     bool           // matched an injected workload
+	warnings []string       // entries of its status left alone (trust.go)
 	order    int            // position in the stream
 }
 
@@ -121,6 +122,10 @@ func (s *service) restore() (bool, error) {
 	ports, _ := n.Pipe(yaml.Lookup("spec", "ports"))
 	if ports != nil {
 		for _, name := range st.Ports {
+			if why := s.addedPortDistrust(ports, name); why != "" {
+				s.warnings = append(s.warnings, fmt.Sprintf("status: port %q %s: left alone", name, why))
+				continue
+			}
 			if err := ports.PipeE(yaml.ElementSetter{Keys: []string{"name"}, Values: []string{name}}); err != nil {
 				return false, err
 			}
@@ -144,6 +149,10 @@ func (s *service) restore() (bool, error) {
 		}
 		for _, name := range st.Named {
 			if p := findServicePort(ports, name); p != nil {
+				if name != "port-"+yaml.GetValue(p.Field("port").Value) {
+					s.warnings = append(s.warnings, fmt.Sprintf("status: the name of port %q is not one sidecarize gives (port-<number>): left alone", name))
+					continue
+				}
 				if _, err := p.Pipe(yaml.Clear("name")); err != nil {
 					return false, err
 				}

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
 // The status is trusted only as far as sidecarize can check it.
@@ -301,6 +302,27 @@ func generatedFor(workload, name string, patterns []string) bool {
 		}
 	}
 	return false
+}
+
+// addedPortDistrust says why a Service port its status lists as added by
+// sidecarize is not removed ("" when it is): sidecarize adds named ports
+// that target a helper's port by name, and never the Service's only port.
+func (s *service) addedPortDistrust(ports *yaml.RNode, name string) string {
+	var p *yaml.RNode
+	for _, c := range ports.Content() {
+		if rn := yaml.NewRNode(c); rn.Field("name") != nil && yaml.GetValue(rn.Field("name").Value) == name {
+			p = rn
+		}
+	}
+	switch {
+	case p == nil:
+		return "is not in the Service"
+	case len(ports.Content()) == 1:
+		return "is the Service's only port"
+	case p.Field("targetPort") == nil || p.Field("targetPort").Value.YNode().ShortTag() == yaml.NodeTagInt:
+		return "does not target a container port by name, as the ports sidecarize adds do"
+	}
+	return ""
 }
 
 // leftoverHint ends the error of a helper name already in use: usually a

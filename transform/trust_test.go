@@ -488,3 +488,56 @@ func TestHostileStatuses(t *testing.T) {
 		}
 	}
 }
+
+// A Service's own status removes only ports sidecarize could have added
+// (named, targeting a container port by name, never the last) and only the
+// port names it gives (port-<number>).
+func TestForgedServiceStatus(t *testing.T) {
+	in := `apiVersion: v1
+kind: Service
+metadata:
+  name: api
+  annotations:
+    sidecarize.dev/status: '{"ports":["http","admin","gone"],"named":["grpc"]}'
+spec:
+  selector: {app: api}
+  ports:
+  - {name: http, port: 80, targetPort: 8080}
+  - {name: admin, port: 81, targetPort: admin}
+  - {name: grpc, port: 90, targetPort: 9090}
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: single
+  annotations:
+    sidecarize.dev/status: '{"ports":["web"]}'
+spec:
+  selector: {app: single}
+  ports: [{name: web, port: 80, targetPort: web}]
+`
+	e := fakeEngine()
+	e.Uninject = true
+	out, rep, err := e.Process("in.yaml", []byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := parseStream(t, out)
+	names := func(name string) string {
+		ports, _ := s.find(t, "Service", "", name).Pipe(yaml.Lookup("spec", "ports"))
+		n, _ := ports.ElementValues("name")
+		return strings.Join(n, ",")
+	}
+	if got := names("api"); got != "http,grpc" {
+		t.Errorf("api ports: %s (only admin, named and targeting a name, goes)", got)
+	}
+	if got := names("single"); got != "web" {
+		t.Errorf("single ports: %s", got)
+	}
+	w := warnings(rep)
+	for _, want := range []string{`port "http" does not target a container port by name`, `port "gone" is not in the Service`, `the name of port "grpc" is not one sidecarize gives`, `port "web" is the Service's only port`} {
+		if !strings.Contains(w, want) {
+			t.Errorf("no warning %q in:\n%s", want, w)
+		}
+	}
+}
