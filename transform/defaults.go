@@ -65,3 +65,80 @@ func DefaultResources() corev1.ResourceRequirements {
 		},
 	}
 }
+
+// The one table of every pattern's default ports and names. No two patterns
+// share a default (a test checks it), so patterns combined on one workload
+// with default options never collide with each other; when a default is
+// taken by the app, Workload.Port and AddContainer/AddVolume move it to the
+// next free one (alloc.go).
+const (
+	// Ports.
+	MonitorProxyPort      int32 = 9080
+	MonitorMetricsPort    int32 = 9101
+	TLSPort               int32 = 8443
+	TLSMetricsPort        int32 = 9103
+	AmbassadorMetricsPort int32 = 9102
+	AmbassadorFirstLocal  int32 = 9001 // automatic local ports count up from here
+	TracingProxyPort      int32 = 10000
+	TracingAdminPort      int32 = 9901
+	TracingMetricsPort    int32 = 9902
+
+	// Container names.
+	MonitorContainer    = "monitor-proxy"
+	TLSContainer        = "tls-proxy"
+	AmbassadorContainer = "ambassador"
+	ExporterContainer   = "exporter"
+	LogsContainer       = "logs-adapter"
+	TracingContainer    = "tracing-proxy"
+
+	// Volume names.
+	MonitorVolume    = "sidecarize-monitor"
+	TLSVolume        = "sidecarize-tls"
+	TLSCertVolume    = "sidecarize-tls-cert"
+	AmbassadorVolume = "sidecarize-ambassador"
+	LogsVolume       = "sidecarize-logs" // the shared log directory (…-2, -3 for more)
+	LogsConfigVolume = "sidecarize-logs-config"
+	LogsDBVolume     = "sidecarize-logs-db"
+	TracingVolume    = "sidecarize-tracing"
+
+	// Container port names (IANA service names: at most 15 characters).
+	MonitorProxyPortName      = "mon-proxy"
+	MonitorMetricsPortName    = "mon-metrics"
+	TLSPortName               = "tls-https"
+	TLSRedirectPortName       = "tls-redirect"
+	TLSMetricsPortName        = "tls-metrics"
+	AmbassadorMetricsPortName = "amb-metrics"
+	ExporterMetricsPortName   = "exp-metrics"
+	TracingProxyPortName      = "trace-proxy"
+	TracingMetricsPortName    = "trace-metrics"
+
+	// Service port names added for a ServiceMonitor.
+	MonitorServicePort    = "metrics"
+	TLSServicePort        = "tls-metrics"
+	AmbassadorServicePort = "amb-metrics"
+	ExporterServicePort   = "exp-metrics"
+	TracingServicePort    = "tracing-metrics"
+)
+
+// DefaultPorts lists the table's ports by "<pattern>.<option>".
+var DefaultPorts = map[string]int32{
+	"monitor.proxyPort":      MonitorProxyPort,
+	"monitor.metricsPort":    MonitorMetricsPort,
+	"tls.tlsPort":            TLSPort,
+	"tls.metricsPort":        TLSMetricsPort,
+	"ambassador.metricsPort": AmbassadorMetricsPort,
+	"ambassador.localPort":   AmbassadorFirstLocal,
+	"tracing.proxyPort":      TracingProxyPort,
+	"tracing.adminPort":      TracingAdminPort,
+	"tracing.metricsPort":    TracingMetricsPort,
+}
+
+// DefaultNames lists the table's names by kind: every container, volume,
+// container port and Service port name a pattern adds by default.
+var DefaultNames = map[string][]string{
+	"container": {MonitorContainer, TLSContainer, AmbassadorContainer, ExporterContainer, LogsContainer, TracingContainer},
+	"volume":    {MonitorVolume, TLSVolume, TLSCertVolume, AmbassadorVolume, LogsVolume, LogsConfigVolume, LogsDBVolume, TracingVolume},
+	"portName": {MonitorProxyPortName, MonitorMetricsPortName, TLSPortName, TLSRedirectPortName, TLSMetricsPortName,
+		AmbassadorMetricsPortName, ExporterMetricsPortName, TracingProxyPortName, TracingMetricsPortName},
+	"servicePort": {MonitorServicePort, TLSServicePort, AmbassadorServicePort, ExporterServicePort, TracingServicePort},
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -52,6 +53,11 @@ type plan struct {
 	opts    map[string]Options
 	step    step
 	reason  Reason // why a skip
+	// named: the workload was selected by name (a rule's or --name's names,
+	// or its own sidecarize.dev/inject annotation): a pattern that cannot
+	// serve it is an error. Selected implicitly, it is skipped with a reason.
+	named    bool
+	explicit map[string]map[string]bool // pattern -> option paths set
 }
 
 // step is what plan decided for a workload.
@@ -87,7 +93,7 @@ func (e *Engine) Run(docs []*Doc) (*Report, error) {
 
 	// 1. Sort documents by a cheap scan. Documents that cannot be affected
 	// are not parsed at all: they are written back from their bytes.
-	var workloads, services, generated, lists []*object
+	var workloads, services, policies, generated, lists []*object
 	var unread, eager []*Doc
 	anyMention := false
 	for _, d := range docs {
@@ -97,6 +103,8 @@ func (e *Engine) Run(docs []*Doc) (*Report, error) {
 		switch {
 		case kind == "Service":
 			services = append(services, &object{doc: d, where: d.Where()})
+		case kind == "NetworkPolicy":
+			policies = append(policies, &object{doc: d, where: d.Where()})
 		case isWorkloadKind(specs, kind) && (selectAll || mentions):
 			workloads = append(workloads, &object{doc: d, where: d.Where()})
 		case kind == "" || kind == "List" || mentions:
@@ -136,6 +144,8 @@ func (e *Engine) Run(docs []*Doc) (*Report, error) {
 				workloads = append(workloads, it)
 			} else if k == "Service" {
 				services = append(services, it)
+			} else if k == "NetworkPolicy" {
+				policies = append(policies, it)
 			} else if it.node.GetLabels()[LabelManagedBy] == ManagedByValue {
 				generated = append(generated, it)
 			}
@@ -189,6 +199,15 @@ func (e *Engine) Run(docs []*Doc) (*Report, error) {
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
+	var pols []*policy
+	if selectAll || anyMention {
+		pols, errs = parsePolicies(policies)
+	} else {
+		errs = append(errs, checkSyntax(docsOf(policies))...)
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
 
 	// 3. Each workload: plan, undo an earlier injection that is redone or
 	// undone, inject, and (for top-level documents) encode and let go.
@@ -206,6 +225,7 @@ func (e *Engine) Run(docs []*Doc) (*Report, error) {
 		if sum == nil {
 			continue
 		}
+		sum.order = i
 		rep.Workloads = append(rep.Workloads, sum.report)
 		for _, r := range sum.dropped {
 			claims[r] = append(claims[r], claim{owner: sum.owner, ref: sum.ref})
@@ -216,63 +236,17 @@ func (e *Engine) Run(docs []*Doc) (*Report, error) {
 	}
 	claimObjects(rep, generated, claims, e.Uninject)
 
-	// 4. Services follow the workloads: apply every injected workload's
-	// recorded edits (fresh or left as they were).
-	sumsByNS := map[string][]*summary{}
-	for _, sum := range sums {
-		if sum != nil {
-			sumsByNS[sum.namespace] = append(sumsByNS[sum.namespace], sum)
-		}
+	// 4. Services and NetworkPolicies follow the workloads: apply every
+	// injected workload's recorded edits (fresh or left as they were).
+	if err := e.editServices(rep, svcs, sums, generated); err != nil {
+		return nil, err
 	}
-	for _, sum := range sums {
-		if sum == nil || !sum.injected {
-			continue
-		}
-		matched := 0
-		for _, s := range byNS.candidates(sum.namespace, sum.labels) {
-			if !s.selects(sum.namespace, sum.labels) {
-				continue
-			}
-			matched++
-			s.used = true
-			if len(sum.edits) > 0 {
-				if err := s.apply(sum.edits); err != nil {
-					fail(err)
-				}
-			}
-			if sum.fresh && s.info.Headless && hasRetarget(sum.edits) {
-				// A headless Service is not proxied by kube-proxy: its
-				// clients dial pod IPs on the port they know.
-				rep.Warn(s.obj.where, "Service "+qualified(s.info.Namespace, s.info.Name), "spec.clusterIP",
-					fmt.Sprintf("is headless: clients that resolve it and dial the app's port reach %s directly, past the proxy; only the endpoint port (SRV records) leads to the proxy", sum.ref))
-			}
-		}
-		if sum.fresh && matched == 0 && hasRetarget(sum.edits) {
-			rep.Warn(sum.where, sum.ref, "", "no Service in the input selects this workload's pods; nothing to retarget")
-		}
-	}
-	for _, s := range svcs {
-		if err := s.finish(); err != nil {
-			fail(err)
-		}
-		if !s.used {
-			continue
-		}
-		// A Service whose selector also matches pods that are not injected
-		// sends part of its traffic past the proxies.
-		for _, sum := range sumsByNS[s.info.Namespace] {
-			if sum.injected || !s.selects(sum.namespace, sum.labels) {
-				continue
-			}
-			rep.Warn(s.obj.where, "Service "+qualified(s.info.Namespace, s.info.Name), "spec.selector", fmt.Sprintf("also selects the pods of %s, which are not injected: its targetPort was moved to the proxy port they do not have", sum.ref))
-		}
-	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+	if err := editPolicies(pols, sums); err != nil {
+		return nil, err
 	}
 
 	// 5. Write back into documents.
-	for _, o := range append(append(append([]*object{}, workloads...), generated...), services...) {
+	for _, o := range append(append(append(append([]*object{}, workloads...), generated...), services...), policies...) {
 		if o.list != nil {
 			if o.changed || o.drop || len(o.extra) > 0 {
 				o.list.changed = true
@@ -296,6 +270,7 @@ func (e *Engine) Run(docs []*Doc) (*Report, error) {
 		all = append(all, workloads...)
 		all = append(all, generated...)
 		all = append(all, services...)
+		all = append(all, policies...)
 		rebuildList(l, all)
 		l.doc.MarkChanged()
 	}
@@ -313,6 +288,21 @@ type summary struct {
 	dropped               []string // Kind/namespace/name of generated objects to drop
 	owner                 string   // Kind/name, as generated objects' sidecarize.dev/owner
 	report                WorkloadReport
+	uninjected            bool // its injection was removed by this run
+	obj                   *object
+	order                 int
+	// The pod's container ports after the run, to check that every
+	// Service targetPort resolves in every pod it selects.
+	portNames map[string]bool
+	portNums  map[int32]bool
+}
+
+// resolves: does the pod declare the (named or numbered) port?
+func (s *summary) resolves(port string) bool {
+	if n, err := strconv.Atoi(port); err == nil {
+		return s.portNums[int32(n)]
+	}
+	return s.portNames[port]
 }
 
 // processWorkload runs one workload through plan, uninject and inject. A
@@ -338,7 +328,7 @@ func (e *Engine) processWorkload(o *object, specs []FieldSpec, byNS serviceIndex
 		return nil, err
 	}
 	w := p.w
-	sum := &summary{where: o.where, ref: w.Ref(), namespace: w.Namespace, labels: w.labels, owner: w.ownerRef()}
+	sum := &summary{where: o.where, ref: w.Ref(), namespace: w.Namespace, labels: w.labels, owner: w.ownerRef(), obj: o}
 	wr := WorkloadReport{Source: o.doc.Source, Index: o.doc.Index, Kind: w.Kind, Namespace: w.Namespace, Name: w.Name,
 		Field: strings.ReplaceAll(o.spec.Path, "/", ".")}
 	if p.old != nil && p.step != stepLeave {
@@ -370,6 +360,7 @@ func (e *Engine) processWorkload(o *object, specs []FieldSpec, byNS serviceIndex
 		sum.injected, sum.fresh, sum.edits = true, true, w.status.Services
 	case stepUninject:
 		wr.Action = ActionUninjected
+		sum.uninjected = true
 	case stepLeave:
 		wr.Action, wr.Reason = ActionUnchanged, ReasonAlreadyInjectedNotSelected
 		sum.injected, sum.edits = true, p.old.Services
@@ -380,15 +371,32 @@ func (e *Engine) processWorkload(o *object, specs []FieldSpec, byNS serviceIndex
 	}
 	wr.Warnings = w.warnings
 	sum.report = wr
+	if w.spec != nil {
+		sum.portNames, sum.portNums = map[string]bool{}, map[int32]bool{}
+		if ps, err := w.PodSpec(); err == nil {
+			for _, c := range allContainers(ps) {
+				for _, cp := range c.Ports {
+					sum.portNums[cp.ContainerPort] = true
+					if cp.Name != "" {
+						sum.portNames[cp.Name] = true
+					}
+				}
+			}
+		}
+	}
 	if o.list == nil {
 		if o.changed {
 			o.doc.MarkChanged()
 		}
-		o.doc.extra = o.extra
+		// The workload's own document is encoded now and its tree let go;
+		// the generated objects stay as nodes until the Services are done
+		// (a ServiceMonitor two workloads would both generate is kept once).
+		extra := o.extra
 		if err := o.doc.finalize(); err != nil {
 			return nil, err
 		}
 		o.node, o.extra = nil, nil
+		o.doc.extra = extra
 	}
 	return sum, nil
 }
@@ -508,19 +516,21 @@ func (e *Engine) plan(o *object, native bool, kv KubeVersion, apis APIVersions) 
 		return nil, w.fail("%s: missing pod spec", w.fieldPath("spec"))
 	}
 	w.spec = tmpl.Field("spec").Value
-	w.labels = tmpl.GetLabels()
+	w.labels = metaMap(tmpl, "labels")
+	w.reservedNames = map[string]bool{}
 	if e.Config != nil {
 		w.images = e.Config.Spec.Images
 	}
 	anns := map[string]string{}
 	if o.spec.Path != "" {
-		for k, v := range n.GetAnnotations() {
+		for k, v := range metaMap(n, "annotations") {
 			anns[k] = v
 		}
 	}
-	for k, v := range tmpl.GetAnnotations() {
+	for k, v := range metaMap(tmpl, "annotations") {
 		anns[k] = v
 	}
+	objLabels := metaMap(n, "labels")
 	if raw, _, ok := readStatus(n, tmpl); ok {
 		st, unknown, err := parseStatus(raw)
 		if err != nil {
@@ -529,6 +539,7 @@ func (e *Engine) plan(o *object, native bool, kv KubeVersion, apis APIVersions) 
 		if p.old, err = w.trustStatus(st, unknown, e.Patterns); err != nil {
 			return nil, err
 		}
+		w.prev = st
 	}
 	if e.Uninject {
 		if p.old != nil {
@@ -551,7 +562,8 @@ func (e *Engine) plan(o *object, native bool, kv KubeVersion, apis APIVersions) 
 		}
 		return p, nil
 	}
-	if len(e.Flags.Patterns) > 0 && e.Flags.Select.Matches(w.Kind, w.Name, w.Namespace, n.GetLabels(), w.labels) {
+	if len(e.Flags.Patterns) > 0 && e.Flags.Select.Matches(w.Kind, w.Name, w.Namespace, objLabels, w.labels) {
+		p.named = p.named || len(e.Flags.Select.Names) > 0
 		for _, name := range e.Flags.Patterns {
 			on[name] = true
 		}
@@ -559,13 +571,17 @@ func (e *Engine) plan(o *object, native bool, kv KubeVersion, apis APIVersions) 
 	var rules []Rule
 	if e.Config != nil {
 		for _, r := range e.Config.Spec.Rules {
-			if r.Select.Matches(w.Kind, w.Name, w.Namespace, n.GetLabels(), w.labels) {
+			if r.Select.Matches(w.Kind, w.Name, w.Namespace, objLabels, w.labels) {
+				p.named = p.named || len(r.Select.Names) > 0
 				rules = append(rules, r)
 				for k := range r.Patterns {
 					on[patternByKey(e.Patterns, k).Name()] = true
 				}
 			}
 		}
+	}
+	if inject != "" {
+		p.named = true // the workload asks for it itself
 	}
 	if inject != "" && !strings.EqualFold(inject, "enabled") && !strings.EqualFold(inject, "true") {
 		for _, name := range strings.Split(inject, ",") {
@@ -586,8 +602,11 @@ func (e *Engine) plan(o *object, native bool, kv KubeVersion, apis APIVersions) 
 		annKeys = append(annKeys, k)
 	}
 	sort.Strings(annKeys)
+	p.explicit = map[string]map[string]bool{}
 	var refused []error // annotations that set options without the config's consent
 	for _, pat := range e.Patterns {
+		set := e.explicitOptions(pat, rules)
+		p.explicit[pat.Name()] = set
 		opts, err := e.configured(w, pat, rules)
 		if err != nil {
 			return nil, err
@@ -607,6 +626,7 @@ func (e *Engine) plan(o *object, native bool, kv KubeVersion, apis APIVersions) 
 				return nil, w.failAt(fmt.Sprintf("metadata.annotations[%q]", k), err)
 			}
 			annotated = append(annotated, k)
+			set[rest] = true
 		}
 		if on[pat.Name()] && len(annotated) > 0 {
 			// What the annotations set beyond tuning needs the config's consent.
@@ -666,25 +686,46 @@ func (e *Engine) inject(p *plan) error {
 	if err != nil {
 		return err
 	}
+	// A pod sidecarize cannot serve: an error when the workload was named,
+	// skipped with the reason when it was selected implicitly (a broad rule
+	// or -p over a whole stream never aborts on one such workload).
+	unsuited := func(reason Reason, field, msg string) error {
+		if p.named {
+			return w.failAt(field, fmt.Errorf("%s (%s)", msg, reason))
+		}
+		p.skipped = append(p.skipped, string(reason))
+		w.warnings = append(w.warnings, "not injected: "+msg)
+		return nil
+	}
 	if ps.HostNetwork {
-		return w.failAt(w.FieldPath("hostNetwork"), fmt.Errorf("hostNetwork pods share the node's ports; sidecarize does not inject them (%s)", ReasonHostNetwork))
+		return unsuited(ReasonHostNetwork, w.FieldPath("hostNetwork"), "hostNetwork pods share the node's ports; sidecarize does not inject them")
 	}
 	for _, c := range append(append([]string{}, containerNames(ps.InitContainers)...), containerNames(ps.Containers)...) {
 		if mesh, ok := otherMeshes[c]; ok {
-			return w.failAt(w.FieldPath("containers"), fmt.Errorf("container %q is %s's proxy; sidecarize does not inject pods that run another mesh's proxy (%s)", c, mesh, ReasonSidecarExists))
+			return unsuited(ReasonSidecarExists, w.FieldPath("containers"), fmt.Sprintf("container %q is %s's proxy; sidecarize does not inject pods that run another mesh's proxy", c, mesh))
 		}
 	}
-	for k := range w.tmpl.GetAnnotations() {
+	anns := metaMap(w.tmpl, "annotations")
+	keys := make([]string, 0, len(anns))
+	for k := range anns {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
 		if mesh, ok := otherMeshes[k]; ok {
-			return w.failAt("annotation "+k, fmt.Errorf("the pod is already injected by %s (%s)", mesh, ReasonSidecarExists))
+			return unsuited(ReasonSidecarExists, "annotation "+k, fmt.Sprintf("the pod is already injected by %s", mesh))
 		}
 	}
 	w.status = Status{Version: e.Version, Workload: w.ownerRef()}
+	w.explicit = p.explicit
 	for _, pat := range p.enabled {
 		w.pattern = pat.Name()
 		if err := pat.Inject(w, p.opts[pat.Name()]); err != nil {
 			var skip *SkipError
 			if errors.As(err, &skip) {
+				if p.named && (skip.Reason == ReasonNoTCPPort || skip.Reason == ReasonTLSPort) {
+					return w.Errorf("%s (%s)", skip.Message, skip.Reason)
+				}
 				w.Warn("not applied: %s (%s)", skip.Message, skip.Reason)
 				p.skipped = append(p.skipped, string(skip.Reason))
 				continue

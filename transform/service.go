@@ -39,9 +39,15 @@ func newService(o *object) (*service, error) {
 	if err := servicePorts(&s); err != nil { // input.go
 		return nil, fmt.Errorf("%s: Service %s: %w", o.where, o.node.GetName(), err)
 	}
+	sel := s.Spec.Selector
+	if s.Spec.Type == corev1.ServiceTypeExternalName {
+		// An ExternalName Service is a DNS alias: kube-proxy ignores its
+		// selector and ports, so it selects no pod and is never edited.
+		sel = nil
+	}
 	return &service{
 		obj:      o,
-		selector: s.Spec.Selector,
+		selector: sel,
 		info: ServiceInfo{
 			Name: s.Name, Namespace: s.Namespace, Labels: s.Labels, Ports: s.Spec.Ports,
 			Headless: s.Spec.ClusterIP == corev1.ClusterIPNone,
@@ -119,6 +125,16 @@ func (s *service) restore() (bool, error) {
 	if err := json.Unmarshal([]byte(raw), &st); err != nil {
 		return false, fmt.Errorf("%s: Service %s: annotation %s: %w", s.obj.where, s.info.Name, AnnotationStatus, err)
 	}
+	if err := s.undo(&st); err != nil {
+		return false, err
+	}
+	s.obj.changed = true
+	return true, s.refresh()
+}
+
+// undo reverts the changes st records.
+func (s *service) undo(st *serviceStatus) error {
+	n := s.obj.node
 	ports, _ := n.Pipe(yaml.Lookup("spec", "ports"))
 	if ports != nil {
 		for _, name := range st.Ports {
@@ -127,7 +143,7 @@ func (s *service) restore() (bool, error) {
 				continue
 			}
 			if err := ports.PipeE(yaml.ElementSetter{Keys: []string{"name"}, Values: []string{name}}); err != nil {
-				return false, err
+				return err
 			}
 		}
 		// Newest first: a port may be retargeted twice (proxies chained).
@@ -139,12 +155,12 @@ func (s *service) restore() (bool, error) {
 			}
 			if po.TargetPort == nil {
 				if _, err := p.Pipe(yaml.Clear("targetPort")); err != nil {
-					return false, err
+					return err
 				}
 				continue
 			}
 			if err := setScalar(p, "targetPort", portNode(*po.TargetPort)); err != nil {
-				return false, err
+				return err
 			}
 		}
 		for _, name := range st.Named {
@@ -154,19 +170,15 @@ func (s *service) restore() (bool, error) {
 					continue
 				}
 				if _, err := p.Pipe(yaml.Clear("name")); err != nil {
-					return false, err
+					return err
 				}
 			}
 		}
 	}
-	if err := removeMetaKeys(n, "labels", st.Labels, contains(st.Created, "labels")); err != nil {
-		return false, err
+	if err := restoreMeta(n, "labels", st.Labels, st.Created); err != nil {
+		return err
 	}
-	if err := removeMetaKeys(n, "annotations", []string{AnnotationStatus}, contains(st.Created, "annotations")); err != nil {
-		return false, err
-	}
-	s.obj.changed = true
-	return true, s.refresh()
+	return restoreMeta(n, "annotations", []string{AnnotationStatus}, st.Created)
 }
 
 // removeMetaKeys deletes keys from metadata.labels or metadata.annotations
@@ -242,16 +254,22 @@ func portNode(v string) *yaml.RNode {
 	return yaml.NewStringRNode(v)
 }
 
-// apply applies one workload's edits to this Service, recording originals.
-func (s *service) apply(edits []ServiceEdit) error {
-	n := s.obj.node
+// record returns the Service's status for this run, creating it (and
+// recording the shape of its metadata.annotations) on the first change: a
+// Service that needs no edit is not touched.
+func (s *service) record() *serviceStatus {
 	if s.status == nil {
-		s.status = &serviceStatus{}
-		if !hasUserKeys(n, "annotations") {
-			s.status.Created = append(s.status.Created, "annotations")
-		}
+		s.status = &serviceStatus{Created: metaShape(s.obj.node, "annotations")}
 	}
-	st := s.status
+	s.obj.changed = true
+	return s.status
+}
+
+// apply applies one workload's edits to this Service, recording originals.
+// Several workloads behind one Service apply the same edits: a port an
+// earlier workload added in this run is shared, not added twice.
+func (s *service) apply(edits []ServiceEdit, from string) error {
+	n := s.obj.node
 	ports, err := n.Pipe(yaml.Lookup("spec", "ports"))
 	if err != nil {
 		return err
@@ -267,6 +285,9 @@ func (s *service) apply(edits []ServiceEdit) error {
 			}
 			for _, p := range ports.Content() {
 				rn := yaml.NewRNode(p)
+				if pr := rn.Field("protocol"); pr != nil && pr.Value.YNode().Value != "" && pr.Value.YNode().Value != "TCP" {
+					continue // a UDP or SCTP port never goes to a TCP proxy
+				}
 				tp := rn.Field("targetPort")
 				var cur string
 				if tp != nil {
@@ -277,6 +298,7 @@ func (s *service) apply(edits []ServiceEdit) error {
 				if !(cur == e.AppPortName && cur != "") && cur != strconv.Itoa(int(e.AppPort)) {
 					continue
 				}
+				st := s.record()
 				key := servicePortKey(p)
 				if !st.hasPort(key) {
 					var old *string
@@ -295,14 +317,21 @@ func (s *service) apply(edits []ServiceEdit) error {
 				}
 			}
 		case OpPort:
+			if ports != nil {
+				if p := findServicePort(ports, e.Name); p != nil {
+					tp := p.Field("targetPort")
+					if s.status != nil && contains(s.status.Ports, e.Name) && tp != nil && tp.Value.YNode().Value == e.TargetPort {
+						continue // added for another workload behind this Service
+					}
+					return fmt.Errorf("%s: Service %s: spec.ports: %s: a port named %q already exists", s.obj.where, s.info.Name, from, e.Name)
+				}
+			}
+			st := s.record()
 			if ports == nil {
 				if err := n.PipeE(yaml.LookupCreate(yaml.MappingNode, "spec"), yaml.SetField("ports", yaml.NewListRNode())); err != nil {
 					return err
 				}
 				ports, _ = n.Pipe(yaml.Lookup("spec", "ports"))
-			}
-			if findServicePort(ports, e.Name) != nil {
-				return fmt.Errorf("%s: Service %s: spec.ports: a port named %q already exists; set another metrics port name", s.obj.where, s.info.Name, e.Name)
 			}
 			sp := corev1.ServicePort{Name: e.Name, Port: e.Port, TargetPort: intOrString(e.TargetPort), Protocol: corev1.ProtocolTCP}
 			pn, err := toRNode(sp)
@@ -328,14 +357,12 @@ func (s *service) apply(edits []ServiceEdit) error {
 				st.Named = append(st.Named, "port-"+num)
 			}
 		case OpLabel:
-			labels := n.GetLabels()
-			if _, ok := labels[e.Key]; ok {
+			if _, ok := metaMap(n, "labels")[e.Key]; ok {
 				continue
 			}
-			if len(labels) == 0 && !contains(st.Created, "labels") {
-				if !hasUserKeys(n, "labels") {
-					st.Created = append(st.Created, "labels")
-				}
+			st := s.record()
+			if !createdField(st.Created, "labels") {
+				st.Created = append(st.Created, metaShape(n, "labels")...)
 			}
 			if err := setMetaKey(n, "labels", e.Key, e.Value); err != nil {
 				return err
@@ -345,8 +372,17 @@ func (s *service) apply(edits []ServiceEdit) error {
 			return fmt.Errorf("%s: Service %s: unknown Service edit %q (pattern %s)", s.obj.where, s.info.Name, e.Op, e.Pattern)
 		}
 	}
-	s.obj.changed = true
 	return nil
+}
+
+// createdField: is the shape of a field recorded in created?
+func createdField(created []string, field string) bool {
+	for _, c := range created {
+		if c == field || strings.HasPrefix(c, field+"=") {
+			return true
+		}
+	}
+	return false
 }
 
 func (st *serviceStatus) hasPort(key string) bool {

@@ -3,6 +3,7 @@ package transform
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	kjson "sigs.k8s.io/json"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
@@ -51,8 +52,12 @@ type Status struct {
 	// removed by uninject when they end up empty: pod-level initContainers,
 	// volumes, and the pod template's annotations and metadata; and
 	// objectAnnotations, the workload's own metadata.annotations (which holds
-	// the status).
+	// the status). A field that was null or {} is recorded as
+	// "annotations=null" / "annotations={}" and restored so (shapes.go).
 	Created []string `json:"created,omitempty"`
+	// Allocated lists defaults that were taken and moved (ports, names);
+	// a re-run keeps them.
+	Allocated []Allocation `json:"allocated,omitempty"`
 
 	// owner is the sidecarize.dev/owner the workload's generated objects
 	// carry (set on a trusted status: Workload, or the current Kind/name).
@@ -178,8 +183,11 @@ func (w *Workload) writeStatus() error {
 		if err := w.prepareAnnotations(); err != nil {
 			return err
 		}
-	} else if !hasUserKeys(obj, "annotations") && !w.status.has(w.status.Created, createdObjectAnnotations) {
-		w.status.Created = append(w.status.Created, createdObjectAnnotations)
+	} else if !w.createdMeta(createdObjectAnnotations) {
+		// Its shape (absent, null, {}) is recorded to be restored.
+		for _, rec := range metaShape(obj, "annotations") {
+			w.status.Created = append(w.status.Created, createdObjectAnnotations+strings.TrimPrefix(rec, "annotations"))
+		}
 	}
 	b, err := json.Marshal(w.status)
 	if err != nil {
@@ -192,11 +200,17 @@ func (w *Workload) writeStatus() error {
 // places: current and earlier outputs), and the annotation maps sidecarize
 // created.
 func (w *Workload) removeStatus(st *Status) error {
-	if err := removeMetaKeys(w.tmpl, "annotations", []string{AnnotationStatus, AnnotationConfigHash}, contains(st.Created, "annotations")); err != nil {
+	if err := restoreMeta(w.tmpl, "annotations", []string{AnnotationStatus, AnnotationConfigHash}, st.Created); err != nil {
 		return err
 	}
 	if obj := w.obj.node; obj != w.tmpl {
-		return removeMetaKeys(obj, "annotations", []string{AnnotationStatus}, contains(st.Created, createdObjectAnnotations))
+		var created []string
+		for _, c := range st.Created {
+			if rest, ok := strings.CutPrefix(c, createdObjectAnnotations); ok {
+				created = append(created, "annotations"+rest)
+			}
+		}
+		return restoreMeta(obj, "annotations", []string{AnnotationStatus}, created)
 	}
 	return nil
 }

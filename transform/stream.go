@@ -178,6 +178,7 @@ func (d *Doc) Encode(n *yaml.RNode) ([]byte, error) {
 		}
 	}
 	style := d.seqStyle
+	plainMergeKeys(n.YNode())
 	var buf bytes.Buffer
 	enc := yaml.NewEncoderWithOptions(&buf, &yaml.EncoderOptions{SeqIndent: style})
 	if err := enc.Encode(n.Document()); err != nil {
@@ -206,16 +207,23 @@ func encodeJSON(n *yaml.RNode) ([]byte, error) {
 // document did not change (or changed back to what it was), otherwise the
 // encoded node. Generated objects that follow it are appended as documents.
 func (d *Doc) Output() ([]byte, error) {
-	if d.final != nil {
+	if d.final != nil && len(d.extra) == 0 {
 		return d.final, nil
 	}
 	var buf bytes.Buffer
 	if d.drop {
 		return nil, nil
 	}
-	buf.WriteString(d.Sep)
+	if d.final != nil {
+		// Encoded early (finalize); generated objects follow.
+		buf.Write(d.final)
+	} else {
+		buf.WriteString(d.Sep)
+	}
 	body := d.Raw
-	if d.changed && d.node != nil {
+	if d.final != nil {
+		body = nil
+	} else if d.changed && d.node != nil {
 		enc, err := d.Encode(d.node)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", d.Where(), err)
@@ -259,4 +267,23 @@ func (d *Doc) finalize() error {
 	d.final = out
 	d.node, d.extra = nil, nil
 	return nil
+}
+
+// plainMergeKeys drops the explicit !!merge tag the parser puts on "<<"
+// keys, which the encoder would otherwise write out ("!!merge <<: *base"):
+// a merge key comes back as it was written.
+func plainMergeKeys(n *yaml.Node) {
+	if n == nil {
+		return
+	}
+	if n.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if k := n.Content[i]; k.Tag == "!!merge" && k.Value == "<<" {
+				k.Tag = ""
+			}
+		}
+	}
+	for _, c := range n.Content {
+		plainMergeKeys(c)
+	}
 }

@@ -191,8 +191,10 @@ spec: {selector: {app: x}, ports: [{name: http, port: 80, targetPort: 8080}]}
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(out), "targetPort: 9080") {
-		t.Errorf("Service both not retargeted:\n%s", out)
+	// "both" also selects b's pods, which have no proxy port: retargeting
+	// it would break them, so it is left as it was (and reported).
+	if strings.Contains(string(out), "targetPort: 9080") || !strings.Contains(string(out), "metadata: {name: both}\nspec: {selector: {app: x}, ports: [{name: http, port: 80, targetPort: 8080}]}\n") {
+		t.Errorf("Service both changed:\n%s", out)
 	}
 	if !strings.HasSuffix(string(out), "metadata: {name: elsewhere, namespace: other}\nspec: {selector: {app: x}, ports: [{name: http, port: 80, targetPort: 8080}]}\n") {
 		t.Errorf("Service in another namespace changed:\n%s", out)

@@ -30,13 +30,9 @@ func uninjectWorkload(w *Workload, st *Status) error {
 	if err := w.removeStatus(st); err != nil {
 		return err
 	}
-	for _, f := range []string{"initContainers", "volumes"} {
-		if contains(st.Created, f) {
-			if fl := w.spec.Field(f); fl != nil && len(fl.Value.Content()) == 0 {
-				if _, err := w.spec.Pipe(yaml.Clear(f)); err != nil {
-					return err
-				}
-			}
+	for _, f := range []string{"initContainers", "volumes", "containers"} {
+		if err := restoreShape(w.spec, f, st.Created); err != nil {
+			return err
 		}
 	}
 	if md := w.tmpl.Field("metadata"); md != nil {

@@ -43,18 +43,29 @@ const (
 	// ReasonNoPorts: a pattern that proxies a port found none declared and
 	// none configured (a SkipError reason).
 	ReasonNoPorts Reason = "no_ports"
-	// ReasonHostNetwork: hostNetwork pods share the node's ports; injecting
-	// them is an error that names this reason.
+	// ReasonNoTCPPort: the only declared ports are UDP or SCTP, which no
+	// TCP proxy can front (a SkipError reason).
+	ReasonNoTCPPort Reason = "no_tcp_port"
+	// ReasonTLSPort: the only TCP ports carry TLS (by name, appProtocol or
+	// a well-known TLS port number); an HTTP proxy in front would break
+	// them (a SkipError reason).
+	ReasonTLSPort Reason = "tls_port"
+	// ReasonHostNetwork: hostNetwork pods share the node's ports.
 	ReasonHostNetwork Reason = "host_network_enabled"
-	// ReasonSidecarExists: the pod already runs another mesh's proxy; an
-	// error that names this reason.
+	// ReasonSidecarExists: the pod already runs another mesh's proxy.
 	ReasonSidecarExists Reason = "sidecar_already_exists"
 )
+
+// The last four are skips when the workload was selected implicitly (a rule
+// or flag without names, -l, --kind, -p), so a broad run never aborts on one
+// workload; for a workload named explicitly (names:, --name, its own
+// sidecarize.dev/inject annotation) they are errors that name the reason.
+// ReasonNoPorts is a skip in both cases.
 
 // reasons lists every Reason, for tests and documentation.
 var reasons = []Reason{
 	ReasonNotSelected, ReasonOptedOut, ReasonNotInjected, ReasonAlreadyInjectedNotSelected,
-	ReasonNoPodTemplate, ReasonNoPorts, ReasonHostNetwork, ReasonSidecarExists,
+	ReasonNoPodTemplate, ReasonNoPorts, ReasonNoTCPPort, ReasonTLSPort, ReasonHostNetwork, ReasonSidecarExists,
 }
 
 // ServiceOp says what a ServiceEdit does.

@@ -114,7 +114,7 @@ func TestEveryServiceOpApplies(t *testing.T) {
 				t.Fatalf("constructor built op %q, want %q", e.Op, op)
 			}
 			s := newTestService(t)
-			if err := s.apply([]ServiceEdit{e}); err != nil {
+			if err := s.apply([]ServiceEdit{e}, "Deployment api"); err != nil {
 				t.Fatal(err)
 			}
 			if err := s.finish(); err != nil {
@@ -139,7 +139,7 @@ func TestEveryServiceOpApplies(t *testing.T) {
 
 func TestUnknownServiceOpIsAnError(t *testing.T) {
 	s := newTestService(t)
-	err := s.apply([]ServiceEdit{{Op: "retaregt", Pattern: "monitor"}})
+	err := s.apply([]ServiceEdit{{Op: "retaregt", Pattern: "monitor"}}, "Deployment api")
 	if err == nil {
 		t.Fatal("a misspelt op did nothing, silently")
 	}

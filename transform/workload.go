@@ -35,9 +35,15 @@ type Workload struct {
 	pattern  string // the pattern being applied, for records and messages
 
 	status   Status
-	podSpec  *corev1.PodSpec // cache of PodSpec()
-	configs  []*yaml.RNode   // generated ConfigMaps, hashed into config-hash
-	warnings []string
+	prev     *Status                    // the earlier run's status: its allocations are kept
+	explicit map[string]map[string]bool // pattern -> option paths the user set
+	// Ports and port names allocated in this run, not yet in the pod spec.
+	reservedPorts  map[int32]bool
+	reservedNames  map[string]bool
+	renamedVolumes map[string]string // default volume name -> allocated
+	podSpec        *corev1.PodSpec   // cache of PodSpec()
+	configs        []*yaml.RNode     // generated ConfigMaps, hashed into config-hash
+	warnings       []string
 }
 
 // ServiceInfo is a read-only view of a Service that selects the workload.
@@ -118,22 +124,47 @@ func (w *Workload) fieldPath(rest string) string {
 // FieldPath("containers[0].ports") = "spec.template.spec.containers[0].ports".
 func (w *Workload) FieldPath(rest string) string { return w.fieldPath("spec." + rest) }
 
-// ResolvePort finds an app container port by name or number ("" picks the
-// first port of the first container). Injected containers are not app ports.
+// ResolvePort finds an app container port by name or number. "" picks the
+// first port a TCP proxy can front: UDP and SCTP ports are passed over, and
+// so are TLS ports (see PortProtocol) — an HTTP proxy in front of TLS breaks
+// it, and a TCP one measures nothing; a workload with no other port is
+// skipped with a reason (no_ports, no_tcp_port, tls_port). Injected
+// containers are not app ports.
 func (w *Workload) ResolvePort(ref string) (container string, port corev1.ContainerPort, err error) {
 	ps, err := w.PodSpec()
 	if err != nil {
 		return "", port, err
 	}
 	n, numErr := strconv.Atoi(ref)
+	var udp, tls []string
 	for _, c := range ps.Containers {
 		for _, p := range c.Ports {
-			if ref == "" || (numErr == nil && int(p.ContainerPort) == n) || (numErr != nil && p.Name == ref) {
+			if ref == "" {
+				switch proto, src := w.PortProtocol(p); proto {
+				case ProtoUDP:
+					udp = append(udp, portLabel(p))
+					continue
+				case ProtoTLS:
+					tls = append(tls, portLabel(p)+" ("+src+")")
+					continue
+				}
+				return c.Name, p, nil
+			}
+			if (numErr == nil && int(p.ContainerPort) == n) || (numErr != nil && p.Name == ref) {
+				if proto, _ := w.PortProtocol(p); proto == ProtoUDP {
+					return "", port, fmt.Errorf("port %q is %s: a TCP proxy cannot front it", ref, p.Protocol)
+				}
 				return c.Name, p, nil
 			}
 		}
 	}
 	if ref == "" {
+		switch {
+		case len(tls) > 0:
+			return "", port, Skip(ReasonTLSPort, "the only TCP ports are TLS: %s; an HTTP proxy in front of TLS would break it (set %s.port and %s.protocol=tcp to proxy one as TCP)", strings.Join(tls, ", "), w.pattern, w.pattern)
+		case len(udp) > 0:
+			return "", port, Skip(ReasonNoTCPPort, "no TCP port to proxy (%s)", strings.Join(udp, ", "))
+		}
 		return "", port, Skip(ReasonNoPorts, "no container declares a port; set the port option (e.g. %s.port=8080) to proxy one", w.pattern)
 	}
 	if numErr == nil {
@@ -143,6 +174,17 @@ func (w *Workload) ResolvePort(ref string) (container string, port corev1.Contai
 		}
 	}
 	return "", port, fmt.Errorf("port %q: no container port has that name", ref)
+}
+
+func portLabel(p corev1.ContainerPort) string {
+	s := strconv.Itoa(int(p.ContainerPort))
+	if p.Name != "" {
+		s += " (" + p.Name + ")"
+	}
+	if p.Protocol != "" && p.Protocol != corev1.ProtocolTCP {
+		s += "/" + string(p.Protocol)
+	}
+	return s
 }
 
 // ObjectName is the name of a generated object: <workload>-<pattern>[-<part>],
@@ -177,10 +219,20 @@ func (w *Workload) AddContainer(c corev1.Container) error {
 	for _, ec := range ps.EphemeralContainers {
 		all = append(all, corev1.Container{Name: ec.Name})
 	}
+	names := map[string]bool{}
 	for _, o := range all {
-		if o.Name == c.Name {
+		names[o.Name] = true
+		if o.Name == c.Name && leftoverHelper(o) {
 			return fmt.Errorf("container name %q is already used in %s%s", c.Name, w.FieldPath("containers"), leftoverHint)
 		}
+	}
+	c.Name = w.uniqueName("container", c.Name, names)
+	for i, m := range c.VolumeMounts {
+		if to, ok := w.renamedVolumes[m.Name]; ok {
+			c.VolumeMounts[i].Name = to
+		}
+	}
+	for _, o := range all {
 		for _, op := range o.Ports {
 			for _, p := range c.Ports {
 				if op.ContainerPort == p.ContainerPort {
@@ -228,9 +280,42 @@ func (w *Workload) AddContainer(c corev1.Container) error {
 	return w.appendTo(list, n)
 }
 
+// leftoverHelper: a container by a helper's name that mounts a volume of
+// sidecarize's naming scheme is a helper an earlier injection left (its
+// status no longer lists it): an error, not a name to step around. Any
+// other container of that name is the app's, and the helper takes the next
+// free name.
+func leftoverHelper(c corev1.Container) bool {
+	for _, m := range c.VolumeMounts {
+		if strings.HasPrefix(m.Name, "sidecarize-") {
+			return true
+		}
+	}
+	return false
+}
+
+// leftoverVolume: a volume by a helper volume's name that holds a ConfigMap
+// or Secret named like this workload's generated objects was left by an
+// earlier injection.
+func (w *Workload) leftoverVolume(v corev1.Volume) bool {
+	var ref string
+	switch {
+	case v.ConfigMap != nil:
+		ref = v.ConfigMap.Name
+	case v.Secret != nil:
+		ref = v.Secret.SecretName
+	}
+	return ref != "" && strings.HasPrefix(ref, strings.ToLower(w.Name)+"-")
+}
+
 // appendTo appends to a pod spec list, creating it (and recording that) when
 // absent.
 func (w *Workload) appendTo(list string, n *yaml.RNode) error {
+	if !w.createdMeta(list) {
+		if rec := nullToList(w.spec, list); rec != "" {
+			w.status.Created = append(w.status.Created, rec)
+		}
+	}
 	seq := w.spec.Field(list)
 	if seq == nil || seq.Value.YNode().Kind != yaml.SequenceNode || seq.Value.YNode().Tag == yaml.NodeTagNull {
 		if seq == nil && !w.status.has(w.status.Created, list) {
@@ -250,13 +335,22 @@ func (w *Workload) AddVolume(v corev1.Volume) error {
 	if err != nil {
 		return err
 	}
-	if err := w.checkScheme("volume", v.Name); err != nil {
-		return err
-	}
+	names := map[string]bool{}
 	for _, o := range ps.Volumes {
-		if o.Name == v.Name {
+		names[o.Name] = true
+		if o.Name == v.Name && w.leftoverVolume(o) {
 			return fmt.Errorf("volume name %q is already used in %s%s", v.Name, w.FieldPath("volumes"), leftoverHint)
 		}
+	}
+	if got := w.uniqueName("volume", v.Name, names); got != v.Name {
+		if w.renamedVolumes == nil {
+			w.renamedVolumes = map[string]string{}
+		}
+		w.renamedVolumes[v.Name] = got
+		v.Name = got
+	}
+	if err := w.checkScheme("volume", v.Name); err != nil {
+		return err
 	}
 	n, err := toRNode(v)
 	if err != nil {
@@ -270,6 +364,9 @@ func (w *Workload) AddVolume(v corev1.Volume) error {
 // Mount adds a volumeMount to one of the app's containers (recorded).
 func (w *Workload) Mount(container string, m corev1.VolumeMount) error {
 	w.podSpec = nil
+	if to, ok := w.renamedVolumes[m.Name]; ok {
+		m.Name = to
+	}
 	c, err := w.container(container)
 	if err != nil {
 		return err
@@ -368,11 +465,23 @@ func (w *Workload) prepareAnnotations() error {
 	if err != nil {
 		return err
 	}
-	if !hasUserKeys(w.tmpl, "annotations") && !w.status.has(w.status.Created, "annotations") {
-		w.status.Created = append(w.status.Created, "annotations")
+	if !w.createdMeta("annotations") {
+		if rec := shapeOf(md, "annotations", !hasUserKeys(w.tmpl, "annotations")); rec != "" {
+			w.status.Created = append(w.status.Created, rec)
+		}
 	}
 	_, err = md.Pipe(yaml.LookupCreate(yaml.MappingNode, "annotations"))
 	return err
+}
+
+// createdMeta: is the shape of a field already recorded?
+func (w *Workload) createdMeta(field string) bool {
+	for _, c := range w.status.Created {
+		if c == field || strings.HasPrefix(c, field+"=") {
+			return true
+		}
+	}
+	return false
 }
 
 // container returns an app container's node by name.

@@ -15,9 +15,9 @@ import (
 
 // Names of what the pattern adds to the pod.
 const (
-	ContainerName   = "ambassador"
-	VolumeName      = "sidecarize-ambassador"
-	MetricsPortName = "amb-metrics"
+	ContainerName   = transform.AmbassadorContainer
+	VolumeName      = transform.AmbassadorVolume
+	MetricsPortName = transform.AmbassadorMetricsPortName
 	// CADir holds each upstream's CA (CADir/<name>/<key>), from its Secret.
 	CADir = "/etc/sidecarize/ambassador"
 )
@@ -61,6 +61,19 @@ func (Pattern) Inject(w *transform.Workload, opts transform.Options) error {
 	if err != nil {
 		return err
 	}
+	// Local ports and the metrics port the pod (probes, Service
+	// targetPorts, earlier patterns) already uses move to free ones, unless
+	// set explicitly.
+	for i := range ups {
+		if ups[i].LocalPort, err = w.PortNumber(ups[i].Name+".localPort", ups[i].LocalPort); err != nil {
+			return err
+		}
+	}
+	metrics, err := w.Port("metricsPort", px.MetricsPort, MetricsPortName)
+	if err != nil {
+		return err
+	}
+	px.MetricsPort = metrics.ContainerPort
 	for _, u := range ups {
 		if u.t.ambiguous(w.Namespace) {
 			w.Warn("%s: upstream host %q is resolved as it is (an external name); if it is a Service written <service>.<namespace>, write %s.svc", u.Name, u.t.host, u.t.host)
@@ -85,7 +98,7 @@ func (Pattern) Inject(w *transform.Workload, opts transform.Options) error {
 
 	// The local ports are declared (though bound to 127.0.0.1 only) so that
 	// port collisions with the app and other helpers are caught.
-	ports := []corev1.ContainerPort{{Name: MetricsPortName, ContainerPort: px.MetricsPort, Protocol: corev1.ProtocolTCP}}
+	ports := []corev1.ContainerPort{metrics}
 	for _, u := range ups {
 		ports = append(ports, corev1.ContainerPort{ContainerPort: u.LocalPort, Protocol: corev1.ProtocolTCP})
 	}
@@ -116,7 +129,7 @@ func (Pattern) Inject(w *transform.Workload, opts transform.Options) error {
 		return err
 	}
 	_, err = scrape.Apply(w, scrape.Options{Scrape: px.Scrape, Interval: px.Interval},
-		scrape.Endpoint{PortName: MetricsPortName, Port: px.MetricsPort, Path: px.MetricsPath, ServicePort: MetricsPortName})
+		scrape.Endpoint{PortName: metrics.Name, Port: px.MetricsPort, Path: px.MetricsPath, ServicePort: transform.AmbassadorServicePort})
 	return err
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/sidecarize/sidecarize/internal/validate"
 	"github.com/sidecarize/sidecarize/patterns/scrape"
+	"github.com/sidecarize/sidecarize/transform"
 )
 
 // Options are the ambassador's upstreams: a list, one entry per upstream,
@@ -145,11 +146,11 @@ type SecretKey struct {
 
 // Defaults of the container-wide settings.
 const (
-	defaultMetricsPort   = 9102
+	defaultMetricsPort   = transform.AmbassadorMetricsPort
 	defaultMetricsPath   = "/metrics"
 	defaultClusterDomain = "cluster.local"
 	// firstLocalPort is where automatic local ports start.
-	firstLocalPort = 9001
+	firstLocalPort = transform.AmbassadorFirstLocal
 )
 
 // DefaultUpstream returns an entry's defaults. Protocol, TLS and SNI default

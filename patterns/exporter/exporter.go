@@ -21,10 +21,10 @@ import (
 // as in seed 2's products-db; the port names avoid the monitor pattern's
 // ("mon-metrics", Service port "metrics") so both compose on one workload.
 const (
-	ContainerName   = "exporter"
-	MetricsPortName = "exp-metrics"
+	ContainerName   = transform.ExporterContainer
+	MetricsPortName = transform.ExporterMetricsPortName
 	// ServicePortName is the port a ServiceMonitor scrapes on the Service.
-	ServicePortName = "exp-metrics"
+	ServicePortName = transform.ExporterServicePort
 )
 
 // Types of exporter.
@@ -433,12 +433,25 @@ func (Pattern) Inject(w *transform.Workload, opts transform.Options) error {
 			image = w.Image(comp+"-exporter", p.image)
 		}
 	}
+	// The preset's metrics port moves to a free one when the pod already
+	// uses it (the exporter is told where to listen); set explicitly, a
+	// collision is an error.
+	want := o.MetricsPort
+	if p, ok := presets[o.Type]; ok && want == 0 {
+		want = p.metricsPort
+	}
+	mp, err := w.Port("metricsPort", want, MetricsPortName)
+	if err != nil {
+		return err
+	}
+	o.MetricsPort = mp.ContainerPort
 	c := container(o, image, appPort)
+	c.Ports[0].Name = mp.Name
 	if err := w.AddContainer(c); err != nil {
 		return err
 	}
 	port := c.Ports[0].ContainerPort
-	_, err := scrape.Apply(w, o.Options, scrape.Endpoint{PortName: MetricsPortName, Port: port, Path: o.MetricsPath, ServicePort: ServicePortName})
+	_, err = scrape.Apply(w, o.Options, scrape.Endpoint{PortName: mp.Name, Port: port, Path: o.MetricsPath, ServicePort: ServicePortName})
 	return err
 }
 

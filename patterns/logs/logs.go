@@ -16,10 +16,10 @@ import (
 
 // Names of what the pattern adds to the pod.
 const (
-	ContainerName  = "logs-adapter"
-	VolumeName     = "sidecarize-logs" // the shared log directory (…-2, -3 for more)
-	ConfigVolume   = "sidecarize-logs-config"
-	DBVolume       = "sidecarize-logs-db"
+	ContainerName  = transform.LogsContainer
+	VolumeName     = transform.LogsVolume // the shared log directory (…-2, -3 for more)
+	ConfigVolume   = transform.LogsConfigVolume
+	DBVolume       = transform.LogsDBVolume
 	ConfigFile     = "fluent-bit.yaml"
 	ConfigDir      = "/fluent-bit/etc/sidecarize"
 	DBDir          = "/fluent-bit/db"

@@ -15,10 +15,10 @@ import (
 
 // Names of what the pattern adds to the pod.
 const (
-	ContainerName   = "monitor-proxy"
-	VolumeName      = "sidecarize-monitor"
-	ProxyPortName   = "mon-proxy"
-	MetricsPortName = "mon-metrics"
+	ContainerName   = transform.MonitorContainer
+	VolumeName      = transform.MonitorVolume
+	ProxyPortName   = transform.MonitorProxyPortName
+	MetricsPortName = transform.MonitorMetricsPortName
 )
 
 // Options of the monitor pattern.
@@ -50,8 +50,8 @@ type Options struct {
 func Default() *Options {
 	return &Options{
 		Protocol:       "http",
-		ProxyPort:      9080,
-		MetricsPort:    9101,
+		ProxyPort:      transform.MonitorProxyPort,
+		MetricsPort:    transform.MonitorMetricsPort,
 		MetricsPath:    "/metrics",
 		Options:        scrape.Options{Scrape: scrape.Auto, Interval: "30s"},
 		ErrorRatio:     0.05,
@@ -143,6 +143,26 @@ func (Pattern) Inject(w *transform.Workload, opts transform.Options) error {
 	if err != nil {
 		return err
 	}
+	if !w.Explicit("protocol") {
+		// By the port's protocol, name or appProtocol: gRPC and h2c get
+		// HTTP/2 on both sides; a TLS port named explicitly is passed
+		// through as TCP (an HTTP proxy would break it).
+		switch proto, src := w.PortProtocol(port); proto {
+		case transform.ProtoGRPC, transform.ProtoHTTP2, transform.ProtoTCP:
+			o.Protocol = proto
+			w.Warn("port %d is %s (by its %s): proxied as %s", port.ContainerPort, proto, src, proto)
+		case transform.ProtoTLS:
+			o.Protocol = "tcp"
+			w.Warn("port %d carries TLS (by its %s): passed through as tcp, request metrics are not available", port.ContainerPort, src)
+		}
+	}
+	ports, err := w.Ports(transform.PortRequest{Option: "proxyPort", Want: o.ProxyPort, Name: ProxyPortName},
+		transform.PortRequest{Option: "metricsPort", Want: o.MetricsPort, Name: MetricsPortName})
+	if err != nil {
+		return err
+	}
+	proxy, metrics := ports[0], ports[1]
+	o.ProxyPort, o.MetricsPort = proxy.ContainerPort, metrics.ContainerPort
 	mode := "http"
 	if o.Protocol == "tcp" {
 		mode = "tcp"
@@ -162,21 +182,18 @@ func (Pattern) Inject(w *transform.Workload, opts transform.Options) error {
 	}
 	if err := haproxy.Inject(w, haproxy.Spec{
 		Name: ContainerName, ConfigMap: cm, Volume: VolumeName,
-		Ports: []corev1.ContainerPort{
-			{Name: ProxyPortName, ContainerPort: o.ProxyPort, Protocol: corev1.ProtocolTCP},
-			{Name: MetricsPortName, ContainerPort: o.MetricsPort, Protocol: corev1.ProtocolTCP},
-		},
+		Ports:     []corev1.ContainerPort{proxy, metrics},
 		ProbePort: o.ProxyPort,
 		Resources: o.Resources,
 	}); err != nil {
 		return err
 	}
-	w.EditService(transform.Retarget(port, o.ProxyPort, ProxyPortName))
+	w.EditService(transform.Retarget(port, o.ProxyPort, proxy.Name))
 	so := o.Options
 	// A PrometheusRule is read by the Prometheus Operator only: asking for
 	// one says the operator is there, so auto scrapes with its objects.
 	so.Operator = o.Rules
-	res, err := scrape.Apply(w, so, scrape.Endpoint{PortName: MetricsPortName, Port: o.MetricsPort, Path: o.MetricsPath, ServicePort: "metrics"})
+	res, err := scrape.Apply(w, so, scrape.Endpoint{PortName: metrics.Name, Port: o.MetricsPort, Path: o.MetricsPath, ServicePort: transform.MonitorServicePort})
 	if err != nil {
 		return err
 	}

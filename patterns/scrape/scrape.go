@@ -101,13 +101,16 @@ func Apply(w *transform.Workload, o Options, ep Endpoint) (Result, error) {
 			sel = map[string]string{"app.kubernetes.io/name": s.Name}
 			w.EditService(transform.AddLabel(s.Name, "app.kubernetes.io/name", s.Name))
 		}
-		w.EditService(transform.AddPort(s.Name, ep.ServicePort, ep.Port, ep.PortName))
+		// The Service may already have a port of that name or number (an
+		// app that exports its own metrics): the next free one is used.
+		portName, port := w.ServicePort(s.Name, ep.ServicePort, ep.Port)
+		w.EditService(transform.AddPort(s.Name, portName, port, ep.PortName))
 		sm := Monitor{
 			TypeMeta:   metav1.TypeMeta{APIVersion: "monitoring.coreos.com/v1", Kind: "ServiceMonitor"},
 			ObjectMeta: metav1.ObjectMeta{Name: name},
 			Spec: MonitorSpec{
 				Selector:  &metav1.LabelSelector{MatchLabels: sel},
-				Endpoints: []MetricsEndpoint{{Port: ep.ServicePort, Path: ep.Path, Interval: o.Interval}},
+				Endpoints: []MetricsEndpoint{{Port: portName, Path: ep.Path, Interval: o.Interval}},
 			},
 		}
 		// jobLabel unset: the job is the Service's name.

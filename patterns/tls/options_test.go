@@ -153,7 +153,7 @@ spec:
 	// Output:
 	// Service https targetPort: tls-https
 	// ssl-default-bind-options ssl-min-ver TLSv1.2 no-tls-tickets
-	// bind *:9102
+	// bind *:9103
 	// bind *:8080
 	// http-request redirect location https://%[req.hdr(host),field(1,:)]%[pathq] code 301
 	// bind *:8443 ssl crt tls.crt alpn h2,http/1.1

@@ -16,14 +16,14 @@ import (
 
 // Names of what the pattern adds to the pod.
 const (
-	ContainerName    = "tls-proxy"
-	ConfigVolume     = "sidecarize-tls"
-	CertVolume       = "sidecarize-tls-cert"
-	TLSPortName      = "tls-https"
-	RedirectPortName = "tls-redirect"
-	MetricsPortName  = "tls-metrics"
+	ContainerName    = transform.TLSContainer
+	ConfigVolume     = transform.TLSVolume
+	CertVolume       = transform.TLSCertVolume
+	TLSPortName      = transform.TLSPortName
+	RedirectPortName = transform.TLSRedirectPortName
+	MetricsPortName  = transform.TLSMetricsPortName
 	// ServicePortName is the metrics port a ServiceMonitor scrapes.
-	ServicePortName = "tls-metrics"
+	ServicePortName = transform.TLSServicePort
 	// CertDir is where the Secret is mounted in the proxy container; HAProxy
 	// runs with -C CertDir and names the files relative to it.
 	CertDir = "/etc/sidecarize/tls"
@@ -92,10 +92,10 @@ type IssuerRef struct {
 func Default() *Options {
 	return &Options{
 		Protocol:       "http",
-		TLSPort:        8443,
+		TLSPort:        transform.TLSPort,
 		HTTPSPort:      443,
 		MinVersion:     "TLSv1.2",
-		MetricsPort:    9102,
+		MetricsPort:    transform.TLSMetricsPort,
 		MetricsPath:    "/metrics",
 		Options:        scrape.Options{Scrape: scrape.Auto, Interval: "30s"},
 		Timeout:        "60s",
@@ -233,6 +233,21 @@ func (Pattern) Inject(w *transform.Workload, opts transform.Options) error {
 		from = corev1.ContainerPort{ContainerPort: prev.ProxyPort, Name: prev.ProxyPortName}
 		w.Warn("port %d is already proxied by %s's port %d: TLS terminates in front of it", port.ContainerPort, prev.Pattern, prev.ProxyPort)
 	}
+	tlsPort, err := w.Port("tlsPort", o.TLSPort, TLSPortName)
+	if err != nil {
+		return err
+	}
+	var redirect corev1.ContainerPort
+	if o.RedirectPort != 0 {
+		if redirect, err = w.Port("redirectPort", o.RedirectPort, RedirectPortName); err != nil {
+			return err
+		}
+	}
+	metrics, err := w.Port("metricsPort", o.MetricsPort, MetricsPortName)
+	if err != nil {
+		return err
+	}
+	o.TLSPort, o.RedirectPort, o.MetricsPort = tlsPort.ContainerPort, redirect.ContainerPort, metrics.ContainerPort
 	secret := o.SecretName
 	if secret == "" {
 		secret = w.ObjectName("cert")
@@ -262,11 +277,11 @@ func (Pattern) Inject(w *transform.Workload, opts transform.Options) error {
 	}); err != nil {
 		return err
 	}
-	ports := []corev1.ContainerPort{{Name: TLSPortName, ContainerPort: o.TLSPort, Protocol: corev1.ProtocolTCP}}
+	ports := []corev1.ContainerPort{tlsPort}
 	if o.RedirectPort != 0 {
-		ports = append(ports, corev1.ContainerPort{Name: RedirectPortName, ContainerPort: o.RedirectPort, Protocol: corev1.ProtocolTCP})
+		ports = append(ports, redirect)
 	}
-	ports = append(ports, corev1.ContainerPort{Name: MetricsPortName, ContainerPort: o.MetricsPort, Protocol: corev1.ProtocolTCP})
+	ports = append(ports, metrics)
 	if err := haproxy.Inject(w, haproxy.Spec{
 		Name: ContainerName, ConfigMap: cm, Volume: ConfigVolume,
 		Ports:       ports,
@@ -277,8 +292,8 @@ func (Pattern) Inject(w *transform.Workload, opts transform.Options) error {
 	}); err != nil {
 		return err
 	}
-	w.EditService(transform.Retarget(from, o.TLSPort, TLSPortName))
-	if _, err := scrape.Apply(w, o.Options, scrape.Endpoint{PortName: MetricsPortName, Port: o.MetricsPort, Path: o.MetricsPath, ServicePort: ServicePortName}); err != nil {
+	w.EditService(transform.Retarget(from, o.TLSPort, tlsPort.Name))
+	if _, err := scrape.Apply(w, o.Options, scrape.Endpoint{PortName: metrics.Name, Port: o.MetricsPort, Path: o.MetricsPath, ServicePort: ServicePortName}); err != nil {
 		return err
 	}
 	if o.CertManager != nil {

@@ -28,13 +28,13 @@ const UID int64 = 101
 
 // Names of what the pattern adds to the pod.
 const (
-	ContainerName   = "tracing-proxy"
-	VolumeName      = "sidecarize-tracing"
-	ProxyPortName   = "trace-proxy"
-	MetricsPortName = "trace-metrics"
+	ContainerName   = transform.TracingContainer
+	VolumeName      = transform.TracingVolume
+	ProxyPortName   = transform.TracingProxyPortName
+	MetricsPortName = transform.TracingMetricsPortName
 	// ServicePortName is the Service port added for a ServiceMonitor; not
 	// "metrics", so the pattern composes with monitor on one workload.
-	ServicePortName = "tracing-metrics"
+	ServicePortName = transform.TracingServicePort
 	ConfigDir       = "/etc/envoy"
 	ConfigKey       = "envoy.yaml"
 	// MetricsPath is Envoy's Prometheus endpoint, served from the admin
@@ -114,9 +114,9 @@ type Upstream struct {
 func Default() *Options {
 	return &Options{
 		Protocol:        "http",
-		ProxyPort:       10000,
-		AdminPort:       9901,
-		MetricsPort:     9902,
+		ProxyPort:       transform.TracingProxyPort,
+		AdminPort:       transform.TracingAdminPort,
+		MetricsPort:     transform.TracingMetricsPort,
 		Options:         scrape.Options{Scrape: scrape.Auto, Interval: "30s"},
 		Tracer:          Zipkin,
 		Zipkin:          ZipkinOptions{Collector: "http://jaeger-collector:9411/api/v2/spans"},
@@ -373,9 +373,21 @@ func (Pattern) Inject(w *transform.Workload, opts transform.Options) error {
 		}
 		return nil
 	}
-	if err := check("adminPort", o.AdminPort); err != nil {
+	if err := check("adminPort", o.AdminPort); err != nil && w.Explicit("adminPort") {
 		return err
 	}
+	// Defaults the pod already uses move to free ports (set explicitly, a
+	// collision is an error).
+	ports, err := w.Ports(transform.PortRequest{Option: "proxyPort", Want: o.ProxyPort, Name: ProxyPortName},
+		transform.PortRequest{Option: "metricsPort", Want: o.MetricsPort, Name: MetricsPortName})
+	if err != nil {
+		return err
+	}
+	proxy, metrics := ports[0], ports[1]
+	if o.AdminPort, err = w.PortNumber("adminPort", o.AdminPort); err != nil {
+		return err
+	}
+	o.ProxyPort, o.MetricsPort = proxy.ContainerPort, metrics.ContainerPort
 
 	var outs []outbound
 	for i, u := range o.Upstreams {
@@ -424,11 +436,11 @@ func (Pattern) Inject(w *transform.Workload, opts transform.Options) error {
 	}); err != nil {
 		return err
 	}
-	if err := w.AddContainer(container(w, o)); err != nil {
+	if err := w.AddContainer(container(w, o, proxy, metrics)); err != nil {
 		return err
 	}
-	w.EditService(transform.Retarget(backend, o.ProxyPort, ProxyPortName))
-	_, err = scrape.Apply(w, o.Options, scrape.Endpoint{PortName: MetricsPortName, Port: o.MetricsPort, Path: MetricsPath, ServicePort: ServicePortName})
+	w.EditService(transform.Retarget(backend, o.ProxyPort, proxy.Name))
+	_, err = scrape.Apply(w, o.Options, scrape.Endpoint{PortName: metrics.Name, Port: o.MetricsPort, Path: MetricsPath, ServicePort: ServicePortName})
 	return err
 }
 
@@ -495,11 +507,11 @@ func serviceName(w *transform.Workload, o *Options) string {
 	return w.Name
 }
 
-func container(w *transform.Workload, o *Options) corev1.Container {
+func container(w *transform.Workload, o *Options, proxy, metrics corev1.ContainerPort) corev1.Container {
 	uid := UID
 	ready := &corev1.Probe{
 		ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{
-			Path: "/ready", Port: intstr.FromString(MetricsPortName),
+			Path: "/ready", Port: intstr.FromString(metrics.Name),
 		}},
 		PeriodSeconds: 5,
 	}
@@ -517,10 +529,7 @@ func container(w *transform.Workload, o *Options) corev1.Container {
 			"--disable-hot-restart",
 			"--concurrency", "2",
 		},
-		Ports: []corev1.ContainerPort{
-			{Name: ProxyPortName, ContainerPort: o.ProxyPort, Protocol: corev1.ProtocolTCP},
-			{Name: MetricsPortName, ContainerPort: o.MetricsPort, Protocol: corev1.ProtocolTCP},
-		},
+		Ports:           []corev1.ContainerPort{proxy, metrics},
 		VolumeMounts:    []corev1.VolumeMount{{Name: VolumeName, MountPath: ConfigDir, ReadOnly: true}},
 		StartupProbe:    startup,
 		ReadinessProbe:  ready,

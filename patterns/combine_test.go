@@ -1,0 +1,223 @@
+package patterns_test
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/kustomize/kyaml/kio"
+	sigyaml "sigs.k8s.io/yaml"
+
+	"github.com/sidecarize/sidecarize/internal/golden"
+	"github.com/sidecarize/sidecarize/patterns"
+	"github.com/sidecarize/sidecarize/transform"
+)
+
+// The app of the combination test: it listens on the first default port of
+// every pattern that proxies (so each default has to move), and carries what
+// the patterns that need input read (an env var for the ambassador).
+const combineApp = `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: api, namespace: shop}
+spec:
+  selector: {matchLabels: {app: api}}
+  template:
+    metadata: {labels: {app: api}}
+    spec:
+      containers:
+      - name: api
+        image: example.com/api:1.0
+        env: [{name: DB_URL, value: "http://db:5432"}]
+        ports:
+        - {name: http, containerPort: 8080}
+        - {name: admin, containerPort: 9080}
+        - {name: tls-https, containerPort: 8443}
+        - {name: envoy, containerPort: 10000}
+        - {name: stats, containerPort: 9102}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: api, namespace: shop, labels: {app: api}}
+spec:
+  selector: {app: api}
+  ports:
+  - {name: http, port: 80, targetPort: http}
+  - {name: metrics, port: 9101, targetPort: admin}
+`
+
+// required are the options a pattern cannot do without (what to export,
+// which Secret, which upstream, which files): none is a port or a name.
+var required = map[string][]string{
+	"tls":        {"tls.secretName=api-tls"},
+	"ambassador": {"ambassador.db.upstream=http://db:5432", "ambassador.db.env=DB_URL"},
+	"exporter":   {"exporter.type=redis", "exporter.port=8080"},
+	"logs":       {"logs.files=/var/log/api/app.log"},
+}
+
+// Every pair of patterns, and all six, inject with default options on one
+// workload whose app already uses several defaults: no collision, every
+// port and name unique and valid, idempotent, uninject restores the input,
+// every haproxy.cfg passes haproxy -c.
+func TestEveryCombinationWithDefaults(t *testing.T) {
+	all := patterns.All()
+	var combos [][]string
+	for i := range all {
+		for j := i + 1; j < len(all); j++ {
+			combos = append(combos, []string{all[i].Name(), all[j].Name()})
+		}
+	}
+	var six []string
+	for _, p := range all {
+		six = append(six, p.Name())
+	}
+	combos = append(combos, six)
+	for _, c := range combos {
+		t.Run(strings.Join(c, "+"), func(t *testing.T) {
+			var set []string
+			for _, p := range c {
+				set = append(set, required[p]...)
+			}
+			e := &transform.Engine{Patterns: all, Version: "test", Flags: transform.Flags{Patterns: c, Set: set}}
+			out, rep, err := e.Process("app.yaml", []byte(combineApp))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := rep.Workloads[0]; got.Action != transform.ActionInjected || len(got.Patterns) != len(c) {
+				t.Fatalf("not every pattern applied: %+v", got)
+			}
+			checkPod(t, out)
+			again, _, err := e.Process("out.yaml", out)
+			if err != nil {
+				t.Fatalf("second run: %v", err)
+			}
+			if d := cmp.Diff(string(out), string(again)); d != "" {
+				t.Errorf("not idempotent (-first +second):\n%s", d)
+			}
+			un := &transform.Engine{Patterns: all, Version: "test", Uninject: true}
+			restored, _, err := un.Process("out.yaml", out)
+			if err != nil {
+				t.Fatalf("uninject: %v", err)
+			}
+			if d := cmp.Diff(golden.Normalize(t, []byte(combineApp)), golden.Normalize(t, restored)); d != "" {
+				t.Errorf("uninject does not restore the input (-input +uninjected):\n%s", d)
+			}
+			golden.CheckHAProxy(t, out)
+		})
+	}
+}
+
+// checkPod: container names, port numbers and port names are unique in the
+// pod, and every Service targetPort names a port the pod declares.
+func checkPod(t *testing.T, out []byte) {
+	t.Helper()
+	nodes, err := (&kio.ByteReader{Reader: bytes.NewReader(out), OmitReaderAnnotations: true}).Read()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pod corev1.PodSpec
+	var svc corev1.Service
+	for _, n := range nodes {
+		s, err := n.MarshalJSON()
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch n.GetKind() {
+		case "Deployment":
+			var d struct {
+				Spec struct {
+					Template corev1.PodTemplateSpec `json:"template"`
+				} `json:"spec"`
+			}
+			if err := sigyaml.Unmarshal(s, &d); err != nil {
+				t.Fatal(err)
+			}
+			pod = d.Spec.Template.Spec
+		case "Service":
+			if err := sigyaml.Unmarshal(s, &svc); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	names, nums, pnames := map[string]bool{}, map[int32]string{}, map[string]bool{}
+	for _, c := range append(append([]corev1.Container{}, pod.InitContainers...), pod.Containers...) {
+		if names[c.Name] {
+			t.Errorf("container name %q twice", c.Name)
+		}
+		names[c.Name] = true
+		for _, p := range c.Ports {
+			if o, ok := nums[p.ContainerPort]; ok {
+				t.Errorf("port %d in %s and %s", p.ContainerPort, o, c.Name)
+			}
+			nums[p.ContainerPort] = c.Name
+			if p.Name != "" {
+				if pnames[p.Name] || len(p.Name) > 15 {
+					t.Errorf("port name %q twice or too long", p.Name)
+				}
+				pnames[p.Name] = true
+			}
+		}
+	}
+	vols := map[string]bool{}
+	for _, v := range pod.Volumes {
+		if vols[v.Name] {
+			t.Errorf("volume %q twice", v.Name)
+		}
+		vols[v.Name] = true
+	}
+	sp := map[string]bool{}
+	for _, p := range svc.Spec.Ports {
+		key := fmt.Sprint(p.Port)
+		if sp[p.Name] || sp[key] {
+			t.Errorf("Service port %s/%d twice", p.Name, p.Port)
+		}
+		sp[p.Name], sp[key] = true, true
+		tp := p.TargetPort.String()
+		if p.TargetPort.Type == 1 && !pnames[tp] {
+			t.Errorf("Service port %s: targetPort %s is not a port of the pod", p.Name, tp)
+		}
+	}
+}
+
+// Labels given by a YAML alias (Helm and hand-written manifests share one
+// label map): read as the labels they stand for, so the Service is found
+// and retargeted.
+func TestAliasedLabels(t *testing.T) {
+	in := `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  labels: &labels {app: web, tier: front}
+spec:
+  selector: {matchLabels: *labels}
+  template:
+    metadata:
+      labels: *labels
+    spec:
+      containers:
+      - {name: web, image: "nginx:1.27", ports: [{name: http, containerPort: 8080}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec:
+  selector: {app: web}
+  ports: [{port: 80, targetPort: http}]
+`
+	e := &transform.Engine{Patterns: patterns.All(), Version: "test", Flags: transform.Flags{Patterns: []string{"monitor"}, Set: []string{"monitor.scrape=podMonitor"}}}
+	out, rep, err := e.Process("app.yaml", []byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Workloads[0].Action != transform.ActionInjected {
+		t.Fatalf("not injected: %+v", rep.Workloads[0])
+	}
+	if !strings.Contains(string(out), "targetPort: mon-proxy") {
+		t.Errorf("Service not retargeted:\n%s", out)
+	}
+	if !strings.Contains(string(out), "kind: PodMonitor") || !strings.Contains(string(out), "tier: front") {
+		t.Errorf("no PodMonitor selecting the aliased labels:\n%s", out)
+	}
+}

@@ -1,0 +1,227 @@
+package transform
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+)
+
+// policy is a NetworkPolicy in the stream. One that selects an injected pod
+// and admits its app port in an ingress rule that lists ports must admit the
+// proxy port the Service now targets (and the metrics port) in the same rule,
+// or the traffic the Service sends there is dropped. The ports added are
+// recorded in its sidecarize.dev/status and removed by uninject; rules that
+// do not list ports (they admit every port) and policies that select no
+// injected pod are not touched.
+type policy struct {
+	obj      *object
+	name, ns string
+	selector labels.Selector
+	status   *policyStatus
+}
+
+type policyStatus struct {
+	Ports   []policyPort `json:"ports"`
+	Created []string     `json:"created,omitempty"`
+}
+
+// policyPort is a port entry added to spec.ingress[Rule].ports.
+type policyPort struct {
+	Rule int    `json:"rule"`
+	Port string `json:"port"`
+}
+
+func parsePolicies(objs []*object) ([]*policy, []error) {
+	var out []*policy
+	var errs []error
+	for _, o := range objs {
+		if o.node == nil {
+			n, err := o.doc.Node()
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			if n == nil {
+				continue
+			}
+			o.node = n
+		}
+		var generic map[string]any
+		if err := o.node.YNode().Decode(&generic); err != nil {
+			errs = append(errs, fmt.Errorf("%s: NetworkPolicy %s: %w", o.where, o.node.GetName(), err))
+			continue
+		}
+		b, err := json.Marshal(generic)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		var np networkingv1.NetworkPolicy
+		if err := json.Unmarshal(b, &np); err != nil {
+			errs = append(errs, fmt.Errorf("%s: NetworkPolicy %s: %w", o.where, o.node.GetName(), cleanJSONError(err)))
+			continue
+		}
+		sel, err := metav1.LabelSelectorAsSelector(&np.Spec.PodSelector)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: NetworkPolicy %s: spec.podSelector: %w", o.where, np.Name, err))
+			continue
+		}
+		p := &policy{obj: o, name: np.Name, ns: np.Namespace, selector: sel}
+		if err := p.restore(); err != nil {
+			errs = append(errs, fmt.Errorf("%s: NetworkPolicy %s: %w", o.where, np.Name, err))
+			continue
+		}
+		out = append(out, p)
+	}
+	return out, errs
+}
+
+// restore removes the ports an earlier run added.
+func (p *policy) restore() error {
+	n := p.obj.node
+	raw, ok := n.GetAnnotations()[AnnotationStatus]
+	if !ok {
+		return nil
+	}
+	var st policyStatus
+	if err := json.Unmarshal([]byte(raw), &st); err != nil {
+		return fmt.Errorf("annotation %s: %w", AnnotationStatus, err)
+	}
+	for i := len(st.Ports) - 1; i >= 0; i-- {
+		pp := st.Ports[i]
+		ports, err := n.Pipe(yaml.Lookup("spec", "ingress", strconv.Itoa(pp.Rule), "ports"))
+		if err != nil || ports == nil {
+			continue
+		}
+		c := ports.YNode().Content
+		for j := len(c) - 1; j >= 0; j-- {
+			if pn := yaml.NewRNode(c[j]).Field("port"); pn != nil && pn.Value.YNode().Value == pp.Port {
+				ports.YNode().Content = append(c[:j], c[j+1:]...)
+				break
+			}
+		}
+	}
+	if err := restoreMeta(n, "annotations", []string{AnnotationStatus}, st.Created); err != nil {
+		return err
+	}
+	p.obj.changed = true
+	return nil
+}
+
+// editPolicies admits the helper ports wherever the app port is admitted.
+func editPolicies(pols []*policy, sums []*summary) error {
+	for _, p := range pols {
+		for _, sum := range sums {
+			if sum == nil || !sum.injected || sum.namespace != p.ns || !p.selector.Matches(labels.Set(sum.labels)) {
+				continue
+			}
+			if err := p.admit(sum); err != nil {
+				return fmt.Errorf("%s: NetworkPolicy %s: %w", p.obj.where, p.name, err)
+			}
+		}
+		if p.status != nil {
+			b, err := json.Marshal(p.status)
+			if err != nil {
+				return err
+			}
+			if err := setMetaKey(p.obj.node, "annotations", AnnotationStatus, string(b)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (p *policy) admit(sum *summary) error {
+	rules, err := p.obj.node.Pipe(yaml.Lookup("spec", "ingress"))
+	if err != nil || rules == nil || rules.YNode().Kind != yaml.SequenceNode {
+		return err
+	}
+	for i, r := range rules.Content() {
+		ports := yaml.NewRNode(r).Field("ports")
+		if ports == nil || ports.Value.YNode().Kind != yaml.SequenceNode || len(ports.Value.Content()) == 0 {
+			continue // every port is admitted
+		}
+		admitted := func(num int32, name string) bool {
+			for _, e := range ports.Value.Content() {
+				en := yaml.NewRNode(e)
+				if pr := en.Field("protocol"); pr != nil && pr.Value.YNode().Value != "TCP" {
+					continue
+				}
+				pf := en.Field("port")
+				if pf == nil {
+					return true // every TCP port
+				}
+				v := pf.Value.YNode().Value
+				if v == name && name != "" {
+					return true
+				}
+				if n, err := strconv.Atoi(v); err == nil {
+					end := int32(n)
+					if ef := en.Field("endPort"); ef != nil {
+						if m, err := strconv.Atoi(ef.Value.YNode().Value); err == nil {
+							end = int32(m)
+						}
+					}
+					if num >= int32(n) && num <= end {
+						return true
+					}
+				}
+			}
+			return false
+		}
+		add := func(port string) error {
+			m := yaml.NewMapRNode(nil)
+			m.YNode().Style = ports.Value.YNode().Content[0].Style
+			if err := m.PipeE(yaml.SetField("protocol", yaml.NewScalarRNode("TCP"))); err != nil {
+				return err
+			}
+			if err := m.PipeE(yaml.SetField("port", portNode(port))); err != nil {
+				return err
+			}
+			if err := ports.Value.PipeE(yaml.Append(m.YNode())); err != nil {
+				return err
+			}
+			st := p.record()
+			st.Ports = append(st.Ports, policyPort{Rule: i, Port: port})
+			return nil
+		}
+		// Follow the chain of proxies in the order they were recorded.
+		any := false
+		for _, e := range sum.edits {
+			if e.Op != OpRetarget || !admitted(e.AppPort, e.AppPortName) {
+				continue
+			}
+			any = true
+			if !admitted(e.ProxyPort, e.ProxyPortName) {
+				if err := add(strconv.Itoa(int(e.ProxyPort))); err != nil {
+					return err
+				}
+			}
+		}
+		if !any {
+			continue
+		}
+		for _, e := range sum.edits {
+			if e.Op == OpPort && e.TargetPort != "" && !admitted(0, e.TargetPort) {
+				if err := add(e.TargetPort); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func (p *policy) record() *policyStatus {
+	if p.status == nil {
+		p.status = &policyStatus{Created: metaShape(p.obj.node, "annotations")}
+	}
+	p.obj.changed = true
+	return p.status
+}

@@ -1,0 +1,192 @@
+package transform
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+)
+
+// editServices applies the recorded edits of every injected workload to the
+// Services that select it, then checks the result: a Service's targetPorts
+// (and the ports added to it) must resolve in every pod it selects. One
+// Service over several injected workloads (canary Deployments, a Pod beside
+// a ReplicationController) gets the edits once; one that also selects pods
+// that are not injected is left as it was (reported), unless those pods were
+// uninjected by this run while others still hold the Service — then it is an
+// error naming them, because neither answer is safe to guess.
+func (e *Engine) editServices(rep *Report, svcs []*service, sums []*summary, generated []*object) error {
+	var errs []error
+	byNS := map[string][]*summary{}
+	for _, sum := range sums {
+		if sum != nil {
+			byNS[sum.namespace] = append(byNS[sum.namespace], sum)
+		}
+	}
+	matched := map[*summary]bool{}
+	for _, s := range svcs {
+		var selected, holders []*summary
+		for _, sum := range byNS[s.info.Namespace] {
+			if !s.selects(sum.namespace, sum.labels) {
+				continue
+			}
+			selected = append(selected, sum)
+			matched[sum] = true
+			if sum.injected {
+				holders = append(holders, sum)
+			}
+		}
+		if len(holders) == 0 {
+			continue
+		}
+		s.used = true
+		for _, h := range holders {
+			if len(h.edits) > 0 {
+				if err := s.apply(h.edits, h.ref); err != nil {
+					errs = append(errs, err)
+				}
+			}
+		}
+		svcRef := "Service " + qualified(s.info.Namespace, s.info.Name)
+		if s.status != nil {
+			var lacking, gone []string
+			for _, sum := range selected {
+				for _, port := range s.pointed() {
+					if !sum.resolves(port) {
+						lacking = append(lacking, sum.ref)
+						if sum.uninjected {
+							gone = append(gone, sum.ref)
+						}
+						break
+					}
+				}
+			}
+			switch {
+			case len(gone) > 0:
+				errs = append(errs, fmt.Errorf("%s: %s: uninjecting %s would leave the Service targeting ports of %s, which are still injected, that %s's pods lack; uninject them together (or opt them out too)",
+					s.obj.where, svcRef, strings.Join(gone, ", "), strings.Join(refs(holders), ", "), strings.Join(gone, ", ")))
+				continue
+			case len(lacking) > 0:
+				if err := s.undo(s.status); err != nil {
+					errs = append(errs, err)
+					continue
+				}
+				s.status = nil
+				rep.Warn(s.obj.where, svcRef, "spec.selector", fmt.Sprintf("also selects the pods of %s, which are not injected: left as it was (its traffic reaches %s past their proxies)",
+					strings.Join(lacking, ", "), strings.Join(refs(holders), ", ")))
+				continue
+			}
+		}
+		for _, h := range holders {
+			if h.fresh && s.info.Headless && hasRetarget(h.edits) && s.status != nil {
+				// A headless Service is not proxied by kube-proxy: its
+				// clients dial pod IPs on the port they know.
+				rep.Warn(s.obj.where, svcRef, "spec.clusterIP",
+					fmt.Sprintf("is headless: clients that resolve it and dial the app's port reach %s directly, past the proxy; only the endpoint port (SRV records) leads to the proxy", h.ref))
+			}
+		}
+		if len(holders) > 1 && s.status != nil {
+			rep.Warn(s.obj.where, svcRef, "spec.selector", fmt.Sprintf("selects the pods of %s: one set of ports serves them all", strings.Join(refs(holders), ", ")))
+		}
+	}
+	for _, s := range svcs {
+		if err := s.finish(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, sum := range sums {
+		if sum != nil && sum.fresh && !matched[sum] && hasRetarget(sum.edits) {
+			rep.Warn(sum.where, sum.ref, "", "no Service in the input selects this workload's pods; nothing to retarget")
+		}
+	}
+	dedupeMonitors(rep, sums, generated)
+	return errors.Join(errs...)
+}
+
+// pointed lists the pod ports this run points the Service at: the
+// targetPorts it moved and those of the ports it added.
+func (s *service) pointed() []string {
+	ports, _ := s.obj.node.Pipe(yaml.Lookup("spec", "ports"))
+	if ports == nil || s.status == nil {
+		return nil
+	}
+	var out []string
+	for _, p := range ports.Content() {
+		key := servicePortKey(p)
+		if !s.status.hasPort(key) && !contains(s.status.Ports, key) {
+			continue
+		}
+		if tp := yaml.NewRNode(p).Field("targetPort"); tp != nil {
+			out = append(out, tp.Value.YNode().Value)
+		}
+	}
+	return out
+}
+
+func refs(sums []*summary) []string {
+	var out []string
+	for _, s := range sums {
+		out = append(out, s.ref)
+	}
+	return out
+}
+
+// dedupeMonitors keeps one of identical ServiceMonitors (or PodMonitors)
+// in a namespace: workloads behind one Service each generate the same one,
+// and two would scrape every target twice. The first in the stream stays (an
+// existing one that is kept comes first).
+func dedupeMonitors(rep *Report, sums []*summary, generated []*object) {
+	seen := map[string]string{}
+	key := func(n *yaml.RNode) string {
+		k := n.GetKind()
+		if k != "ServiceMonitor" && k != "PodMonitor" {
+			return ""
+		}
+		spec := n.Field("spec")
+		if spec == nil {
+			return ""
+		}
+		var v any
+		if err := spec.Value.YNode().Decode(&v); err != nil {
+			return ""
+		}
+		b, _ := json.Marshal(v)
+		return k + "\x00" + n.GetNamespace() + "\x00" + string(b)
+	}
+	for _, g := range generated {
+		if !g.drop {
+			if k := key(g.node); k != "" {
+				seen[k] = g.node.GetName()
+			}
+		}
+	}
+	for _, sum := range sums {
+		if sum == nil || sum.obj == nil {
+			continue
+		}
+		extra := &sum.obj.extra
+		if sum.obj.list == nil {
+			extra = &sum.obj.doc.extra
+		}
+		var keep []*yaml.RNode
+		for _, x := range *extra {
+			k := key(x)
+			if k == "" {
+				keep = append(keep, x)
+				continue
+			}
+			if first, ok := seen[k]; ok {
+				rep.Warn(sum.where, sum.ref, "", fmt.Sprintf("%s %s would scrape what %s %s scrapes (the same Service or pods): not generated", x.GetKind(), x.GetName(), x.GetKind(), first))
+				continue
+			}
+			seen[k] = x.GetName()
+			keep = append(keep, x)
+		}
+		if len(keep) != len(*extra) && sum.obj.list != nil {
+			sum.obj.changed = true
+		}
+		*extra = keep
+	}
+}

@@ -1,0 +1,146 @@
+package transform
+
+import (
+	"strings"
+
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+)
+
+// Fields sidecarize adds to or creates are restored to the shape they had,
+// which a status records in its Created list:
+//
+//	"annotations"         the field was absent (or held only a KRM host's keys)
+//	"annotations={}"      an empty map ({}, flow or block)
+//	"annotations=null"    a null value, as written: "annotations=" for an
+//	                      empty value, "annotations=~", "annotations=null"
+//
+// Helm renders all of these ("annotations:" with nothing under it when a
+// values map is empty); each comes back as it was, so the output of a run is
+// stable (--check passes on it) and uninject gives back the input.
+
+// shapeOf records the shape of a mapping's field before it is written: it
+// returns the Created entry ("" when the field holds the user's keys) and
+// makes a null value an empty mapping the caller can add to.
+func shapeOf(parent *yaml.RNode, field string, hostKeysOnly bool) string {
+	f := parent.Field(field)
+	if f == nil {
+		return field
+	}
+	v := f.Value.YNode()
+	switch {
+	case v.Kind == yaml.ScalarNode && v.Tag == yaml.NodeTagNull:
+		rec := field + "=" + v.Value
+		*v = yaml.Node{Kind: yaml.MappingNode, Tag: yaml.NodeTagMap}
+		return rec
+	case v.Kind == yaml.SequenceNode && len(v.Content) == 0 && v.Style == yaml.FlowStyle:
+		return field + "=[]"
+	case v.Kind == yaml.MappingNode && len(v.Content) == 0:
+		return field + "={}"
+	case hostKeysOnly:
+		return field
+	}
+	return ""
+}
+
+// metaShape records the shape of metadata.<field> of an object sidecarize
+// is about to write into (see shapeOf): the Created entries for its status.
+func metaShape(n *yaml.RNode, field string) []string {
+	md := n.Field("metadata")
+	if md == nil || md.Value.YNode().Kind != yaml.MappingNode {
+		return []string{field}
+	}
+	if rec := shapeOf(md.Value, field, !hasUserKeys(n, field)); rec != "" {
+		return []string{rec}
+	}
+	return nil
+}
+
+// nullToList makes a null list field an empty block sequence, returning the
+// Created entry for it ("" when it was not null).
+func nullToList(parent *yaml.RNode, field string) string {
+	f := parent.Field(field)
+	if f == nil {
+		return ""
+	}
+	v := f.Value.YNode()
+	if v.Kind == yaml.ScalarNode && v.Tag == yaml.NodeTagNull {
+		rec := field + "=" + v.Value
+		*v = yaml.Node{Kind: yaml.SequenceNode, Tag: yaml.NodeTagSeq}
+		return rec
+	}
+	return ""
+}
+
+// restoreShape puts an emptied field back the way Created says it was:
+// removed when sidecarize created it, {} or [] when it was empty, null when
+// it was null. A field that still holds something is left alone.
+func restoreShape(parent *yaml.RNode, field string, created []string) error {
+	f := parent.Field(field)
+	if f == nil {
+		return nil
+	}
+	v := f.Value.YNode()
+	if (v.Kind != yaml.MappingNode && v.Kind != yaml.SequenceNode) || len(v.Content) > 0 {
+		return nil
+	}
+	for _, c := range created {
+		switch {
+		case c == field:
+			_, err := parent.Pipe(yaml.Clear(field))
+			return err
+		case c == field+"={}" || c == field+"=[]":
+			v.Style = yaml.FlowStyle
+			return nil
+		case strings.HasPrefix(c, field+"="):
+			*v = yaml.Node{Kind: yaml.ScalarNode, Tag: yaml.NodeTagNull, Value: strings.TrimPrefix(c, field+"=")}
+			return nil
+		}
+	}
+	return nil
+}
+
+// restoreMeta removes keys from metadata.<field> and restores the field's
+// shape (see restoreShape).
+func restoreMeta(n *yaml.RNode, field string, keys []string, created []string) error {
+	md := n.Field("metadata")
+	if md == nil || md.Value.YNode().Kind != yaml.MappingNode {
+		return nil
+	}
+	m := md.Value.Field(field)
+	if m == nil || m.Value.YNode().Kind != yaml.MappingNode {
+		return nil
+	}
+	for _, k := range keys {
+		if _, err := m.Value.Pipe(yaml.Clear(k)); err != nil {
+			return err
+		}
+	}
+	return restoreShape(md.Value, field, created)
+}
+
+// metaMap reads metadata.<field> (labels, annotations) resolving YAML
+// aliases and merge keys, which kyaml's getters do not follow.
+func metaMap(n *yaml.RNode, field string) map[string]string {
+	md := n.Field("metadata")
+	if md == nil {
+		return map[string]string{}
+	}
+	var m struct {
+		Labels      map[string]string `yaml:"labels"`
+		Annotations map[string]string `yaml:"annotations"`
+	}
+	if err := md.Value.YNode().Decode(&m); err != nil {
+		if field == "labels" {
+			return n.GetLabels()
+		}
+		return n.GetAnnotations()
+	}
+	out := m.Labels
+	if field == "annotations" {
+		out = m.Annotations
+	}
+	if out == nil {
+		out = map[string]string{}
+	}
+	return out
+}
