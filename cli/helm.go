@@ -18,7 +18,8 @@ import (
 // that Helm refuses, in a way that puts sidecarize's message into Helm's own
 // error: Helm 4 names each post-rendered document after its
 // postrenderer.helm.sh/postrender-filename annotation, and reports a document
-// whose apiVersion is not a string as "YAML parse error on <that name>: …".
+// whose kind is not a string as "YAML parse error on <that name>: …" (its
+// own reading of metadata, kyaml's, passes it).
 // The user reads
 //
 //	Error: … YAML parse error on sidecarize failed: app.yaml[1]: Deployment api: …
@@ -79,7 +80,7 @@ func helmErrorMessage(stderr string) string {
 
 // helmErrorDocument is the document Helm 4 refuses with msg in its error.
 func helmErrorDocument(msg string) ([]byte, error) {
-	n, err := yaml.Parse("apiVersion: 1\nkind: SidecarizeError\nmetadata:\n  name: sidecarize-error\n")
+	n, err := yaml.Parse("apiVersion: v1\nkind: {sidecarize: error}\nmetadata:\n  name: sidecarize-error\n")
 	if err != nil {
 		return nil, err
 	}

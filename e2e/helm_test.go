@@ -53,7 +53,7 @@ func (h *helmHost) run(t *testing.T, extraEnv []string, args ...string) (stdout,
 		"HELM_CONFIG_HOME="+filepath.Join(h.home, "config"),
 		"HELM_DATA_HOME="+filepath.Join(h.home, "data"),
 		"HELM_CACHE_HOME="+filepath.Join(h.home, "cache"),
-		"HELM_PLUGINS="+filepath.Join(h.home, "plugins"),
+		"HELM_PLUGINS="+filepath.Join(h.home, "data", "plugins"), // where helm plugin install puts them
 		"KUBECONFIG="+filepath.Join(h.home, "no-kubeconfig"),
 		"SIDECARIZE_CONFIG=",
 	)
