@@ -63,7 +63,7 @@ type Options struct {
 	// Engine is fluent-bit or tail.
 	Engine string `json:"engine,omitempty" doc:"fluent-bit (parsers, fields, multiline) | tail (plain relay of JSON lines, like seed 2)"`
 	// Fields are added to every record.
-	Fields map[string]string `json:"fields,omitempty" doc:"static fields added to every record; a value fieldRef:<path> takes it from the downward API (fieldRef:metadata.name)"`
+	Fields map[string]string `json:"fields,omitempty" doc:"fields added to every record that has no key of that name (the app's keys win); a value fieldRef:<path> takes it from the downward API (fieldRef:metadata.name)"`
 	// SizeLimit bounds the shared emptyDir.
 	SizeLimit string `json:"sizeLimit,omitempty" doc:"sizeLimit of the emptyDir shared with the app"`
 	// RunAsUser is the adapter's UID (it must be able to read the files).
