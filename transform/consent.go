@@ -377,3 +377,44 @@ func consentOf(t reflect.Type, tag string, seen map[reflect.Type]bool) []string 
 	}
 	return out
 }
+
+// ConsentOption is an option an annotation needs the config's consent to
+// set, for documentation and its tests.
+type ConsentOption struct {
+	Path     string // e.g. "exporter.image", "ambassador.<name>.ca"
+	Category string
+}
+
+// ConsentOptions lists a pattern's options with a consent tag (resources,
+// consented by type in every pattern, are left out).
+func ConsentOptions(p Pattern) []ConsentOption {
+	var out []ConsentOption
+	var walk func(t reflect.Type, path string)
+	walk = func(t reflect.Type, path string) {
+		for t.Kind() == reflect.Pointer {
+			t = t.Elem()
+		}
+		switch t.Kind() {
+		case reflect.Slice:
+			if t.Elem().Kind() == reflect.Struct && hasNameField(t.Elem()) {
+				walk(t.Elem(), path+".<name>")
+			}
+		case reflect.Struct:
+			for i := 0; i < t.NumField(); i++ {
+				f := t.Field(i)
+				name := strings.Split(f.Tag.Get("json"), ",")[0]
+				switch {
+				case !f.IsExported() || name == "-":
+				case f.Tag.Get("consent") != "":
+					out = append(out, ConsentOption{Path: path + "." + name, Category: f.Tag.Get("consent")})
+				case f.Anonymous && name == "":
+					walk(f.Type, path)
+				default:
+					walk(f.Type, path+"."+name)
+				}
+			}
+		}
+	}
+	walk(reflect.TypeOf(p.NewOptions()), p.Name())
+	return out
+}
