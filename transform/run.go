@@ -1,0 +1,276 @@
+package transform
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strings"
+
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+)
+
+// Run transforms docs in place and returns the report. On error nothing
+// should be written: the error lists every problem found.
+//
+// Workloads are independent of each other, so each is parsed, injected and
+// encoded on its own (on every core) and its tree dropped at once: memory
+// holds the bytes, the Services and a small summary per workload. Services
+// are parsed first (injection reads them) and changed last, from the
+// summaries.
+//
+// The stages (docs/design.md#the-pipeline) are methods of a run, which holds
+// what they hand on: sortDocuments, readServices, readPolicies,
+// processWorkloads, retarget, writeBack. A stage that found errors ends the
+// run.
+func (e *Engine) Run(docs []*Doc) (*Report, error) {
+	r, err := e.newRun(docs)
+	if err != nil {
+		return nil, err
+	}
+	for _, stage := range []func(){
+		func() { r.sortDocuments(docs) },
+		r.readServices,
+		r.readPolicies,
+		r.processWorkloads,
+		r.retarget,
+		r.writeBack,
+	} {
+		stage()
+		if len(r.errs) > 0 {
+			return nil, errors.Join(r.errs...)
+		}
+	}
+	return r.rep, nil
+}
+
+// run is one Engine.Run: the settings every stage reads, and what each
+// stage hands to the next.
+type run struct {
+	e         *Engine
+	rep       *Report
+	errs      []error
+	specs     []FieldSpec // pod template locations: built in, then the config's
+	native    bool
+	kv        KubeVersion
+	apis      APIVersions
+	selectAll bool // rules, -p or uninject: every workload is read
+
+	// sortDocuments
+	workloads, services, policies, generated, lists []*object
+	unread                                          []*Doc // written back from their bytes
+	anyMention                                      bool   // a document mentions sidecarize
+	// readServices, readPolicies
+	svcs []*service
+	byNS serviceIndex
+	pols []*policy
+	// processWorkloads
+	sums []*summary
+}
+
+func (e *Engine) newRun(docs []*Doc) (*run, error) {
+	r := &run{e: e, rep: &Report{}, byNS: serviceIndex{}}
+	r.specs = append(append([]FieldSpec{}, BuiltinPodTemplates...), e.configSpecs()...)
+	var err error
+	r.native, r.kv, err = e.nativeSidecars()
+	if err != nil {
+		return nil, err
+	}
+	r.apis = e.apiVersions(docs)
+	r.selectAll = e.Uninject || len(e.Flags.Patterns) > 0 || (e.Config != nil && len(e.Config.Spec.Rules) > 0)
+	return r, nil
+}
+
+func (r *run) fail(err error) { r.errs = append(r.errs, err) }
+
+// reads: Services and NetworkPolicies are parsed only when anything can be
+// injected or was.
+func (r *run) reads() bool { return r.selectAll || r.anyMention }
+
+// sortDocuments (select) sorts documents by a cheap scan. Documents that
+// cannot be affected are not parsed at all: they are written back from
+// their bytes, only checked for YAML syntax.
+func (r *run) sortDocuments(docs []*Doc) {
+	var eager []*Doc
+	for _, d := range docs {
+		kind := d.Kind()
+		mentions := bytes.Contains(d.Raw, []byte("sidecarize"))
+		r.anyMention = r.anyMention || mentions
+		switch {
+		case kind == "Service":
+			r.services = append(r.services, &object{doc: d, where: d.Where()})
+		case kind == "NetworkPolicy":
+			r.policies = append(r.policies, &object{doc: d, where: d.Where()})
+		case isWorkloadKind(r.specs, kind) && (r.selectAll || mentions):
+			r.workloads = append(r.workloads, &object{doc: d, where: d.Where()})
+		case kind == "" || kind == "List" || mentions:
+			eager = append(eager, d)
+		default:
+			if isWorkloadKind(r.specs, kind) {
+				r.rep.NotRead++
+			}
+			r.unread = append(r.unread, d)
+		}
+	}
+	// Lists, unknown and sidecarize-generated documents are parsed now.
+	for _, d := range eager {
+		n, err := d.Node()
+		if err != nil {
+			r.fail(err)
+			continue
+		}
+		if n == nil {
+			continue
+		}
+		o := &object{doc: d, node: n, where: d.Where()}
+		items := []*object{o}
+		if n.GetKind() == "List" || strings.HasSuffix(n.GetKind(), "List") && n.Field("items") != nil {
+			r.lists = append(r.lists, o)
+			items = nil
+			if it := n.Field("items"); it != nil {
+				for i, c := range it.Value.Content() {
+					items = append(items, &object{doc: d, node: yaml.NewRNode(c), where: fmt.Sprintf("%s.items[%d]", d.Where(), i), list: o})
+				}
+			}
+		}
+		for _, it := range items {
+			k := it.node.GetKind()
+			if fs := findSpec(r.specs, it.node.GetApiVersion(), k); fs != nil {
+				it.spec = fs
+				r.workloads = append(r.workloads, it)
+			} else if k == "Service" {
+				r.services = append(r.services, it)
+			} else if k == "NetworkPolicy" {
+				r.policies = append(r.policies, it)
+			} else if it.node.GetLabels()[LabelManagedBy] == ManagedByValue {
+				r.generated = append(r.generated, it)
+			}
+		}
+	}
+	// Documents nothing needs are still checked for YAML syntax
+	// (docs/contract.md#errors), on every core, without keeping their trees.
+	r.errs = append(r.errs, checkSyntax(r.unread)...)
+}
+
+// readServices parses the Services, restores each to what it was before
+// any earlier run, and indexes them by namespace (or only syntax-checks
+// them when nothing can be injected).
+func (r *run) readServices() {
+	if !r.reads() {
+		r.errs = append(r.errs, checkSyntax(docsOf(r.services))...)
+		return
+	}
+	svcErrs := make([]error, len(r.services))
+	parsed := make([]*service, len(r.services))
+	parallel(len(r.services), func(i int) {
+		o := r.services[i]
+		if o.node == nil {
+			n, err := o.doc.Node()
+			if err != nil || n == nil {
+				svcErrs[i] = err
+				return
+			}
+			o.node = n
+		}
+		s, err := newService(o)
+		if err == nil {
+			s.order = i
+			_, err = s.restore()
+		}
+		parsed[i], svcErrs[i] = s, err
+	})
+	for i, s := range parsed {
+		if svcErrs[i] != nil {
+			r.fail(svcErrs[i])
+		} else if s != nil {
+			r.svcs = append(r.svcs, s)
+			r.byNS.add(s)
+			for _, m := range s.warnings {
+				r.rep.Warn(s.obj.where, "Service "+qualified(s.info.Namespace, s.info.Name), "metadata.annotations["+AnnotationStatus+"]", m)
+			}
+		}
+	}
+}
+
+// readPolicies parses the NetworkPolicies (or only syntax-checks them).
+func (r *run) readPolicies() {
+	if !r.reads() {
+		r.errs = append(r.errs, checkSyntax(docsOf(r.policies))...)
+		return
+	}
+	var errs []error
+	r.pols, errs = parsePolicies(r.policies)
+	r.errs = append(r.errs, errs...)
+}
+
+// processWorkloads (plan, inject) runs each workload, in parallel: plan,
+// undo an earlier injection that is redone or undone, inject, and (for
+// top-level documents) encode and let go. Then the generated objects in
+// the stream are claimed by their workloads or kept.
+func (r *run) processWorkloads() {
+	r.sums = make([]*summary, len(r.workloads))
+	wErrs := make([]error, len(r.workloads))
+	parallel(len(r.workloads), func(i int) {
+		r.sums[i], wErrs[i] = r.e.processWorkload(r.workloads[i], r.specs, r.byNS, r.native, r.kv, r.apis)
+	})
+	claims := map[string][]claim{}
+	for i, sum := range r.sums {
+		if wErrs[i] != nil {
+			r.fail(wErrs[i])
+			continue
+		}
+		if sum == nil {
+			continue
+		}
+		sum.order = i
+		r.rep.Workloads = append(r.rep.Workloads, sum.report)
+		for _, ref := range sum.dropped {
+			claims[ref] = append(claims[ref], claim{owner: sum.owner, ref: sum.ref})
+		}
+	}
+	if len(r.errs) > 0 {
+		return
+	}
+	claimObjects(r.rep, r.generated, claims, r.e.Uninject)
+}
+
+// retarget makes the Services and NetworkPolicies follow the workloads:
+// every injected workload's recorded edits (fresh or left as they were)
+// are applied.
+func (r *run) retarget() {
+	if err := r.e.editServices(r.rep, r.svcs, r.sums, r.generated); err != nil {
+		r.fail(err)
+		return
+	}
+	if err := editPolicies(r.pols, r.sums); err != nil {
+		r.fail(err)
+	}
+}
+
+// writeBack (encode) hands every changed object back to its document; a
+// List is rebuilt from its items. Top-level workloads were encoded already.
+func (r *run) writeBack() {
+	all := append(append(append(append([]*object{}, r.workloads...), r.generated...), r.services...), r.policies...)
+	for _, o := range all {
+		if o.list != nil {
+			if o.changed || o.drop || len(o.extra) > 0 {
+				o.list.changed = true
+			}
+			continue
+		}
+		if o.doc.final != nil {
+			continue
+		}
+		if o.changed {
+			o.doc.MarkChanged()
+		}
+		o.doc.drop = o.drop
+		o.doc.extra = o.extra
+	}
+	for _, l := range r.lists {
+		if !l.changed {
+			continue
+		}
+		rebuildList(l, all)
+		l.doc.MarkChanged()
+	}
+}
