@@ -117,9 +117,14 @@ func TestLogsFluentBit(t *testing.T) {
 
 	// Sabotage: each rule the configs rely on, broken on purpose, must make
 	// the same scenario fail.
-	byFormat := map[string]*logsim.Pod{}
-	for _, s := range sources {
-		byFormat[logsFormatOf(s.pod.Doc, regexFormats)] = s.pod
+	// withRule is a config of the format that has the rule to break.
+	withRule := func(format, rule string) *logsim.Pod {
+		for _, s := range sources {
+			if logsFormatOf(s.pod.Doc, regexFormats) == format && strings.Contains(s.pod.Config, rule) {
+				return s.pod
+			}
+		}
+		return nil
 	}
 	sabotages := []struct {
 		name, format, old, new string
@@ -140,8 +145,8 @@ func TestLogsFluentBit(t *testing.T) {
 		runs = append(runs, run{name: strings.Join(s.names, "+"), pod: s.pod})
 	}
 	for _, sb := range sabotages {
-		p := byFormat[sb.format]
-		if p == nil || !strings.Contains(p.Config, sb.old) {
+		p := withRule(sb.format, sb.old)
+		if p == nil {
 			t.Fatalf("sabotage %q: no %s config with %q", sb.name, sb.format, sb.old)
 		}
 		bad, err := p.WithConfig(strings.Replace(p.Config, sb.old, sb.new, 1))
