@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sidecarize/sidecarize/e2e/internal/env"
 	"github.com/sidecarize/sidecarize/e2e/podsim"
 )
 
@@ -118,9 +119,13 @@ spec:
 // TestAmbassadorCircuitBreaker runs the ambassador HAProxy with the config
 // sidecarize generates, in a pod network namespace, in front of a real
 // upstream HTTP server (same namespace, its own port), and walks the breaker
-// through its states.
+// through its states, on every HAProxy version of the matrix.
 func TestAmbassadorCircuitBreaker(t *testing.T) {
 	t.Parallel()
+	eachHAProxy(t, testAmbassadorCircuitBreaker)
+}
+
+func testAmbassadorCircuitBreaker(t *testing.T, h env.HAProxy) {
 	const upstreamPort = 18080
 	const consecutiveErrors = 3
 	const recoverAfter = time.Second
@@ -154,7 +159,7 @@ func TestAmbassadorCircuitBreaker(t *testing.T) {
 	// The pod's network namespace comes with the simulator; the upstream
 	// must listen before HAProxy's first health check, so the simulator
 	// starts first and the upstream right after (checks retry).
-	sim, err := podsim.Start(ctx, pod, podsim.Options{})
+	sim, err := podsim.Start(ctx, pod, podsim.Options{HAProxy: h.Path})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -305,33 +310,35 @@ func TestAmbassadorCircuitBreaker(t *testing.T) {
 	}
 	if os.Getenv("AMB_DUMP") != "" {
 		for _, s := range ss {
-			if s.Labels["proxy"] == "api" && s.Value != 0 {
+			if (s.Labels["proxy"] == "api" || s.Labels["proxy"] == "be_api") && s.Value != 0 {
 				t.Logf("%s %v = %v", s.Name, s.Labels, s.Value)
 			}
 		}
 		t.Log(logs())
 	}
+	// The proxy label is the frontend's name (api) on frontend metrics, the
+	// backend's (be_api) on backend and server metrics.
 	for _, c := range []struct {
-		metric, code string
-		min          float64
+		metric, proxy, code string
+		min                 float64
 	}{
-		{"haproxy_backend_http_responses_total", "5xx", consecutiveErrors + 1}, // the 500s and the 504
-		{"haproxy_backend_http_responses_total", "2xx", 3},
-		{"haproxy_frontend_intercepted_requests_total", "", 20}, // canned responses
-		{"haproxy_server_check_failures_total", "", 1},
-		{"haproxy_backend_retry_warnings_total", "", 1},
-		{"haproxy_server_check_up_down_total", "", 1},
+		{"haproxy_backend_http_responses_total", "be_api", "5xx", consecutiveErrors + 1}, // the 500s and the 504
+		{"haproxy_backend_http_responses_total", "be_api", "2xx", 3},
+		{"haproxy_frontend_intercepted_requests_total", "api", "", 20}, // canned responses
+		{"haproxy_server_check_failures_total", "be_api", "", 1},
+		{"haproxy_backend_retry_warnings_total", "be_api", "", 1},
+		{"haproxy_server_check_up_down_total", "be_api", "", 1},
 	} {
 		var got float64
 		for _, s := range ss {
-			if s.Name == c.metric && s.Labels["proxy"] == "api" && (c.code == "" || s.Labels["code"] == c.code) {
+			if s.Name == c.metric && s.Labels["proxy"] == c.proxy && (c.code == "" || s.Labels["code"] == c.code) {
 				got += s.Value
 			}
 		}
 		if got < c.min {
-			t.Errorf("/metrics: %s{proxy=\"api\",code=%q} = %v, want >= %v", c.metric, c.code, got, c.min)
+			t.Errorf("/metrics: %s{proxy=%q,code=%q} = %v, want >= %v", c.metric, c.proxy, c.code, got, c.min)
 		} else {
-			t.Logf("/metrics: %s{proxy=\"api\"%s} = %v", c.metric, map[bool]string{true: `,code="` + c.code + `"`}[c.code != ""], got)
+			t.Logf("/metrics: %s{proxy=%q%s} = %v", c.metric, c.proxy, map[bool]string{true: `,code="` + c.code + `"`}[c.code != ""], got)
 		}
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sidecarize/sidecarize/e2e/internal/env"
 	"github.com/sidecarize/sidecarize/e2e/podsim"
 )
 
@@ -60,18 +61,20 @@ spec:
 // own, in the pod's network namespace. It checks that HAProxy starts while
 // DNS is down (the canned response answers), finds the Service once DNS
 // answers, spreads traffic when the name gets a second address (a scaled
-// endpoint), and follows when the first one goes away (a changed IP).
+// endpoint), and follows when the first one goes away (a changed IP). On
+// every HAProxy version of the matrix.
 func TestAmbassadorDNS(t *testing.T) {
 	t.Parallel()
+	eachHAProxy(t, testAmbassadorDNS)
+}
+
+func testAmbassadorDNS(t *testing.T, h env.HAProxy) {
 	for _, tool := range []string{"nsenter", "unshare", "mount"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Fatalf("%s is missing: apt-get install util-linux mount", tool)
 		}
 	}
-	haproxyBin, err := exec.LookPath("haproxy")
-	if err != nil {
-		t.Fatalf("haproxy is missing: scripts/deps.sh haproxy")
-	}
+	haproxyBin := h.Path
 	dir := t.TempDir()
 	cfgFile := filepath.Join(dir, "sidecarize.yaml")
 	if err := os.WriteFile(cfgFile, []byte(ambassadorDNSConfig), 0o644); err != nil {

@@ -14,13 +14,13 @@ import (
 	"math/big"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/sidecarize/sidecarize/e2e/internal/env"
 	"github.com/sidecarize/sidecarize/e2e/podsim"
 )
 
@@ -65,13 +65,14 @@ spec:
 // TestAmbassadorTLS: the app talks plain HTTP to the ambassador, which
 // originates TLS to the upstream with the configured SNI and verifies its
 // certificate against the CA mounted from the Secret; a certificate from
-// another CA takes the upstream out.
+// another CA takes the upstream out. On every HAProxy version of the matrix.
 func TestAmbassadorTLS(t *testing.T) {
 	t.Parallel()
-	haproxyBin, err := exec.LookPath("haproxy")
-	if err != nil {
-		t.Fatalf("haproxy is missing: scripts/deps.sh haproxy")
-	}
+	eachHAProxy(t, testAmbassadorTLS)
+}
+
+func testAmbassadorTLS(t *testing.T, h env.HAProxy) {
+	haproxyBin := h.Path
 	dir := t.TempDir()
 	cfgFile := filepath.Join(dir, "sidecarize.yaml")
 	if err := os.WriteFile(cfgFile, []byte(ambassadorTLSConfig), 0o644); err != nil {

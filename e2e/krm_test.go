@@ -73,10 +73,11 @@ func TestPackage(t *testing.T) {
 		protos := map[string]bool{}
 		for _, p := range pods {
 			t.Run(p.Workload, func(t *testing.T) {
-				t.Parallel()
-				if err := simulate(t, p); err != nil {
-					t.Error(err)
-				}
+				eachHAProxy(t, func(t *testing.T, h env.HAProxy) {
+					if err := simulate(t, p, h); err != nil {
+						t.Error(err)
+					}
+				})
 			})
 			for _, c := range p.HAProxyContainers() {
 				_ = c

@@ -17,7 +17,8 @@ import (
 var sampleGlobs = []string{"e2e/testdata/sample/*.yaml"}
 
 // TestPodSim runs every HAProxy container of every generated output (and of
-// the suite's samples) in a simulated pod and exercises it.
+// the suite's samples) in a simulated pod and exercises it, on every HAProxy
+// version of the matrix.
 func TestPodSim(t *testing.T) {
 	pods := 0
 	for _, f := range outputsAndSamples(t) {
@@ -32,10 +33,11 @@ func TestPodSim(t *testing.T) {
 		for _, p := range ps {
 			pods++
 			t.Run(f+"/"+p.Workload, func(t *testing.T) {
-				t.Parallel()
-				if err := simulate(t, p); err != nil {
-					t.Error(err)
-				}
+				eachHAProxy(t, func(t *testing.T, h env.HAProxy) {
+					if err := simulate(t, p, h); err != nil {
+						t.Error(err)
+					}
+				})
 			})
 		}
 	}
@@ -44,12 +46,12 @@ func TestPodSim(t *testing.T) {
 	}
 }
 
-// simulate starts the pod, verifies it and returns the failures (logging the
-// passes).
-func simulate(t testing.TB, p *podsim.Pod) error {
+// simulate starts the pod with HAProxy h, verifies it and returns the
+// failures (logging the passes).
+func simulate(t testing.TB, p *podsim.Pod, h env.HAProxy) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	sim, err := podsim.Start(ctx, p, podsim.Options{})
+	sim, err := podsim.Start(ctx, p, podsim.Options{HAProxy: h.Path})
 	if err != nil {
 		return err
 	}
@@ -67,7 +69,7 @@ func simulate(t testing.TB, p *podsim.Pod) error {
 		for _, pr := range sim.Procs {
 			fmt.Fprintf(&logs, "--- %s (%q) output:\n%s\n", pr.Container, pr.Argv, pr.Output())
 		}
-		return fmt.Errorf("%s:\n  %s\n%s", p.Workload, strings.Join(fails, "\n  "), logs.String())
+		return fmt.Errorf("%s on HAProxy %s:\n  %s\n%s", p.Workload, h.Version, strings.Join(fails, "\n  "), logs.String())
 	}
 	return nil
 }

@@ -341,7 +341,7 @@ func TestSabotagePodSim(t *testing.T) {
 				}
 				var got error
 				for _, p := range pods {
-					if err := simulate(t, p); err != nil {
+					if err := simulate(t, p, newestHAProxy(t)); err != nil {
 						got = err
 					}
 				}

@@ -44,7 +44,7 @@ const tlsHost = "tls.e2e.example"
 // an app stand-in on the app port. Through each Service port retargeted to
 // the proxy, a verifying TLS client gets the app's response (HTTP, or bytes
 // echoed in tcp mode); TLS 1.1 is refused; the redirect port, if any, sends
-// plain HTTP to HTTPS.
+// plain HTTP to HTTPS. On every HAProxy version of the matrix.
 func TestTLSProxy(t *testing.T) {
 	files, err := filepath.Glob(filepath.Join(env.RepoRoot(), tlsGoldens))
 	if err != nil || len(files) == 0 {
@@ -69,13 +69,15 @@ func TestTLSProxy(t *testing.T) {
 					continue
 				}
 				rel, _ := filepath.Rel(env.RepoRoot(), f)
-				t.Run(rel+"/"+o.Kind()+"/"+o.Name(), func(t *testing.T) { runTLSPod(t, objs, o, c) })
+				t.Run(rel+"/"+o.Kind()+"/"+o.Name(), func(t *testing.T) {
+					eachHAProxy(t, func(t *testing.T, h env.HAProxy) { runTLSPod(t, objs, o, c, h) })
+				})
 			}
 		}
 	}
 }
 
-func runTLSPod(t *testing.T, objs []manifest.Object, w manifest.Object, proxy manifest.Container) {
+func runTLSPod(t *testing.T, objs []manifest.Object, w manifest.Object, proxy manifest.Container, h env.HAProxy) {
 	tmpl := w.PodTemplate()
 	ns, err := podsim.NewNetNS()
 	if err != nil {
@@ -175,11 +177,10 @@ func runTLSPod(t *testing.T, objs []manifest.Object, w manifest.Object, proxy ma
 
 	// The container's command with the mounted paths under the root.
 	argv := append(expStrings(manifest.Slice(proxy.M, "command")), expStrings(manifest.Slice(proxy.M, "args"))...)
-	bin, err := exec.LookPath("haproxy")
-	if err != nil || len(argv) == 0 || path.Base(argv[0]) != "haproxy" {
-		t.Fatalf("haproxy %v, command %q", err, argv)
+	if len(argv) == 0 || path.Base(argv[0]) != "haproxy" {
+		t.Fatalf("command %q does not run haproxy", argv)
 	}
-	argv[0] = bin
+	argv[0] = h.Path
 	for i, a := range argv {
 		for _, mp := range mounts {
 			if a == mp || strings.HasPrefix(a, mp+"/") {

@@ -56,10 +56,29 @@ stop_service() {
 # run by `make test` and `make e2e`: its runtime libraries.
 apt_install libssl3 libsqlite3-0 libyaml-0-2
 
+# The tests run every generated haproxy.cfg on Debian's HAProxy 2.6 (installed
+# here) and on 3.4 (not packaged: $HAPROXY34_BIN, else
+# shared/tools/haproxy-3.4.0/haproxy beside the checkout, as CI has it; its
+# runtime libraries are installed here).
+haproxy_deps() {
+  apt_install libssl3 libpcre2-8-0 libcrypt1
+  [ -n "${HAPROXY26_BIN:-}" ] || [ -x /usr/sbin/haproxy ] || apt_install haproxy
+  local h34=${HAPROXY34_BIN:-}
+  if [ -z "$h34" ]; then
+    for d in "$here/../../shared" "$here/../../../shared"; do
+      [ -x "$d/tools/haproxy-3.4.0/haproxy" ] && { h34=$(cd "$d/tools/haproxy-3.4.0" && pwd)/haproxy; break; }
+    done
+  fi
+  if [ -z "$h34" ] || [ ! -x "$h34" ]; then
+    echo "deps.sh: HAProxy 3.4 not found: set HAPROXY34_BIN (the tests fail without it in CI)" >&2
+    [ "${CI:-}" != true ] || exit 1
+  fi
+}
+
 case "$want" in
-  haproxy) command -v haproxy >/dev/null || apt_install haproxy ;;
+  haproxy) haproxy_deps ;;
   all)
-    command -v haproxy >/dev/null || apt_install haproxy
+    haproxy_deps
     # busybox: the logs pattern's tail engine runs busybox tail (its image).
     command -v busybox >/dev/null || apt_install busybox
     # ruby: its regex engine is Onigmo, fluent-bit's; the logs e2e test runs
@@ -83,7 +102,7 @@ case "$want" in
     if ! command -v kpt >/dev/null; then
       echo "deps.sh: kpt is not installed (it is not on the Go module proxy or in Debian); the KRM test needs it" >&2
     fi
-    echo "haproxy:  $(command -v haproxy)"
+    echo "haproxy:  ${HAPROXY26_BIN:-/usr/sbin/haproxy}"
     echo "promtool: $(command -v promtool)"
     echo "kpt:      $(command -v kpt || echo missing)"
     ;;

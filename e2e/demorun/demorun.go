@@ -10,7 +10,9 @@
 // It shows what the talk showed, one progress line per step: the frontend's
 // failures before the sidecars, the Prometheus metrics the sidecars export,
 // the circuit breaker tripping to the canned response, and recovering.
-// Needs root (network namespaces), haproxy, unshare and setpriv.
+// Needs root (network namespaces), haproxy, unshare and setpriv. HAProxy is
+// 3.4, the default image's branch, when it is there (see env.DemoHAProxy);
+// Options.HAProxy or $HAPROXY_BIN choose another.
 package demorun
 
 import (
@@ -50,6 +52,9 @@ type Options struct {
 	Out      io.Writer // progress (default os.Stdout)
 	// Views is the number of page views per step (default 20).
 	Views int
+	// HAProxy runs the sidecars (default env.DemoHAProxy: $HAPROXY_BIN,
+	// else 3.4 when it is there, else 2.6).
+	HAProxy env.HAProxy
 }
 
 // Report is what the run observed; the test checks it.
@@ -89,6 +94,15 @@ func Run(ctx context.Context, opt Options) (_ *Report, err error) {
 	if opt.Views == 0 {
 		opt.Views = 20
 	}
+	switch {
+	case opt.HAProxy.Path == "":
+		opt.HAProxy, err = env.DemoHAProxy()
+	case opt.HAProxy.Version == "":
+		opt.HAProxy, err = env.HAProxyAt(opt.HAProxy.Path)
+	}
+	if err != nil {
+		return nil, err
+	}
 	r := &Report{Metrics: map[string]float64{}}
 	d := &demo{opt: opt, rep: r, start: time.Now()}
 	defer d.stop()
@@ -112,7 +126,8 @@ func Run(ctx context.Context, opt Options) (_ *Report, err error) {
 	d.detail("api:      %s", containerList(apiPod))
 	d.detail("frontend: %s", containerList(fePod))
 
-	d.step(3, steps, "start the pods: HAProxy sidecars from the generated ConfigMaps, go-httpbin and the frontend in their place")
+	d.step(3, steps, "start the pods: HAProxy %s sidecars from the generated ConfigMaps, go-httpbin and the frontend in their place", opt.HAProxy.Version)
+	d.detail("haproxy:  %s", opt.HAProxy.Path)
 	if err := d.startAPI(ctx, apiPod, httpbin); err != nil {
 		return r, err
 	}
@@ -134,7 +149,7 @@ func Run(ctx context.Context, opt Options) (_ *Report, err error) {
 	d.detail("%d page views: %d failed with a 500 (the API's /unstable fails half the time)", r.InitialViews, r.InitialFailed)
 
 	d.step(5, steps, "v1 monitoring: Prometheus metrics from the API's HAProxy sidecar (GET :%d/metrics)", d.apiMetrics)
-	if err := d.scrape(ctx, d.api, "api", d.apiMetrics, "app"); err != nil {
+	if err := d.scrape(ctx, d.api, "api", d.apiMetrics, "app", false); err != nil {
 		return r, err
 	}
 	if err := d.logs(ctx); err != nil {
@@ -200,10 +215,10 @@ func Run(ctx context.Context, opt Options) (_ *Report, err error) {
 		return r, errors.New("the circuit did not close within 20s")
 	}
 	d.step(9, steps, "metrics from the frontend's sidecars: its monitor (:%d) and the ambassador (:%d; intercepted = canned responses)", d.feMetrics, d.ambMetrics)
-	if err := d.scrape(ctx, d.fe, "frontend", d.feMetrics, "app"); err != nil {
+	if err := d.scrape(ctx, d.fe, "frontend", d.feMetrics, "app", false); err != nil {
 		return r, err
 	}
-	if err := d.scrape(ctx, d.fe, "frontend-ambassador", d.ambMetrics, "api"); err != nil {
+	if err := d.scrape(ctx, d.fe, "frontend-ambassador", d.ambMetrics, "api", true); err != nil {
 		return r, err
 	}
 	d.printf("done in %.1fs\n", time.Since(d.start).Seconds())
@@ -333,7 +348,7 @@ func initialEnv(dir, workload, name string) (string, error) {
 
 // startAPI runs the api pod's sidecars with go-httpbin as the app.
 func (d *demo) startAPI(ctx context.Context, pod *podsim.Pod, httpbin string) (err error) {
-	if d.api, err = podsim.Start(ctx, pod, podsim.Options{}); err != nil {
+	if d.api, err = podsim.Start(ctx, pod, podsim.Options{HAProxy: d.opt.HAProxy.Path}); err != nil {
 		return fmt.Errorf("api pod: %w", err)
 	}
 	app, err := appPort(pod)
@@ -361,7 +376,7 @@ func (d *demo) startAPI(ctx context.Context, pod *podsim.Pod, httpbin string) (e
 // the app (v3's env), a second frontend with initial/'s env (no sidecars),
 // and the relay that stands in for the api Service.
 func (d *demo) startFrontend(ctx context.Context, pod *podsim.Pod, frontend, initialURL string) (err error) {
-	if d.fe, err = podsim.Start(ctx, pod, podsim.Options{}); err != nil {
+	if d.fe, err = podsim.Start(ctx, pod, podsim.Options{HAProxy: d.opt.HAProxy.Path}); err != nil {
 		return fmt.Errorf("frontend pod: %w", err)
 	}
 	// The api Service: the upstream the ambassador resolves through cluster
@@ -518,21 +533,27 @@ func (d *demo) apiCalls() int {
 }
 
 // scrape prints and records the request and response counters of one
-// HAProxy proxy.
-func (d *demo) scrape(ctx context.Context, s *podsim.Sim, name string, port int, proxy string) error {
+// HAProxy frontend and its backend ("be_" + the frontend's name: the proxy
+// label names the one or the other); the breaker's counters for an
+// ambassador.
+func (d *demo) scrape(ctx context.Context, s *podsim.Sim, name string, port int, frontend string, breaker bool) error {
 	ss, err := s.Scrape(ctx, port)
 	if err != nil {
 		return fmt.Errorf("%s metrics: %w", name, err)
 	}
-	want := map[string]bool{
-		"haproxy_frontend_http_requests_total":        true,
-		"haproxy_backend_http_responses_total":        true,
-		"haproxy_frontend_intercepted_requests_total": proxy != "app",
-		"haproxy_server_check_up_down_total":          proxy != "app",
+	backend := "be_" + frontend
+	want := map[string]string{ // metric -> proxy
+		"haproxy_frontend_http_requests_total": frontend,
+		"haproxy_backend_http_responses_total": backend,
+	}
+	if breaker {
+		want["haproxy_frontend_intercepted_requests_total"] = frontend
+		want["haproxy_server_check_up_down_total"] = backend
 	}
 	var lines []string
 	for _, x := range ss {
-		if !want[x.Name] || x.Labels["proxy"] != proxy {
+		proxy, ok := want[x.Name]
+		if !ok || x.Labels["proxy"] != proxy {
 			continue
 		}
 		if code := x.Labels["code"]; code != "" && code != "2xx" && code != "5xx" {
@@ -543,8 +564,10 @@ func (d *demo) scrape(ctx context.Context, s *podsim.Sim, name string, port int,
 			key += `,code="` + code + `"`
 		}
 		key += "}"
-		d.rep.Metrics[name+" "+key] += x.Value
-		lines = append(lines, key)
+		if _, seen := d.rep.Metrics[name+" "+key]; !seen {
+			lines = append(lines, key)
+		}
+		d.rep.Metrics[name+" "+key] += x.Value // summed over servers
 	}
 	sort.Strings(lines)
 	for _, l := range lines {

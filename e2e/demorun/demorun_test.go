@@ -15,13 +15,24 @@ import (
 // TestDemo runs `make demo`'s simulation on the committed v3 manifests and
 // checks what it claims: every step ran, the sidecars' metrics counted the
 // traffic, the breaker tripped to the canned response (the API untouched
-// meanwhile) and recovered, all in well under a minute.
+// meanwhile) and recovered, all in well under a minute — on every HAProxy
+// version of the matrix, one after the other (the timings are checked).
 func TestDemo(t *testing.T) {
+	hs, err := env.HAProxies()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range hs {
+		t.Run(h.Name(), func(t *testing.T) { testDemo(t, h) })
+	}
+}
+
+func testDemo(t *testing.T, h env.HAProxy) {
 	var out bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	start := time.Now()
-	r, err := Run(ctx, Options{Out: &out})
+	r, err := Run(ctx, Options{Out: &out, HAProxy: h})
 	took := time.Since(start)
 	t.Logf("output:\n%s", out.String())
 	if err != nil {
@@ -56,13 +67,13 @@ func TestDemo(t *testing.T) {
 	}
 	m := r.Metrics
 	for key, min := range map[string]float64{
-		`api haproxy_backend_http_responses_total{proxy="app",code="5xx"}`:                 float64(r.InitialFailed), // scraped after step 4
-		`api haproxy_frontend_http_requests_total{proxy="app"}`:                            float64(r.InitialViews),
-		`frontend haproxy_backend_http_responses_total{proxy="app",code="5xx"}`:            float64(r.V3Failed),
-		`frontend haproxy_frontend_http_requests_total{proxy="app"}`:                       float64(r.TrippedAfter + r.OpenViews),
-		`frontend-ambassador haproxy_backend_http_responses_total{proxy="api",code="5xx"}`: float64(r.V3Failed),
-		`frontend-ambassador haproxy_frontend_intercepted_requests_total{proxy="api"}`:     float64(r.OpenViews + 1),
-		`frontend-ambassador haproxy_server_check_up_down_total{proxy="api"}`:              1,
+		`api haproxy_backend_http_responses_total{proxy="be_app",code="5xx"}`:                 float64(r.InitialFailed), // scraped after step 4
+		`api haproxy_frontend_http_requests_total{proxy="app"}`:                               float64(r.InitialViews),
+		`frontend haproxy_backend_http_responses_total{proxy="be_app",code="5xx"}`:            float64(r.V3Failed),
+		`frontend haproxy_frontend_http_requests_total{proxy="app"}`:                          float64(r.TrippedAfter + r.OpenViews),
+		`frontend-ambassador haproxy_backend_http_responses_total{proxy="be_api",code="5xx"}`: float64(r.V3Failed),
+		`frontend-ambassador haproxy_frontend_intercepted_requests_total{proxy="api"}`:        float64(r.OpenViews + 1),
+		`frontend-ambassador haproxy_server_check_up_down_total{proxy="be_api"}`:              1,
 	} {
 		if m[key] < min {
 			t.Errorf("metric %s = %v, want >= %v", key, m[key], min)

@@ -17,20 +17,20 @@ frontend metrics
     http-request use-service prometheus-exporter if { path /metrics }
 frontend app # comment
     bind :9080 proto h2
-    default_backend app
+    default_backend be_app
 frontend raw
     mode tcp
     bind 0.0.0.0:9081
-    use_backend up
+    use_backend be_up
 frontend tls
     bind *:8443 ssl crt tls.crt alpn h2,http/1.1
-    default_backend app
+    default_backend be_app
 frontend redirect
     bind *:8080
     http-request redirect scheme https code 301
-backend app
+backend be_app
     server app 127.0.0.1:8080 proto h2
-backend up
+backend be_up
     mode tcp
     server-template up 4 "db.${NS-shop}.svc.cluster.local:5432" ssl resolvers cluster
 `)
@@ -62,7 +62,7 @@ func TestParseMetrics(t *testing.T) {
 # TYPE haproxy_frontend_http_requests_total counter
 haproxy_frontend_http_requests_total{proxy="app"} 3
 haproxy_frontend_http_requests_total{proxy="metrics"} 7
-haproxy_backend_http_responses_total{proxy="app",code="5xx"} 1
+haproxy_backend_http_responses_total{proxy="be_app",code="5xx"} 1
 haproxy_process_nbthread 2
 `))
 	if err != nil {

@@ -169,8 +169,14 @@ func Start(ctx context.Context, pod *Pod, opt Options) (_ *Sim, err error) {
 		return nil, err
 	}
 	for _, p := range procs {
-		if out, err := s.run(ctx, p, "-c"); err != nil {
+		out, err := s.run(ctx, p, "-c")
+		if err != nil {
 			return nil, fmt.Errorf("container %s: haproxy -c rejects the config: %v\n%s", p.Container, err, out)
+		}
+		// As in the pod (its user, its DNS), a generated config loads
+		// without a warning.
+		if w := warnings(out); len(w) > 0 {
+			return nil, fmt.Errorf("container %s: haproxy -c warns:\n%s", p.Container, strings.Join(w, "\n"))
 		}
 		cfg, err := s.Config(p)
 		if err != nil {
@@ -557,4 +563,15 @@ func startRelay(ns *NetNS, from, to int) (net.Listener, error) {
 		}
 	}()
 	return ln, nil
+}
+
+// warnings are HAProxy's [WARNING] lines in out.
+func warnings(out string) []string {
+	var w []string
+	for _, l := range strings.Split(out, "\n") {
+		if strings.Contains(l, "[WARNING]") {
+			w = append(w, l)
+		}
+	}
+	return w
 }

@@ -61,6 +61,6 @@ spec:
 	// Output:
 	// - {name: API_URL, value: "http://127.0.0.1:9001/quotes?limit=5"}
 	// bind 127.0.0.1:9001
-	// http-request return status 200 content-type "application/json" hdr x-sidecarize-circuit open string "{\"quotes\": []}" if { nbsrv(api) eq 0 }
+	// http-request return status 200 content-type "application/json" hdr x-sidecarize-circuit open string "{\"quotes\": []}" if { nbsrv(be_api) eq 0 }
 	// server-template api 4 "api.${POD_NAMESPACE-shop}.svc.cluster.local:80" maxconn 100 resolvers cluster check inter 2s rise 5 fall 3 observe layer7 error-limit 3 on-error mark-down
 }

@@ -11,8 +11,9 @@ import (
 )
 
 // DefaultImage is the current HAProxy LTS branch (3.4), official Alpine
-// image. The generated configs also run on 2.6 (Debian 12's), which the
-// tests use. Override with spec.images.haproxy (a digest pins it fully).
+// image. The generated configs load on it and on 2.6 (Debian 12's): the
+// tests run both (internal/golden's matrix, the e2e pod simulator).
+// Override with spec.images.haproxy (a digest pins it fully).
 const DefaultImage = "haproxy:3.4-alpine"
 
 // ConfigDir is where the official image reads its config.

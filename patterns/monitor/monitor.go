@@ -21,6 +21,15 @@ const (
 	MetricsPortName = transform.MonitorMetricsPortName
 )
 
+// The HAProxy proxies of the generated config, which name the `proxy` label
+// of its metrics: the frontend clients connect to, and the backend that
+// forwards to the app. Backends are "be_" + a name: HAProxy 3.3+ refuses a
+// backend named like a frontend, and no frontend name contains "_".
+const (
+	FrontendProxy = "app"
+	BackendProxy  = "be_app"
+)
+
 // Options of the monitor pattern.
 type Options struct {
 	// Port is the app container port to proxy, by name or number.
@@ -204,12 +213,15 @@ func (Pattern) Inject(w *transform.Workload, opts transform.Options) error {
 }
 
 // rules are the recording rules and the alert of seed 1 "v1", over HAProxy's
-// exporter metrics for the "app" proxy, selected by the scrape job.
+// exporter metrics, selected by the scrape job: requests on the "app"
+// frontend, responses and latency on its "be_app" backend (the proxy label
+// is the frontend's or the backend's name).
 func rules(w *transform.Workload, o *Options, job string) scrape.PrometheusRule {
-	sel := fmt.Sprintf(`job=%q,proxy="app"`, job)
+	sel := fmt.Sprintf(`job=%q`, job)
 	if w.Namespace != "" {
 		sel = fmt.Sprintf(`namespace=%q,`, w.Namespace) + sel
 	}
+	fe, be := sel+`,proxy="`+FrontendProxy+`"`, sel+`,proxy="`+BackendProxy+`"`
 	labels := map[string]string{"workload": w.Name}
 	if w.Namespace != "" {
 		labels["workload_namespace"] = w.Namespace
@@ -225,11 +237,11 @@ func rules(w *transform.Workload, o *Options, job string) scrape.PrometheusRule 
 			Name: "sidecarize." + w.ObjectName(),
 			Rules: []scrape.Rule{
 				{Record: "sidecarize:http_requests:rate5m", Labels: labels,
-					Expr: fmt.Sprintf(`sum(rate(haproxy_frontend_http_requests_total{%s}[5m]))`, sel)},
+					Expr: fmt.Sprintf(`sum(rate(haproxy_frontend_http_requests_total{%s}[5m]))`, fe)},
 				{Record: "sidecarize:http_errors:ratio_rate5m", Labels: labels,
-					Expr: fmt.Sprintf(`sum(rate(haproxy_backend_http_responses_total{%s,code="5xx"}[5m])) / sum(rate(haproxy_backend_http_responses_total{%s}[5m]))`, sel, sel)},
+					Expr: fmt.Sprintf(`sum(rate(haproxy_backend_http_responses_total{%s,code="5xx"}[5m])) / sum(rate(haproxy_backend_http_responses_total{%s}[5m]))`, be, be)},
 				{Record: "sidecarize:http_response_time_seconds:avg", Labels: labels,
-					Expr: fmt.Sprintf(`avg(haproxy_backend_response_time_average_seconds{%s})`, sel)},
+					Expr: fmt.Sprintf(`avg(haproxy_backend_response_time_average_seconds{%s})`, be)},
 				{Alert: "SidecarizeHighErrorRate",
 					Expr:   fmt.Sprintf(`sidecarize:http_errors:ratio_rate5m{%s} > %g`, ref, o.ErrorRatio),
 					For:    "5m",

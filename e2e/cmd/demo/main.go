@@ -18,6 +18,7 @@ func main() {
 	flag.StringVar(&opt.Dir, "dir", "", "the v3 manifests (default demo/productionise/v3)")
 	flag.StringVar(&opt.Initial, "initial", "", "the initial manifests (default demo/productionise/initial)")
 	flag.IntVar(&opt.Views, "views", 20, "page views per step")
+	flag.StringVar(&opt.HAProxy.Path, "haproxy", "", "the haproxy binary (default $HAPROXY_BIN, else HAProxy 3.4 when found, else 2.6)")
 	flag.Parse()
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer cancel()

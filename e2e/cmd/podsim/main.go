@@ -16,13 +16,15 @@ import (
 	"os"
 	"time"
 
+	"github.com/sidecarize/sidecarize/e2e/internal/env"
 	"github.com/sidecarize/sidecarize/e2e/podsim"
 )
 
 func main() {
 	verbose := flag.Bool("v", false, "print the HAProxy output of each pod")
+	haproxyBin := flag.String("haproxy", "", "the haproxy binary (default $HAPROXY_BIN, else HAProxy 3.4 when found, else 2.6)")
 	flag.Usage = func() {
-		fmt.Fprintln(os.Stderr, "usage: podsim [-v] FILE|-")
+		fmt.Fprintln(os.Stderr, "usage: podsim [-v] [-haproxy BIN] FILE|-")
 		flag.PrintDefaults()
 	}
 	flag.Parse()
@@ -50,10 +52,19 @@ func main() {
 		fmt.Fprintln(os.Stderr, "podsim: no workload with an HAProxy container")
 		os.Exit(2)
 	}
+	if *haproxyBin == "" {
+		h, err := env.DemoHAProxy()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "podsim:", err)
+			os.Exit(2)
+		}
+		*haproxyBin = h.Path
+		fmt.Printf("HAProxy %s: %s\n", h.Version, h.Path)
+	}
 	failed := 0
 	for _, p := range pods {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		sim, err := podsim.Start(ctx, p, podsim.Options{})
+		sim, err := podsim.Start(ctx, p, podsim.Options{HAProxy: *haproxyBin})
 		if err != nil {
 			fmt.Printf("FAIL %s: %v\n", p.Workload, err)
 			failed++
