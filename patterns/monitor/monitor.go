@@ -2,6 +2,7 @@ package monitor
 
 import (
 	"fmt"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -47,6 +48,9 @@ type Options struct {
 	Rules bool `json:"rules,omitempty" doc:"add a PrometheusRule with recording rules and a high-error-rate alert"`
 	// ErrorRatio is the alert threshold on the 5xx ratio.
 	ErrorRatio float64 `json:"errorRatio,omitempty" doc:"5xx ratio above which the alert fires"`
+	// AlertFor is how long the ratio stays above ErrorRatio before the
+	// alert fires (the rule's for:).
+	AlertFor string `json:"alertFor,omitempty" doc:"how long the 5xx ratio stays above errorRatio before the alert fires (the rule's for:)"`
 	// Timeout is HAProxy's client/server timeout.
 	Timeout string `json:"timeout,omitempty" doc:"client and server timeout"`
 	// MaxConnections caps concurrent connections.
@@ -64,6 +68,7 @@ func Default() *Options {
 		MetricsPath:    "/metrics",
 		Options:        scrape.Options{Scrape: scrape.Auto, Interval: "30s"},
 		ErrorRatio:     0.05,
+		AlertFor:       "5m",
 		Timeout:        "60s",
 		MaxConnections: 4096,
 	}
@@ -99,6 +104,13 @@ func (o *Options) Validate() error {
 		if o.ErrorRatio <= 0 || o.ErrorRatio >= 1 {
 			return fmt.Errorf("errorRatio: %v: must be between 0 and 1", o.ErrorRatio)
 		}
+	}
+	// Zero is Prometheus' "fire at once"; us is not a Prometheus unit.
+	if _, err := validate.Duration("alertFor", o.AlertFor); err != nil {
+		return err
+	}
+	if strings.HasSuffix(o.AlertFor, "us") {
+		return fmt.Errorf("alertFor: %q: Prometheus takes ms, s, m or h", o.AlertFor)
 	}
 	if _, err := validate.PositiveDuration("timeout", o.Timeout); err != nil {
 		return err
@@ -244,7 +256,7 @@ func rules(w *transform.Workload, o *Options, job string) scrape.PrometheusRule 
 					Expr: fmt.Sprintf(`avg(haproxy_backend_response_time_average_seconds{%s})`, be)},
 				{Alert: "SidecarizeHighErrorRate",
 					Expr:   fmt.Sprintf(`sidecarize:http_errors:ratio_rate5m{%s} > %g`, ref, o.ErrorRatio),
-					For:    "5m",
+					For:    o.AlertFor,
 					Labels: map[string]string{"severity": "warning"},
 					Annotations: map[string]string{
 						"summary":     fmt.Sprintf("%s: more than %g%% of responses are 5xx", w.Ref(), o.ErrorRatio*100),
