@@ -43,11 +43,13 @@ func IsHAProxy(c manifest.Container) bool {
 	return strings.HasPrefix(img, "haproxy")
 }
 
-// HAProxyContainers are the pod's HAProxy containers.
+// HAProxyContainers are the pod's HAProxy containers that sidecarize added
+// (all of them without a status): an app that is itself an HAProxy is an
+// app, stood in for like any other.
 func (p *Pod) HAProxyContainers() []manifest.Container {
 	var out []manifest.Container
 	for _, c := range p.Containers {
-		if IsHAProxy(c) {
+		if IsHAProxy(c) && (p.Status == nil || p.Injected(c)) {
 			out = append(out, c)
 		}
 	}
@@ -157,7 +159,8 @@ func Load(data []byte) ([]*Pod, error) {
 		}
 		labels := manifest.Map(tmpl, "metadata", "labels")
 		for _, s := range objs {
-			if s.Kind() != "Service" || s.NamespaceOr("default") != ns {
+			// An ExternalName Service routes to no pod, whatever its selector.
+			if s.Kind() != "Service" || s.NamespaceOr("default") != ns || manifest.Str(manifest.Map(s, "spec"), "type") == "ExternalName" {
 				continue
 			}
 			sel := manifest.Map(s, "spec", "selector")

@@ -163,7 +163,10 @@ func (s *Sim) Verify(ctx context.Context) []Result {
 		simulated[p.Container] = true
 	}
 	for _, svc := range s.Pod.Services {
-		viaProxy := false
+		// viaProxy: a port reaches the app through a proxy; touches: a port
+		// targets what sidecarize added or proxies (a Service for another
+		// port of the app, e.g. a gossip port, is none of its business).
+		viaProxy, touches := false, false
 		for _, sp := range manifest.Slice(svc, "spec", "ports") {
 			m, _ := sp.(map[string]any)
 			what := fmt.Sprintf("Service %s port %v (targetPort %v)", svc.Name(), m["port"], m["targetPort"])
@@ -175,6 +178,7 @@ func (s *Sim) Verify(ctx context.Context) []Result {
 				add(what, err)
 				continue
 			}
+			touches = touches || cp.Injected || fronted[cp.Port] || retargeted[cp.Port]
 			if cp.Injected && !simulated[cp.Container] {
 				// A proxy the simulator cannot run (not HAProxy, e.g. Envoy):
 				// exercise the next hop of its retarget chain instead.
@@ -206,7 +210,7 @@ func (s *Sim) Verify(ctx context.Context) []Result {
 			}
 			exercise(what, cp.Port, "tcp")
 		}
-		if len(retargeted) > 0 && !viaProxy {
+		if len(retargeted) > 0 && touches && !viaProxy {
 			add("Service "+svc.Name(), fmt.Errorf("selects a pod whose app sidecarize put behind proxy port(s) %v, but none of its ports reaches the app through one", keys(retargeted)))
 		}
 	}
