@@ -70,31 +70,13 @@ func expTool(t *testing.T, name string) string {
 	return p
 }
 
-// expPinned is an exporter built at the version its preset's image pins:
-// $envVar, else shared/tools/exporters/<file> beside the checkout (beside
-// the main worktree of a linked one). It must report that version.
+// expPinned is an exporter built at the version its preset's image pins
+// (env.Exporter: $envVar, else shared/tools/exporters/<file>).
 func expPinned(t *testing.T, envVar, file, version string) string {
 	t.Helper()
-	p := os.Getenv(envVar)
-	if p == "" {
-		root := env.RepoRoot()
-		cands := []string{filepath.Join(root, "..", "shared", "tools", "exporters", file)}
-		if out, err := exec.Command("git", "-C", root, "rev-parse", "--path-format=absolute", "--git-common-dir").Output(); err == nil {
-			cands = append(cands, filepath.Join(filepath.Dir(strings.TrimSpace(string(out))), "..", "shared", "tools", "exporters", file))
-		}
-		for _, c := range cands {
-			if _, err := os.Stat(c); err == nil {
-				p = c
-				break
-			}
-		}
-		if p == "" {
-			t.Fatalf("%s %s not found at %s: set %s", file, version, cands[0], envVar)
-		}
-	}
-	out, err := exec.Command(p, "--version").CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "version "+version+" ") {
-		t.Fatalf("%s --version: want %s (%v):\n%s", p, version, err, out)
+	p, err := env.Exporter(envVar, file, version)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return p
 }

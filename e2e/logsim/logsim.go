@@ -26,36 +26,9 @@ import (
 // BinPath is where the image keeps the binary (the adapter's command).
 const BinPath = "/fluent-bit/bin/fluent-bit"
 
-// tool is the binary's place beside the checkout.
-const tool = "shared/tools/fluent-bit-5.1.1/fluent-bit"
-
-// FluentBit is $FLUENT_BIT_BIN, else shared/tools/fluent-bit-5.1.1/
-// fluent-bit beside the checkout (beside the main worktree of a linked
-// one). It must report Fluent Bit 5.1 (the default image's minor).
-func FluentBit() (string, error) {
-	bin := os.Getenv("FLUENT_BIT_BIN")
-	if bin == "" {
-		root := env.RepoRoot()
-		cands := []string{filepath.Join(root, "..", tool)}
-		if out, err := exec.Command("git", "-C", root, "rev-parse", "--path-format=absolute", "--git-common-dir").Output(); err == nil {
-			cands = append(cands, filepath.Join(filepath.Dir(strings.TrimSpace(string(out))), "..", tool))
-		}
-		for _, c := range cands {
-			if _, err := os.Stat(c); err == nil {
-				bin = c
-				break
-			}
-		}
-		if bin == "" {
-			return "", fmt.Errorf("Fluent Bit 5.1.1 not found at %s: set FLUENT_BIT_BIN", cands[0])
-		}
-	}
-	out, err := exec.Command(bin, "--version").CombinedOutput()
-	if err != nil || !strings.HasPrefix(string(out), "Fluent Bit v5.1.") {
-		return "", fmt.Errorf("%s --version: want Fluent Bit v5.1.x (%v):\n%s", bin, err, out)
-	}
-	return bin, nil
-}
+// FluentBit is the binary to run (env.FluentBit: $FLUENT_BIT_BIN, else
+// shared/tools/fluent-bit-5.1.1 beside the checkout; a Fluent Bit 5.1).
+func FluentBit() (string, error) { return env.FluentBit() }
 
 // Pod is a pod template with a fluent-bit adapter.
 type Pod struct {
