@@ -4,7 +4,7 @@
 #
 # `all` also builds (once; cached by version in
 # ${SIDECARIZE_CACHE:-$HOME/.cache/sidecarize}/bin) kube-apiserver, kubectl,
-# etcd and kustomize from the Go module proxy: scripts/e2e/build-tools.sh.
+# etcd, kustomize and helm (v3 and v4) from the Go module proxy: scripts/e2e/build-tools.sh.
 set -euo pipefail
 # bash reads a script as it runs it: run from a private copy, so that editing
 # this file during the (long) first build cannot break the running one.
