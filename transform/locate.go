@@ -59,10 +59,14 @@ func isWorkloadKind(specs []FieldSpec, kind string) bool {
 }
 
 // podTemplate returns the pod template node (metadata + spec) at the spec's
-// path, or nil when the object does not have one yet. Every node on the
+// path, or nil when the object does not have one yet. The workload has a
+// name (generated objects are named after it); every node on the
 // way must be a mapping, and the template's metadata of the right shape
 // (see shape.go); otherwise the error names the field and its line.
 func podTemplate(obj *yaml.RNode, fs *FieldSpec) (*yaml.RNode, error) {
+	if scalarField(field(obj.YNode(), "metadata"), "name") == "" {
+		return nil, fmt.Errorf("metadata.name: required: the objects sidecarize adds are named after the workload")
+	}
 	if fs.Path == "" {
 		return obj, nil
 	}
