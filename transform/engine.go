@@ -295,7 +295,7 @@ func (e *Engine) plan(o *object, native bool, kv KubeVersion, apis APIVersions) 
 	n := o.node
 	tmpl, err := podTemplate(n, o.spec)
 	if err != nil {
-		return nil, &WorkloadError{Where: o.where, Workload: n.GetKind() + " " + n.GetName(), Err: err} // err names the field
+		return nil, &WorkloadError{Where: o.where, Workload: strings.TrimSpace(n.GetKind() + " " + n.GetName()), Err: err} // err names the field
 	}
 	w := &Workload{Kind: n.GetKind(), Name: n.GetName(), Namespace: n.GetNamespace(), Native: native, KubeVersion: kv, APIs: apis, obj: o}
 	p := &plan{obj: o, w: w, opts: map[string]Options{}}
