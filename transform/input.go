@@ -43,12 +43,30 @@ func podPorts(ps *corev1.PodSpec, field string) error {
 	return nil
 }
 
-// servicePorts checks a Service's ports and numeric target ports.
+// servicePorts checks a Service's ports and numeric target ports; a port
+// (number and protocol) or a port name given twice is an error, as the API
+// server has it: the engine finds ports by name or number.
 func servicePorts(s *corev1.Service) error {
+	numbers, names := map[string]int{}, map[string]int{}
 	for i, p := range s.Spec.Ports {
 		f := fmt.Sprintf("spec.ports[%d]", i)
 		if err := validate.Port(f+".port", int64(p.Port)); err != nil {
 			return err
+		}
+		proto := p.Protocol
+		if proto == "" {
+			proto = corev1.ProtocolTCP
+		}
+		key := fmt.Sprintf("%d/%s", p.Port, proto)
+		if j, ok := numbers[key]; ok {
+			return fmt.Errorf("%s.port: %s is also spec.ports[%d]", f, key, j)
+		}
+		numbers[key] = i
+		if p.Name != "" {
+			if j, ok := names[p.Name]; ok {
+				return fmt.Errorf("%s.name: %q is also the name of spec.ports[%d]", f, p.Name, j)
+			}
+			names[p.Name] = i
 		}
 		switch p.TargetPort.Type {
 		case intstr.Int:
