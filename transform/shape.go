@@ -310,7 +310,11 @@ func expandAliases(n *yaml.Node) error {
 				if c.Alias == nil {
 					return fmt.Errorf("alias *%s: no such anchor", c.Value)
 				}
-				if budget -= size(c.Alias, budget); budget < 0 {
+				k, err := size(c.Alias, budget, map[*yaml.Node]bool{c.Alias: true})
+				if err != nil {
+					return fmt.Errorf("alias *%s: %w", c.Value, err)
+				}
+				if budget -= k; budget < 0 {
 					return fmt.Errorf("aliases expand to more than %d nodes", maxExpanded)
 				}
 				cp := yaml.CopyYNode(c.Alias)
@@ -351,18 +355,28 @@ func clearAnchors(n *yaml.Node) {
 }
 
 // size counts the nodes of a tree, aliases as the nodes they stand for,
-// stopping past max.
-func size(n *yaml.Node, max int) int {
+// stopping past max; an alias inside the node it names (a cycle) is an
+// error. expanding holds the anchored nodes being counted.
+func size(n *yaml.Node, max int, expanding map[*yaml.Node]bool) (int, error) {
 	if n.Kind == yaml.AliasNode && n.Alias != nil {
-		return size(n.Alias, max)
+		if expanding[n.Alias] {
+			return 0, fmt.Errorf("the alias is inside the node it names")
+		}
+		expanding[n.Alias] = true
+		defer delete(expanding, n.Alias)
+		return size(n.Alias, max, expanding)
 	}
 	s := 1
 	for _, c := range n.Content {
-		if s += size(c, max-s); s > max {
-			return s
+		k, err := size(c, max-s, expanding)
+		if err != nil {
+			return 0, err
+		}
+		if s += k; s > max {
+			return s, nil
 		}
 	}
-	return s
+	return s, nil
 }
 
 // field returns the value of key in a mapping node, nil when absent or when
