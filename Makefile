@@ -4,7 +4,7 @@ FUZZTIME ?= 20s
 export GOTOOLCHAIN ?= local
 BIN := bin/sidecarize
 
-.PHONY: all build test e2e bench fuzz fuzz-long demo golden clean helm-plugin helm-plugin-archive image
+.PHONY: all build test e2e bench fuzz fuzz-long demo golden clean helm-plugin helm-plugin-archive image release-snapshot
 
 all: build
 
@@ -39,6 +39,26 @@ golden:
 e2e: build
 	scripts/deps.sh all
 	cd e2e && SIDECARIZE_BIN=$${SIDECARIZE_BIN:-$(CURDIR)/$(BIN)} $(GO) test -count=1 -timeout 30m ./...
+
+# The release build without publishing (slow: six cross builds, so not in
+# .ci/run): goreleaser v2.15.1 (built from the Go module proxy once) checks
+# .goreleaser.yaml, builds linux/darwin/windows ×
+# amd64/arm64 archives, checksums and the krew manifest into dist/release/, and
+# TestReleaseSnapshot verifies them (binary formats, sums, the krew manifest,
+# this platform's binary as `kubectl sidecarize`).
+GORELEASER_VERSION ?= v2.15.1
+GORELEASER ?= $(HOME)/.cache/sidecarize/goreleaser-$(GORELEASER_VERSION)/goreleaser
+$(GORELEASER):
+	GOBIN=$(dir $(GORELEASER)) $(GO) install github.com/goreleaser/goreleaser/v2@$(GORELEASER_VERSION)
+
+# It builds the committed HEAD, from a clone (whose origin remote gives
+# goreleaser the git state it stamps: commit and date).
+release-snapshot: $(GORELEASER)
+	rm -rf .cache/release dist/release
+	git clone --quiet . .cache/release
+	cd .cache/release && $(GORELEASER) check && $(GORELEASER) release --snapshot --clean
+	mkdir -p dist && mv .cache/release/dist dist/release
+	SIDECARIZE_RELEASE_DIST=$(CURDIR)/dist/release $(GO) test ./cli -run TestReleaseSnapshot -count=1 -v
 
 bench:
 	$(GO) build -o $(BIN) ./cmd/sidecarize

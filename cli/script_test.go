@@ -27,6 +27,9 @@ func TestMain(m *testing.M) {
 		// nocaps CMD ARGS... runs CMD without root's power to ignore file
 		// permissions (see nocaps).
 		"nocaps": nocaps,
+		// onlyroot CMD ARGS... runs CMD as root that cannot chown (see
+		// onlyroot).
+		"onlyroot": onlyroot,
 	})
 }
 
@@ -99,6 +102,32 @@ func nocaps() {
 			os.Exit(ee.ExitCode())
 		}
 		fmt.Fprintln(os.Stderr, "nocaps:", err)
+		os.Exit(2)
+	}
+}
+
+// onlyroot runs a command as root in a new user namespace where only root
+// is mapped: it may write root's files and directories, but files of other
+// users show as owned by the overflow uid, and it cannot chown anything to
+// them — as a non-root user cannot give a file away.
+func onlyroot() {
+	if len(os.Args) < 2 || os.Geteuid() != 0 {
+		fmt.Fprintln(os.Stderr, "usage (as root): onlyroot CMD ARGS...")
+		os.Exit(2)
+	}
+	cmd := exec.Command(os.Args[1], os.Args[2:]...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{
+		Cloneflags:  syscall.CLONE_NEWUSER,
+		UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 1}},
+		GidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 1}},
+	}
+	if err := cmd.Run(); err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			os.Exit(ee.ExitCode())
+		}
+		fmt.Fprintln(os.Stderr, "onlyroot:", err)
 		os.Exit(2)
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 )
 
 // Writing files (-o, -i) is all-or-nothing where the file system allows it:
@@ -101,8 +100,8 @@ func prepare(targets []*target) error {
 			key = abs
 		}
 		if fi != nil {
-			if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-				key = fmt.Sprintf("dev %d ino %d", st.Dev, st.Ino)
+			if id, ok := fileID(fi); ok {
+				key = id
 			}
 		}
 		if other, ok := seen[key]; ok {
@@ -245,15 +244,15 @@ func stage(t *target) (err error) {
 		// Keep the owner and group. Only when they differ from the new
 		// file's: chown needs privileges a user rewriting their own file
 		// does not have. Chown clears setuid/setgid, so it comes first.
-		want, _ := t.info.Sys().(*syscall.Stat_t)
 		fi, err := f.Stat()
 		if err != nil {
 			return err
 		}
-		got, _ := fi.Sys().(*syscall.Stat_t)
-		if want != nil && got != nil && (want.Uid != got.Uid || want.Gid != got.Gid) {
-			if err := f.Chown(int(want.Uid), int(want.Gid)); err != nil {
-				return fmt.Errorf("cannot keep its owner and group (uid %d, gid %d) on the new file: %w", want.Uid, want.Gid, err)
+		wantUID, wantGID, ok1 := owner(t.info)
+		gotUID, gotGID, ok2 := owner(fi)
+		if ok1 && ok2 && (wantUID != gotUID || wantGID != gotGID) {
+			if err := f.Chown(wantUID, wantGID); err != nil {
+				return fmt.Errorf("cannot keep its owner and group (uid %d, gid %d) on the new file: %w", wantUID, wantGID, err)
 			}
 		}
 	}
