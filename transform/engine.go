@@ -79,6 +79,7 @@ type summary struct {
 	edits                 []ServiceEdit
 	dropped               []string // Kind/namespace/name of generated objects to drop
 	owner                 string   // Kind/name, as generated objects' sidecarize.dev/owner
+	ownerRequired         bool     // the status is of a version whose objects all carry sidecarize.dev/owner
 	report                WorkloadReport
 	uninjected            bool // its injection was removed by this run
 	obj                   *object
@@ -128,7 +129,7 @@ func (e *Engine) processWorkload(o *object, specs []FieldSpec, byNS serviceIndex
 			return nil, w.failAt("uninject", err)
 		}
 		o.changed = true
-		sum.owner = p.old.owner
+		sum.owner, sum.ownerRequired = p.old.owner, p.old.Workload != ""
 		for _, r := range p.old.Objects {
 			sum.dropped = append(sum.dropped, r.Kind+"/"+w.Namespace+"/"+r.Name)
 		}

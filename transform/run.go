@@ -224,7 +224,7 @@ func (r *run) processWorkloads() {
 		sum.order = i
 		r.rep.Workloads = append(r.rep.Workloads, sum.report)
 		for _, ref := range sum.dropped {
-			claims[ref] = append(claims[ref], claim{owner: sum.owner, ref: sum.ref})
+			claims[ref] = append(claims[ref], claim{owner: sum.owner, ref: sum.ref, ownerRequired: sum.ownerRequired})
 		}
 	}
 	if len(r.errs) > 0 {

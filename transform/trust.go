@@ -197,6 +197,14 @@ func (w *Workload) trustStatus(st *Status, unknown []string, patterns []Pattern)
 			if c, seen := current[key]; seen {
 				v = c
 			}
+			if e.Set == nil && st.Workload != "" {
+				// Every status that records its workload also records the
+				// value of each edit: one without it was not written by
+				// sidecarize, and undoing it "by name" would remove the
+				// app's own env var or annotation.
+				warn("edits[%d]: %s %q records no value, although its status is of a version that records them: left alone", i, e.Op, editName(e))
+				continue
+			}
 			if e.Set != nil && (v == nil || *v != *e.Set) {
 				warn("edits[%d]: %s %q no longer has the value sidecarize set: left alone", i, e.Op, editName(e))
 				continue
@@ -268,6 +276,10 @@ func (w *Workload) trustStatus(st *Status, unknown []string, patterns []Pattern)
 		if !objectsOK {
 			break
 		}
+		if o.Kind != "" && !generatedKinds[o.Kind] {
+			warn("%s %q: sidecarize generates no %s: left alone", o.Kind, o.Name, o.Kind)
+			continue
+		}
 		if o.Kind == "" || o.Name == "" || !generatedFor(recorded, o.Name, t.Patterns) {
 			warn("%s %q is not named like an object generated for %s (%s-<pattern>): left alone", firstNonEmpty(o.Kind, "object"), o.Name, w.Ref(), recorded)
 			continue
@@ -276,6 +288,11 @@ func (w *Workload) trustStatus(st *Status, unknown []string, patterns []Pattern)
 	}
 	return t, nil
 }
+
+// generatedKinds are the kinds of object sidecarize generates (addObject
+// enforces it): a status that lists another kind, a Secret, is not
+// sidecarize's, and uninject must not drop that object.
+var generatedKinds = map[string]bool{"ConfigMap": true, "ServiceMonitor": true, "PodMonitor": true, "PrometheusRule": true, "Certificate": true}
 
 // schemeOf returns the pattern whose naming scheme name follows: prefix +
 // pattern, alone or followed by "-…"; "" when none.
@@ -336,6 +353,9 @@ func (w *Workload) ownerRef() string { return w.Kind + "/" + w.Name }
 type claim struct {
 	owner string // Kind/name of the workload
 	ref   string // "Deployment shop/api", for messages
+	// ownerRequired: the status records its workload, so the objects it
+	// generated carry sidecarize.dev/owner; one without it is not its.
+	ownerRequired bool
 }
 
 // claimObjects decides, for each generated object of the stream, whether it
@@ -358,6 +378,11 @@ func claimObjects(rep *Report, generated []*object, claims map[string][]claim, u
 		owner, hasOwner := n.GetAnnotations()[AnnotationOwner]
 		drop := false
 		for _, c := range cs {
+			if !hasOwner && c.ownerRequired {
+				rep.Warn(g.where, ref, "metadata.annotations",
+					fmt.Sprintf("has no %s, which every object generated for %s's status carries: left alone", AnnotationOwner, c.ref))
+				continue
+			}
 			if hasOwner && owner != c.owner {
 				rep.Warn(g.where, ref, "metadata.annotations["+AnnotationOwner+"]",
 					fmt.Sprintf("generated for %s, not for %s whose status lists it: left alone", owner, c.ref))

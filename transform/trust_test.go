@@ -198,6 +198,66 @@ func TestForgedStatus(t *testing.T) {
 		wantWarn(t, r, `ConfigMap "web-fake"`)
 	})
 
+	t.Run("a Secret named and labelled like a generated object", func(t *testing.T) {
+		s := injected(t, fakeEngine())
+		s.forge(t, "shop", "api", func(st map[string]any) {
+			st["objects"] = append(st["objects"].([]any), map[string]any{"kind": "Secret", "name": "api-fake-tls"})
+		})
+		sec, err := yaml.Parse("apiVersion: v1\nkind: Secret\nmetadata: {name: api-fake-tls, namespace: shop, labels: {app.kubernetes.io/managed-by: sidecarize}}\n")
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := run(t, uninject(), append(s, sec).bytes(t, nil))
+		if r.out.find(t, "Secret", "shop", "api-fake-tls") == nil {
+			t.Fatalf("a Secret was deleted by a forged status: sidecarize generates no Secret")
+		}
+		wantWarn(t, r, `sidecarize generates no Secret`)
+	})
+
+	t.Run("an object without the owner annotation of a status that records its workload", func(t *testing.T) {
+		s := injected(t, fakeEngine())
+		s.forge(t, "shop", "api", func(st map[string]any) {
+			st["objects"] = append(st["objects"].([]any), map[string]any{"kind": "ConfigMap", "name": "api-fake-mine"})
+		})
+		cm, err := yaml.Parse("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: api-fake-mine, namespace: shop, labels: {app.kubernetes.io/managed-by: sidecarize}}\ndata: {k: v}\n")
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := run(t, uninject(), append(s, cm).bytes(t, nil))
+		if r.out.find(t, "ConfigMap", "shop", "api-fake-mine") == nil {
+			t.Fatalf("a ConfigMap without sidecarize.dev/owner was deleted by a status that records its workload")
+		}
+		if r.out.find(t, "ConfigMap", "shop", "api-fake") != nil {
+			t.Errorf("api's own ConfigMap was not removed")
+		}
+		wantWarn(t, r, `has no sidecarize.dev/owner`)
+	})
+
+	t.Run("an env edit without its value in a status that records its workload", func(t *testing.T) {
+		s := injected(t, fakeEngine())
+		api := s.find(t, "Deployment", "shop", "api")
+		c, err := api.Pipe(yaml.Lookup("spec", "template", "spec", "containers"), yaml.MatchElement("name", "api"))
+		if err != nil || c == nil {
+			t.Fatal("no api container", err)
+		}
+		env, err := yaml.Parse("[{name: DB_URL, value: postgres://db}]")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.PipeE(yaml.SetField("env", env)); err != nil {
+			t.Fatal(err)
+		}
+		s.forge(t, "shop", "api", func(st map[string]any) {
+			edits, _ := st["edits"].([]any)
+			st["edits"] = append(edits, map[string]any{"op": "env", "container": "api", "name": "DB_URL"})
+		})
+		r := run(t, uninject(), s.bytes(t, nil))
+		if !strings.Contains(string(r.out.bytes(t, nil)), "postgres://db") {
+			t.Fatalf("the app's env var was removed by a forged edit that records no value:\n%s", r.out.bytes(t, nil))
+		}
+		wantWarn(t, r, `env "DB_URL" records no value`)
+	})
+
 	t.Run("owner annotation names another workload", func(t *testing.T) {
 		s := injected(t, fakeEngine())
 		cm := s.find(t, "ConfigMap", "shop", "api-fake")

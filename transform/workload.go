@@ -537,6 +537,9 @@ func (w *Workload) addObject(obj any) (*yaml.RNode, error) {
 	if err := w.checkScheme("object", n.GetName()); err != nil {
 		return nil, err
 	}
+	if !generatedKinds[n.GetKind()] {
+		return nil, fmt.Errorf("internal error: pattern %s generates a %s, a kind uninject does not trust (transform.generatedKinds)", w.pattern, n.GetKind())
+	}
 	if err := setMetaKey(n, "labels", LabelManagedBy, ManagedByValue); err != nil {
 		return nil, err
 	}
