@@ -242,7 +242,7 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 					"  kpt fn eval --exec ./sidecarize --fn-config sidecarize.yaml app/\n" +
 					"  kpt fn source app/ | sidecarize fn -p monitor",
 				Flags:        krmFlags(),
-				Action:       func(c *cli.Context) error { return runKRM(c, stdin, stdout) },
+				Action:       func(c *cli.Context) error { return runKRM(c, stdin, stdout, false) },
 				OnUsageError: usageErrs,
 			},
 			{
@@ -348,7 +348,7 @@ func runTransform(c *cli.Context, uninject bool) error {
 		if c.Bool("in-place") || c.String("output") != "" || c.Bool("check") || c.Bool("diff") {
 			return usageErr("a ResourceList on stdin is answered on stdout: -o, -i, --check and --diff do not apply")
 		}
-		return runKRM(c, bytes.NewReader(inputs[0].data), stdout)
+		return runKRM(c, bytes.NewReader(inputs[0].data), stdout, uninject)
 	}
 
 	all := patterns.All()

@@ -37,7 +37,8 @@ func isResourceList(data []byte) bool {
 //
 // The ResourceList is checked before anything runs: it must be the only
 // document on stdin, items a sequence of objects, functionConfig an object.
-func runKRM(c *cli.Context, in io.Reader, out io.Writer) error {
+// `sidecarize uninject` with a ResourceList on stdin uninjects its items.
+func runKRM(c *cli.Context, in io.Reader, out io.Writer, uninject bool) error {
 	data, err := io.ReadAll(in)
 	if err != nil {
 		return exitErr{exitError, err}
@@ -47,7 +48,7 @@ func runKRM(c *cli.Context, in io.Reader, out io.Writer) error {
 		return exitErr{exitError, err}
 	}
 	all := patterns.All()
-	e := &transform.Engine{Patterns: all, Version: version()}
+	e := &transform.Engine{Patterns: all, Uninject: uninject, Version: version()}
 	if err := setFlags(c, e, all); err != nil {
 		return err
 	}
