@@ -157,6 +157,12 @@ func Run(ctx context.Context, opt Options) (_ *Report, err error) {
 	}
 
 	d.step(6, steps, "v3: page views through the frontend's sidecars until the ambassador's circuit breaker trips")
+	// The ambassador starts with its server down until the first health
+	// checks pass (slow on a loaded machine): a view before that would be
+	// answered by the canned response with no failure behind it.
+	if err := d.waitServerUp(ctx, d.fe, d.ambMetrics, "be_api"); err != nil {
+		return r, err
+	}
 	tripped := false
 	var trippedAt time.Time
 	for i := 0; i < 300 && !tripped; i++ {
@@ -530,6 +536,30 @@ func (d *demo) view(ctx context.Context, port int) (string, string, error) {
 // apiCalls counts the /unstable requests in go-httpbin's log.
 func (d *demo) apiCalls() int {
 	return strings.Count(d.httpbinLog.String(), `"route":"/unstable"`)
+}
+
+// waitServerUp waits until the HAProxy backend on the metrics port has an
+// active server (haproxy_backend_active_servers >= 1).
+func (d *demo) waitServerUp(ctx context.Context, s *podsim.Sim, port int, backend string) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		ss, err := s.Scrape(ctx, port)
+		if err == nil {
+			for _, x := range ss {
+				if x.Name == "haproxy_backend_active_servers" && x.Labels["proxy"] == backend && x.Value >= 1 {
+					return nil
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("backend %s on :%d has no server up after 30s (last scrape error: %v)", backend, port, err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // scrape prints and records the request and response counters of one
