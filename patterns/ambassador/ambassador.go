@@ -3,7 +3,6 @@ package ambassador
 import (
 	"fmt"
 	"path"
-	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 
@@ -237,7 +236,7 @@ func configData(w *transform.Workload, ups []upstream, px Proxy) (cfgData, error
 		c := upCfg{
 			Name: u.Name, Upstream: u.Upstream.Upstream, Protocol: u.protocol, Mode: mode,
 			H2: u.protocol == "grpc", TLS: u.tls, DNS: !u.t.ip, LocalPort: u.LocalPort,
-			Addr: `"` + u.serverAddr(ns, px.ClusterDomain) + `"`, HostHeader: quote(u.hostHeader()),
+			Addr: `"` + u.serverAddr(ns, px.ClusterDomain) + `"`, HostHeader: u.hostHeader(),
 			SNI: u.sni, Timeout: u.Timeout, ConnectTimeout: u.ConnectTimeout,
 			CheckTimeout: u.CircuitBreaker.HealthCheck.Interval,
 			Retries:      *u.Retries, RetryOn: mode == "http" && *u.Retries > 0,
@@ -245,7 +244,7 @@ func configData(w *transform.Workload, ups []upstream, px Proxy) (cfgData, error
 			Slots:   u.Addresses,
 			Breaker: *u.CircuitBreaker.Enabled, Observe: "layer7",
 			ErrorLimit: u.CircuitBreaker.ConsecutiveErrors, Rise: u.rise(),
-			Interval: u.CircuitBreaker.HealthCheck.Interval, CheckPath: quote(u.CircuitBreaker.HealthCheck.Path),
+			Interval: u.CircuitBreaker.HealthCheck.Interval, CheckPath: u.CircuitBreaker.HealthCheck.Path,
 		}
 		if mode == "tcp" {
 			c.Observe = "layer4"
@@ -256,7 +255,7 @@ func configData(w *transform.Workload, ups []upstream, px Proxy) (cfgData, error
 		if u.tls {
 			c.CAFile = "@system-ca"
 			if u.CA != nil {
-				c.CAFile = quote(path.Join(CADir, u.Name, u.CA.Key))
+				c.CAFile = templates.Quote(path.Join(CADir, u.Name, u.CA.Key))
 			}
 		}
 		// The canned response is HTTP/1 or h2 content for HTTP clients; a
@@ -264,8 +263,8 @@ func configData(w *transform.Workload, ups []upstream, px Proxy) (cfgData, error
 		if u.protocol == "http" && *u.Fallback.Passthrough {
 			c.Fallback = true
 			c.Status = u.Fallback.Status
-			c.ContentType = quote(u.Fallback.ContentType)
-			c.Body = quote(u.Fallback.Body)
+			c.ContentType = u.Fallback.ContentType
+			c.Body = u.Fallback.Body
 		}
 		d.Resolvers = d.Resolvers || c.DNS
 		if !c.DNS {
@@ -275,32 +274,4 @@ func configData(w *transform.Workload, ups []upstream, px Proxy) (cfgData, error
 		d.Upstreams = append(d.Upstreams, c)
 	}
 	return d, nil
-}
-
-// quote makes s one HAProxy config word, literally: inside double quotes
-// HAProxy interprets backslash escapes and "$VAR" / "${VAR}", so \, " and $
-// are escaped and line breaks become \n, \r.
-func quote(s string) string {
-	var b strings.Builder
-	b.WriteByte('"')
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch c {
-		case '\\', '"':
-			b.WriteByte('\\')
-			b.WriteByte(c)
-		case '$':
-			b.WriteString(`\$`)
-		case '\n':
-			b.WriteString(`\n`)
-		case '\r':
-			b.WriteString(`\r`)
-		case '\t':
-			b.WriteString(`\t`)
-		default:
-			b.WriteByte(c)
-		}
-	}
-	b.WriteByte('"')
-	return b.String()
 }

@@ -154,7 +154,6 @@ type cfgData struct {
 	Timeout        string
 	ConnectTimeout string
 	MaxConnections int
-	LogLevel       string
 }
 
 // Inject implements transform.Pattern.
@@ -192,7 +191,7 @@ func (Pattern) Inject(w *transform.Workload, opts transform.Options) error {
 		Workload: w.Ref(), AppPort: port.ContainerPort, ProxyPort: o.ProxyPort,
 		MetricsPort: o.MetricsPort, MetricsPath: o.MetricsPath, Mode: mode,
 		H2: o.Protocol == "grpc" || o.Protocol == "http2", Timeout: o.Timeout,
-		ConnectTimeout: "5s", MaxConnections: o.MaxConnections, LogLevel: "info",
+		ConnectTimeout: "5s", MaxConnections: o.MaxConnections,
 	})
 	if err != nil {
 		return err

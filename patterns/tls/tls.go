@@ -215,6 +215,7 @@ type cfgData struct {
 	Ciphersuites   string
 	HSTS           int
 	Timeout        string
+	ConnectTimeout string
 	MaxConnections int
 }
 
@@ -257,7 +258,7 @@ func (Pattern) Inject(w *transform.Workload, opts transform.Options) error {
 		AppPort: backend, TLSPort: o.TLSPort, RedirectPort: o.RedirectPort, HTTPSPort: o.HTTPSPort,
 		MetricsPort: o.MetricsPort, MetricsPath: o.MetricsPath, Mode: o.Protocol,
 		MinVersion: o.MinVersion, Ciphers: ciphers, Ciphersuites: ciphersuites, HSTS: o.HSTS,
-		Timeout: o.Timeout, MaxConnections: o.MaxConnections,
+		Timeout: o.Timeout, ConnectTimeout: "5s", MaxConnections: o.MaxConnections,
 	})
 	if err != nil {
 		return err
