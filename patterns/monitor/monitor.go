@@ -101,7 +101,7 @@ func (o *Options) Validate() error {
 		if o.Scrape != scrape.Auto && o.Scrape != scrape.ServiceMonitor && o.Scrape != scrape.PodMonitor {
 			return fmt.Errorf("rules: need scrape auto, serviceMonitor or podMonitor (the rules select series by their job)")
 		}
-		if o.ErrorRatio <= 0 || o.ErrorRatio >= 1 {
+		if !(o.ErrorRatio > 0 && o.ErrorRatio < 1) { // NaN too
 			return fmt.Errorf("errorRatio: %v: must be between 0 and 1", o.ErrorRatio)
 		}
 	}

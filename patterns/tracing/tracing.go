@@ -159,7 +159,7 @@ func (o *Options) Validate() error {
 	default:
 		return fmt.Errorf("tracer: %q: must be zipkin or otlp", o.Tracer)
 	}
-	if o.SamplingPercent < 0 || o.SamplingPercent > 100 {
+	if !(o.SamplingPercent >= 0 && o.SamplingPercent <= 100) { // NaN too
 		return fmt.Errorf("samplingPercent: %v: must be between 0 and 100", o.SamplingPercent)
 	}
 	if _, err := envoyDuration(o.Timeout); err != nil {
