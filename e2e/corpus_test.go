@@ -91,9 +91,11 @@ func corpora(t *testing.T) []corpus {
 // input's, and every Service targetPort resolves in every pod it selects and
 // is admitted by every NetworkPolicy that admitted the port it replaced.
 func TestRealWorldCorpus(t *testing.T) {
-	haproxyBin, err := exec.LookPath("haproxy")
+	// Every generated haproxy.cfg is checked on each HAProxy of the matrix
+	// (Debian's 2.6 and the 3.4 the default image runs).
+	haproxies, err := env.HAProxies()
 	if err != nil {
-		t.Fatalf("haproxy: %v (scripts/deps.sh installs it)", err)
+		t.Fatal(err)
 	}
 	kustomize, err := env.Tool("KUSTOMIZE_BIN", "kustomize", "KUSTOMIZE_VERSION")
 	if err != nil {
@@ -109,7 +111,7 @@ func TestRealWorldCorpus(t *testing.T) {
 			for _, s := range co.streams {
 				t.Run(s.name, func(t *testing.T) {
 					in := corpusInput(t, dir, s, kustomize)
-					sum := checkCorpusStream(t, c, haproxyBin, in)
+					sum := checkCorpusStream(t, c, haproxies, in)
 					fmt.Printf("corpus %s %s: %s\n", co.module, s.name, sum)
 				})
 			}
@@ -157,7 +159,7 @@ type corpusReport struct {
 	}
 }
 
-func checkCorpusStream(t *testing.T, c *cluster.Cluster, haproxyBin string, in []byte) string {
+func checkCorpusStream(t *testing.T, c *cluster.Cluster, haproxies []env.HAProxy, in []byte) string {
 	t.Helper()
 	bin := sidecarizeBin(t)
 	run := func(stdin []byte, args ...string) (stdout, stderr []byte, code int) {
@@ -242,7 +244,7 @@ func checkCorpusStream(t *testing.T, c *cluster.Cluster, haproxyBin string, in [
 		}
 	}
 
-	// 5. Every generated haproxy.cfg passes haproxy -c.
+	// 5. Every generated haproxy.cfg passes haproxy -c on every version.
 	outObjs, err := manifest.Parse(out)
 	if err != nil {
 		t.Fatal(err)
@@ -261,8 +263,10 @@ func checkCorpusStream(t *testing.T, c *cluster.Cluster, haproxyBin string, in [
 		if err := os.WriteFile(f, []byte(cfg), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		if b, err := exec.Command(haproxyBin, "-c", "-f", f).CombinedOutput(); err != nil {
-			t.Errorf("haproxy -c %s/%s: %v\n%s", o.Namespace(), o.Name(), err, b)
+		for _, h := range haproxies {
+			if b, err := exec.Command(h.Path, "-c", "-f", f).CombinedOutput(); err != nil {
+				t.Errorf("%s -c %s/%s: %v\n%s", h.Name(), o.Namespace(), o.Name(), err, b)
+			}
 		}
 	}
 
