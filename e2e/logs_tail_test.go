@@ -85,7 +85,7 @@ func logsHasTailAdapter(data []byte) bool {
 			continue
 		}
 		for _, c := range manifest.Containers(tmpl) {
-			if cmd := logsStrings(manifest.Get(c.M, "command")); c.Name() == "logs-adapter" && len(cmd) > 0 && cmd[0] == "tail" {
+			if cmd := manifest.Strings(c.M, "command"); c.Name() == "logs-adapter" && len(cmd) > 0 && cmd[0] == "tail" {
 				return true
 			}
 		}
@@ -175,7 +175,7 @@ func logsTailRelay(t *testing.T, busybox string, out []byte) {
 	}
 
 	// The adapter's command, with its paths under its mounts rewritten.
-	argv := append(logsStrings(manifest.Get(adapter.M, "command")), logsStrings(manifest.Get(adapter.M, "args"))...)
+	argv := append(manifest.Strings(adapter.M, "command"), manifest.Strings(adapter.M, "args")...)
 	if len(argv) == 0 || argv[0] != "tail" {
 		t.Fatalf("adapter command %q does not run tail", argv)
 	}
@@ -191,7 +191,7 @@ func logsTailRelay(t *testing.T, busybox string, out []byte) {
 	cmd.Dir = "/"
 	cmd.Env = []string{"PATH=/usr/bin:/bin"}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	uid, gid := logsInt(manifest.Get(adapter.M, "securityContext", "runAsUser")), logsInt(manifest.Get(adapter.M, "securityContext", "runAsGroup"))
+	uid, gid := manifest.Int(adapter.M, "securityContext", "runAsUser"), manifest.Int(adapter.M, "securityContext", "runAsGroup")
 	if os.Geteuid() == 0 && uid > 0 {
 		// As in the pod: the adapter's user, reading files the app (root
 		// here) wrote world-readable.
@@ -325,25 +325,4 @@ func logsTailRelay(t *testing.T, busybox string, out []byte) {
 		t.Errorf("lines out of order")
 	}
 	t.Logf("%d lines relayed exactly once across 2 rotations (busybox tail as uid %d); tail said:\n%s", len(got), uid, stderr.String())
-}
-
-func logsStrings(v any) []string {
-	l, _ := v.([]any)
-	out := make([]string, 0, len(l))
-	for _, x := range l {
-		out = append(out, fmt.Sprint(x))
-	}
-	return out
-}
-
-func logsInt(v any) int {
-	switch x := v.(type) {
-	case float64:
-		return int(x)
-	case int:
-		return x
-	case int64:
-		return int(x)
-	}
-	return 0
 }

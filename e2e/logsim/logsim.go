@@ -118,7 +118,7 @@ func (p *Pod) WithConfig(cfg string) (*Pod, error) {
 
 // Argv is the adapter's command and args.
 func (p *Pod) Argv() []string {
-	return append(strs(manifest.Get(p.Adapter.M, "command")), strs(manifest.Get(p.Adapter.M, "args"))...)
+	return append(manifest.Strings(p.Adapter.M, "command"), manifest.Strings(p.Adapter.M, "args")...)
 }
 
 // Input is the config's (first) tail input.
@@ -183,9 +183,9 @@ func NewSandbox(root, bin string, p *Pod) (*Sandbox, error) {
 	s.Mounts = append(mounts, Mount{Host: bin, At: BinPath, RO: true})
 	sort.SliceStable(s.Mounts, func(i, j int) bool { return len(s.Mounts[i].At) < len(s.Mounts[j].At) })
 	a, tmpl := p.Adapter.M, p.Template
-	s.UID, s.GID = num(manifest.Get(a, "securityContext", "runAsUser")), num(manifest.Get(a, "securityContext", "runAsGroup"))
+	s.UID, s.GID = manifest.Int(a, "securityContext", "runAsUser"), manifest.Int(a, "securityContext", "runAsGroup")
 	if s.UID == 0 {
-		s.UID, s.GID = num(manifest.Get(tmpl, "spec", "securityContext", "runAsUser")), num(manifest.Get(tmpl, "spec", "securityContext", "runAsGroup"))
+		s.UID, s.GID = manifest.Int(tmpl, "spec", "securityContext", "runAsUser"), manifest.Int(tmpl, "spec", "securityContext", "runAsGroup")
 	}
 	if s.UID <= 0 || s.GID <= 0 {
 		return nil, fmt.Errorf("%s: the adapter declares no non-root runAsUser/runAsGroup", p.Workload)
@@ -349,25 +349,4 @@ func (s *Sandbox) Probe() error {
 		return fmt.Errorf("the sandbox is not the container's view (%v): got\n%s\nwant\n%s", err, out, strings.Join(want, "\n"))
 	}
 	return nil
-}
-
-func strs(v any) []string {
-	l, _ := v.([]any)
-	out := make([]string, 0, len(l))
-	for _, x := range l {
-		out = append(out, fmt.Sprint(x))
-	}
-	return out
-}
-
-func num(v any) int {
-	switch x := v.(type) {
-	case float64:
-		return int(x)
-	case int:
-		return x
-	case int64:
-		return int(x)
-	}
-	return 0
 }

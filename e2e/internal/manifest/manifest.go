@@ -111,6 +111,29 @@ func Str(m map[string]any, path ...string) string {
 	return v
 }
 
+// Strings returns a nested list with each item printed (a command, args).
+func Strings(m map[string]any, path ...string) []string {
+	l := Slice(m, path...)
+	out := make([]string, 0, len(l))
+	for _, x := range l {
+		out = append(out, fmt.Sprint(x))
+	}
+	return out
+}
+
+// Int returns a nested number as an int, or 0.
+func Int(m map[string]any, path ...string) int {
+	switch x := Get(m, path...).(type) {
+	case float64:
+		return int(x)
+	case int:
+		return x
+	case int64:
+		return int(x)
+	}
+	return 0
+}
+
 // PodTemplatePath is where a kind keeps its pod template (nil: none).
 func PodTemplatePath(kind string) []string {
 	switch kind {
