@@ -178,10 +178,22 @@ func (r *run) readServices() {
 		}
 		parsed[i], svcErrs[i] = s, err
 	})
+	seen := map[string]*service{}
 	for i, s := range parsed {
 		if svcErrs[i] != nil {
 			r.fail(svcErrs[i])
 		} else if s != nil {
+			// Two Services of one name in one file: kubectl applies the
+			// last over the first, so editing either one is wrong (and not
+			// idempotent). Across files (a directory of overlays, -i a b)
+			// the same name is common and allowed.
+			id := qualified(s.info.Namespace, s.info.Name)
+			key := s.obj.doc.Source + "\x00" + id
+			if first := seen[key]; first != nil {
+				r.fail(fmt.Errorf("%s: Service %s: metadata.name: the stream already has Service %s (%s); one object may appear once", s.obj.where, id, id, first.obj.where))
+				continue
+			}
+			seen[key] = s
 			r.svcs = append(r.svcs, s)
 			r.byNS.add(s)
 			for _, m := range s.warnings {
@@ -213,6 +225,7 @@ func (r *run) processWorkloads() {
 		r.sums[i], wErrs[i] = r.e.processWorkload(r.workloads[i], r.specs, r.byNS, r.native, r.kv, r.apis)
 	})
 	claims := map[string][]claim{}
+	seen := map[string]*summary{}
 	for i, sum := range r.sums {
 		if wErrs[i] != nil {
 			r.fail(wErrs[i])
@@ -220,6 +233,17 @@ func (r *run) processWorkloads() {
 		}
 		if sum == nil {
 			continue
+		}
+		// Two workloads of one kind and name in one file: their generated
+		// objects would share names, and kubectl applies the last over the
+		// first. (Across files, as with Services, it is allowed.)
+		if sum.injected || sum.uninjected {
+			id := sum.obj.doc.Source + "\x00" + sum.namespace + "/" + sum.owner
+			if first := seen[id]; first != nil {
+				r.fail(fmt.Errorf("%s: %s: metadata.name: the stream already has %s (%s); one object may appear once", sum.where, sum.ref, sum.ref, first.where))
+				continue
+			}
+			seen[id] = sum
 		}
 		sum.order = i
 		r.rep.Workloads = append(r.rep.Workloads, sum.report)
