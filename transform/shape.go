@@ -395,7 +395,7 @@ func field(n *yaml.Node, key string) *yaml.Node {
 
 // scalarField is the string value of key, "" unless it is a scalar.
 func scalarField(n *yaml.Node, key string) string {
-	if v := field(n, key); v != nil && v.Kind == yaml.ScalarNode {
+	if v := field(n, key); v != nil && v.Kind == yaml.ScalarNode && !isNull(v) {
 		return v.Value
 	}
 	return ""
