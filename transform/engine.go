@@ -1,6 +1,7 @@
 package transform
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"sort"
@@ -290,10 +291,25 @@ var otherMeshes = map[string]string{
 	"consul.hashicorp.com/connect-inject-status": "Consul",
 }
 
+// skipNameless: a workload without a name that mentions no sidecarize
+// annotation (a Job created with generateName, selected by a broad run) is
+// skipped; one that asks for injection fails in podTemplate.
+func skipNameless(o *object) bool {
+	if scalarField(field(o.node.YNode(), "metadata"), "name") != "" {
+		return false
+	}
+	return !bytes.Contains(o.doc.Raw, []byte("sidecarize.dev/"))
+}
+
 // plan decides what happens to one workload and layers its options:
 // defaults, then flags, then config rules, then annotations (docs/contract.md#configuration).
 func (e *Engine) plan(o *object, native bool, kv KubeVersion, apis APIVersions) (*plan, error) {
 	n := o.node
+	if skipNameless(o) {
+		w := &Workload{Kind: n.GetKind(), Namespace: n.GetNamespace(), obj: o}
+		w.warnings = append(w.warnings, "not injected: it has no metadata.name (generateName?), and the objects sidecarize adds are named after the workload")
+		return &plan{obj: o, w: w, opts: map[string]Options{}, reason: ReasonNoName}, nil
+	}
 	tmpl, err := podTemplate(n, o.spec)
 	if err != nil {
 		return nil, &WorkloadError{Where: o.where, Workload: strings.TrimSpace(n.GetKind() + " " + n.GetName()), Err: err} // err names the field

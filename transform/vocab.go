@@ -40,6 +40,11 @@ const (
 	// ReasonNoPodTemplate: the object's pod template field is absent
 	// (e.g. a CronJob without jobTemplate.spec.template).
 	ReasonNoPodTemplate Reason = "no_pod_template"
+	// ReasonNoName: the workload has no metadata.name (a Job created with
+	// generateName): the objects sidecarize adds are named after the
+	// workload, so it cannot be injected. An error when the workload asks
+	// for injection itself (a sidecarize.dev/ annotation).
+	ReasonNoName Reason = "no_name"
 	// ReasonNoPorts: a pattern that proxies a port found none declared and
 	// none configured (a SkipError reason).
 	ReasonNoPorts Reason = "no_ports"
@@ -65,7 +70,7 @@ const (
 // reasons lists every Reason, for tests and documentation.
 var reasons = []Reason{
 	ReasonNotSelected, ReasonOptedOut, ReasonNotInjected, ReasonAlreadyInjectedNotSelected,
-	ReasonNoPodTemplate, ReasonNoPorts, ReasonNoTCPPort, ReasonTLSPort, ReasonHostNetwork, ReasonSidecarExists,
+	ReasonNoPodTemplate, ReasonNoName, ReasonNoPorts, ReasonNoTCPPort, ReasonTLSPort, ReasonHostNetwork, ReasonSidecarExists,
 }
 
 // ServiceOp says what a ServiceEdit does.
