@@ -131,7 +131,7 @@ func (w *Workload) allocPort(option string, want int32) (int32, error) {
 // allocPortName picks a container port name that no container of the pod
 // uses: name, name2, … (IANA service names: at most 15 characters).
 func (w *Workload) allocPortName(name string) (string, error) {
-	ps, err := w.PodSpec()
+	ps, err := w.pod()
 	if err != nil {
 		return "", err
 	}
@@ -217,7 +217,7 @@ func (w *Workload) ServicePort(service, name string, port int32) (string, int32)
 // ports, probe ports, numeric Service targetPorts (the app listens there even
 // if it does not declare it) and ports reserved earlier in this run.
 func (w *Workload) usedPorts() (map[int32]string, error) {
-	ps, err := w.PodSpec()
+	ps, err := w.pod()
 	if err != nil {
 		return nil, err
 	}

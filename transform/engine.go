@@ -167,7 +167,7 @@ func (e *Engine) processWorkload(o *object, specs []FieldSpec, byNS serviceIndex
 	sum.report = wr
 	if w.spec != nil {
 		sum.portNames, sum.portNums = map[string]bool{}, map[int32]bool{}
-		if ps, err := w.PodSpec(); err == nil {
+		if ps, err := w.pod(); err == nil {
 			for _, c := range allContainers(ps) {
 				for _, cp := range c.Ports {
 					sum.portNums[cp.ContainerPort] = true
@@ -314,7 +314,7 @@ func (e *Engine) plan(o *object, native bool, kv KubeVersion, apis APIVersions) 
 	if err != nil {
 		return nil, &WorkloadError{Where: o.where, Workload: strings.TrimSpace(n.GetKind() + " " + n.GetName()), Err: err} // err names the field
 	}
-	w := &Workload{Kind: n.GetKind(), Name: n.GetName(), Namespace: n.GetNamespace(), Native: native, KubeVersion: kv, APIs: apis, obj: o}
+	w := &Workload{workload: &workload{Kind: n.GetKind(), Name: n.GetName(), Namespace: n.GetNamespace(), Native: native, KubeVersion: kv, APIs: apis, obj: o}}
 	p := &plan{obj: o, w: w, opts: map[string]Options{}}
 	if tmpl == nil {
 		p.reason = ReasonNoPodTemplate
@@ -427,8 +427,7 @@ func (e *Engine) plan(o *object, native bool, kv KubeVersion, apis APIVersions) 
 				continue
 			}
 			if !on[pat.Name()] {
-				w.pattern = pat.Name()
-				w.Warn("annotation %s is set but the pattern is not enabled on this workload", k)
+				w.scoped(pat.Name()).Warn("annotation %s is set but the pattern is not enabled on this workload", k)
 				continue
 			}
 			if err := SetOption(opts, rest, anns[k]); err != nil {
@@ -491,7 +490,7 @@ func patternNames(patterns []Pattern) []string {
 // config-hash annotations.
 func (e *Engine) inject(p *plan) error {
 	w := p.w
-	ps, err := w.PodSpec()
+	ps, err := w.pod()
 	if err != nil {
 		return err
 	}
@@ -528,14 +527,14 @@ func (e *Engine) inject(p *plan) error {
 	w.status = Status{Version: e.Version, Workload: w.ownerRef()}
 	w.explicit = p.explicit
 	for _, pat := range p.enabled {
-		w.pattern = pat.Name()
-		if err := pat.Inject(w, p.opts[pat.Name()]); err != nil {
+		pw := w.scoped(pat.Name())
+		if err := pat.Inject(pw, p.opts[pat.Name()]); err != nil {
 			var skip *SkipError
 			if errors.As(err, &skip) {
 				if p.named && (skip.Reason == ReasonNoTCPPort || skip.Reason == ReasonTLSPort) {
-					return w.Errorf("%s (%s)", skip.Message, skip.Reason)
+					return pw.Errorf("%s (%s)", skip.Message, skip.Reason)
 				}
-				w.Warn("not applied: %s (%s)", skip.Message, skip.Reason)
+				pw.Warn("not applied: %s (%s)", skip.Message, skip.Reason)
 				p.skipped = append(p.skipped, string(skip.Reason))
 				continue
 			}
@@ -543,11 +542,10 @@ func (e *Engine) inject(p *plan) error {
 			if errors.As(err, &we) {
 				return err
 			}
-			return w.Errorf("%v", err)
+			return pw.Errorf("%v", err)
 		}
 		w.status.Patterns = append(w.status.Patterns, pat.Name())
 	}
-	w.pattern = ""
 	if len(w.status.Patterns) == 0 {
 		return nil // every pattern skipped: the workload stays as it is
 	}

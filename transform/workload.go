@@ -13,10 +13,20 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
-// Workload is one object with a pod template, as patterns see it. Patterns
-// read it (PodSpec, Services, ResolvePort) and change it only through its
-// methods, which record every change in the status.
+// Workload is one pattern's handle on one object with a pod template. The
+// engine hands each pattern call its own handle, scoped to that pattern:
+// Warn, Errorf, ObjectName, EditService and the port allocations name it.
+// Patterns read the workload (PodSpec, a copy; Services, ResolvePort) and
+// change it only through the handle's methods, which record every change in
+// the status (docs/design.md#the-recorded-edit-model-exact-uninject).
 type Workload struct {
+	*workload
+	pattern string // the pattern this handle serves; "" for the engine's own
+}
+
+// workload is the state of one workload, shared by the handles of the
+// patterns applied to it in turn.
+type workload struct {
 	Kind, Name, Namespace string
 	// Native is true when helpers become native sidecars (docs/contract.md#native-sidecars).
 	Native bool
@@ -32,7 +42,6 @@ type Workload struct {
 	labels   map[string]string
 	images   map[string]string
 	services []ServiceInfo
-	pattern  string // the pattern being applied, for records and messages
 
 	status   Status
 	prev     *Status                    // the earlier run's status: its allocations are kept
@@ -41,7 +50,7 @@ type Workload struct {
 	reservedPorts  map[int32]bool
 	reservedNames  map[string]bool
 	renamedVolumes map[string]string // default volume name -> allocated
-	podSpec        *corev1.PodSpec   // cache of PodSpec()
+	podSpec        *corev1.PodSpec   // cache of pod(); edits keep it current or drop it
 	configs        []*yaml.RNode     // generated ConfigMaps, hashed into config-hash
 	warnings       []string
 }
@@ -55,8 +64,13 @@ type ServiceInfo struct {
 	Headless  bool
 }
 
+// scoped returns the handle a call of pattern uses.
+func (w *Workload) scoped(pattern string) *Workload {
+	return &Workload{workload: w.workload, pattern: pattern}
+}
+
 // Ref is "Deployment shop/api" (or "Deployment api" without a namespace).
-func (w *Workload) Ref() string { return w.Kind + " " + qualified(w.Namespace, w.Name) }
+func (w *workload) Ref() string { return w.Kind + " " + qualified(w.Namespace, w.Name) }
 
 // Errorf returns an error naming the document, the workload and the pattern.
 func (w *Workload) Errorf(format string, args ...any) error {
@@ -83,10 +97,20 @@ func (w *Workload) Image(component, def string) string {
 	return def
 }
 
-// PodSpec decodes the current pod spec (read-only snapshot). The decode is
-// cached; AddContainer and AddVolume keep the cache current and the other
-// mutators drop it.
+// PodSpec returns a copy of the current pod spec, decoded: changing it
+// changes nothing (the handle's methods do).
 func (w *Workload) PodSpec() (*corev1.PodSpec, error) {
+	ps, err := w.pod()
+	if err != nil {
+		return nil, err
+	}
+	return ps.DeepCopy(), nil
+}
+
+// pod decodes the current pod spec, for the engine's own reading. The decode
+// is cached; AddContainer and AddVolume keep the cache current and the other
+// edits drop it (dropPod).
+func (w *workload) pod() (*corev1.PodSpec, error) {
 	if w.podSpec != nil {
 		return w.podSpec, nil
 	}
@@ -111,7 +135,10 @@ func (w *Workload) PodSpec() (*corev1.PodSpec, error) {
 	return &ps, nil
 }
 
-func (w *Workload) fieldPath(rest string) string {
+// dropPod forgets the cached decode after an edit the cache does not follow.
+func (w *workload) dropPod() { w.podSpec = nil }
+
+func (w *workload) fieldPath(rest string) string {
 	fs := w.obj.spec
 	p := strings.ReplaceAll(fs.Path, "/", ".")
 	if p == "" {
@@ -131,7 +158,7 @@ func (w *Workload) FieldPath(rest string) string { return w.fieldPath("spec." + 
 // skipped with a reason (no_ports, no_tcp_port, tls_port). Injected
 // containers are not app ports.
 func (w *Workload) ResolvePort(ref string) (container string, port corev1.ContainerPort, err error) {
-	ps, err := w.PodSpec()
+	ps, err := w.pod()
 	if err != nil {
 		return "", port, err
 	}
@@ -211,7 +238,7 @@ func GeneratedName(parts ...string) string {
 // filled in where the pattern left them empty, and port and name collisions
 // with the pod are errors.
 func (w *Workload) AddContainer(c corev1.Container) error {
-	ps, err := w.PodSpec()
+	ps, err := w.pod()
 	if err != nil {
 		return err
 	}
@@ -331,7 +358,7 @@ func (w *Workload) appendTo(list string, n *yaml.RNode) error {
 
 // AddVolume adds a pod volume; a name already in use is an error.
 func (w *Workload) AddVolume(v corev1.Volume) error {
-	ps, err := w.PodSpec()
+	ps, err := w.pod()
 	if err != nil {
 		return err
 	}
@@ -363,7 +390,7 @@ func (w *Workload) AddVolume(v corev1.Volume) error {
 
 // Mount adds a volumeMount to one of the app's containers (recorded).
 func (w *Workload) Mount(container string, m corev1.VolumeMount) error {
-	w.podSpec = nil
+	w.dropPod()
 	if to, ok := w.renamedVolumes[m.Name]; ok {
 		m.Name = to
 	}
@@ -387,7 +414,7 @@ func (w *Workload) Mount(container string, m corev1.VolumeMount) error {
 
 // SetEnv sets the value of an app container's env var (recorded).
 func (w *Workload) SetEnv(container, name, value string) error {
-	w.podSpec = nil
+	w.dropPod()
 	c, err := w.container(container)
 	if err != nil {
 		return err
@@ -419,7 +446,7 @@ func (w *Workload) SetEnv(container, name, value string) error {
 
 // SetArg rewrites an app container's argument (args[i]) (recorded).
 func (w *Workload) SetArg(container string, i int, value string) error {
-	w.podSpec = nil
+	w.dropPod()
 	c, err := w.container(container)
 	if err != nil {
 		return err

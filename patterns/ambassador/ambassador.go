@@ -82,7 +82,7 @@ func (Pattern) Inject(w *transform.Workload, opts transform.Options) error {
 		return err
 	}
 
-	data, err := configData(w, ups, px)
+	data, err := configData(w.Ref(), w.Namespace, ups, px)
 	if err != nil {
 		return err
 	}
@@ -220,14 +220,13 @@ type cfgData struct {
 	Upstreams      []upCfg
 }
 
-func configData(w *transform.Workload, ups []upstream, px Proxy) (cfgData, error) {
+func configData(ref, ns string, ups []upstream, px Proxy) (cfgData, error) {
 	// serverAddr's names are validated host names: quoted as they are, so
 	// that HAProxy expands ${POD_NAMESPACE-...}.
-	ns := w.Namespace
 	if ns == "" {
 		ns = "default"
 	}
-	d := cfgData{Workload: w.Ref(), MetricsPort: px.MetricsPort, MetricsPath: px.MetricsPath, MaxConnections: 256}
+	d := cfgData{Workload: ref, MetricsPort: px.MetricsPort, MetricsPath: px.MetricsPath, MaxConnections: 256}
 	for _, u := range ups {
 		mode := "http"
 		if u.protocol == "tcp" {

@@ -258,7 +258,7 @@ func TestCAConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := configData(&transform.Workload{Kind: "Deployment", Name: "web", Namespace: "shop"}, ups, px)
+	d, err := configData("Deployment shop/web", "shop", ups, px)
 	if err != nil {
 		t.Fatal(err)
 	}
