@@ -306,7 +306,7 @@ func skipNameless(o *object) bool {
 func (e *Engine) plan(o *object, native bool, kv KubeVersion, apis APIVersions) (*plan, error) {
 	n := o.node
 	if skipNameless(o) {
-		w := &Workload{Kind: n.GetKind(), Namespace: n.GetNamespace(), obj: o}
+		w := &Workload{workload: &workload{Kind: n.GetKind(), Namespace: n.GetNamespace(), obj: o}}
 		w.warnings = append(w.warnings, "not injected: it has no metadata.name (generateName?), and the objects sidecarize adds are named after the workload")
 		return &plan{obj: o, w: w, opts: map[string]Options{}, reason: ReasonNoName}, nil
 	}
