@@ -138,7 +138,7 @@ func (s *service) undo(st *serviceStatus) error {
 	ports, _ := n.Pipe(yaml.Lookup("spec", "ports"))
 	if ports != nil {
 		for _, name := range st.Ports {
-			if why := s.addedPortDistrust(ports, name); why != "" {
+			if why := s.addedPortDistrust(ports, name, createdField(st.Created, "ports")); why != "" {
 				s.warnings = append(s.warnings, fmt.Sprintf("status: port %q %s: left alone", name, why))
 				continue
 			}
@@ -172,6 +172,11 @@ func (s *service) undo(st *serviceStatus) error {
 				if _, err := p.Pipe(yaml.Clear("name")); err != nil {
 					return err
 				}
+			}
+		}
+		if spec := n.Field("spec"); spec != nil {
+			if err := restoreShape(spec.Value, "ports", st.Created); err != nil {
+				return err
 			}
 		}
 	}
@@ -327,11 +332,12 @@ func (s *service) apply(edits []ServiceEdit, from string) error {
 				}
 			}
 			st := s.record()
-			if ports == nil {
-				if err := n.PipeE(yaml.LookupCreate(yaml.MappingNode, "spec"), yaml.SetField("ports", yaml.NewListRNode())); err != nil {
+			if ports == nil || len(ports.YNode().Content) == 0 {
+				// No ports yet (absent, null or []): the shape is recorded,
+				// so uninject may remove the only port and put it back.
+				if ports, err = s.openPorts(st); err != nil {
 					return err
 				}
-				ports, _ = n.Pipe(yaml.Lookup("spec", "ports"))
 			}
 			sp := corev1.ServicePort{Name: e.Name, Port: e.Port, TargetPort: intOrString(e.TargetPort), Protocol: corev1.ProtocolTCP}
 			pn, err := toRNode(sp)
@@ -373,6 +379,27 @@ func (s *service) apply(edits []ServiceEdit, from string) error {
 		}
 	}
 	return nil
+}
+
+// openPorts makes spec.ports a list sidecarize can append to, recording
+// its shape before (absent, null, []) in the status's Created list.
+func (s *service) openPorts(st *serviceStatus) (*yaml.RNode, error) {
+	spec, err := s.obj.node.Pipe(yaml.LookupCreate(yaml.MappingNode, "spec"))
+	if err != nil {
+		return nil, err
+	}
+	rec := "ports"
+	if f := spec.Field("ports"); f == nil {
+		if err := spec.PipeE(yaml.SetField("ports", yaml.NewListRNode())); err != nil {
+			return nil, err
+		}
+	} else if rec = nullToList(spec, "ports"); rec == "" {
+		rec = "ports=[]"
+	}
+	if !createdField(st.Created, "ports") {
+		st.Created = append(st.Created, rec)
+	}
+	return spec.Pipe(yaml.Lookup("ports"))
 }
 
 // createdField: is the shape of a field recorded in created?

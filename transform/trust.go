@@ -323,8 +323,10 @@ func generatedFor(workload, name string, patterns []string) bool {
 
 // addedPortDistrust says why a Service port its status lists as added by
 // sidecarize is not removed ("" when it is): sidecarize adds named ports
-// that target a helper's port by name, and never the Service's only port.
-func (s *service) addedPortDistrust(ports *yaml.RNode, name string) string {
+// that target a helper's port by name, and never the Service's only port —
+// unless the status records that the Service had no ports (portsCreated)
+// and the port targets one of the table's helper port names.
+func (s *service) addedPortDistrust(ports *yaml.RNode, name string, portsCreated bool) string {
 	var p *yaml.RNode
 	for _, c := range ports.Content() {
 		if rn := yaml.NewRNode(c); rn.Field("name") != nil && yaml.GetValue(rn.Field("name").Value) == name {
@@ -334,12 +336,28 @@ func (s *service) addedPortDistrust(ports *yaml.RNode, name string) string {
 	switch {
 	case p == nil:
 		return "is not in the Service"
-	case len(ports.Content()) == 1:
+	case len(ports.Content()) == 1 && !(portsCreated && targetsHelperPort(p)):
 		return "is the Service's only port"
 	case p.Field("targetPort") == nil || p.Field("targetPort").Value.YNode().ShortTag() == yaml.NodeTagInt:
 		return "does not target a container port by name, as the ports sidecarize adds do"
 	}
 	return ""
+}
+
+// targetsHelperPort: the port's targetPort is a default helper port name of
+// the table (DefaultNames), possibly with the allocator's number suffix.
+func targetsHelperPort(p *yaml.RNode) bool {
+	tp := p.Field("targetPort")
+	if tp == nil {
+		return false
+	}
+	v := strings.TrimRight(tp.Value.YNode().Value, "0123456789")
+	for _, n := range DefaultNames["portName"] {
+		if v == n {
+			return true
+		}
+	}
+	return false
 }
 
 // leftoverHint ends the error of a helper name already in use: usually a

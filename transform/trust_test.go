@@ -575,6 +575,16 @@ metadata:
 spec:
   selector: {app: single}
   ports: [{name: web, port: 80, targetPort: web}]
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: claimed
+  annotations:
+    sidecarize.dev/status: '{"ports":["web"],"created":["ports"]}'
+spec:
+  selector: {app: claimed}
+  ports: [{name: web, port: 80, targetPort: web}]
 `
 	e := fakeEngine()
 	e.Uninject = true
@@ -593,6 +603,11 @@ spec:
 	}
 	if got := names("single"); got != "web" {
 		t.Errorf("single ports: %s", got)
+	}
+	// "created ports" lets the only port go only when it targets a helper
+	// port of the table (mon-metrics, …): web is the app's.
+	if got := names("claimed"); got != "web" {
+		t.Errorf("claimed ports: %s", got)
 	}
 	w := warnings(rep)
 	for _, want := range []string{`port "http" does not target a container port by name`, `port "gone" is not in the Service`, `the name of port "grpc" is not one sidecarize gives`, `port "web" is the Service's only port`} {
