@@ -72,9 +72,8 @@ type ObjectRef struct {
 
 // Edit is one reversible change to the app's own containers or pod.
 type Edit struct {
-	// Op is "mount" (a volumeMount added), "env" (an env var value set),
-	// "arg" (an argument rewritten) or "annotation" (a pod annotation set).
-	Op        string `json:"op"`
+	// Op is EditMount, EditEnv, EditArg or EditAnnotation.
+	Op        EditOp `json:"op"`
 	Container string `json:"container,omitempty"`
 	Name      string `json:"name,omitempty"`
 	Index     int    `json:"index,omitempty"`

@@ -46,7 +46,7 @@ func uninjectWorkload(w *Workload, st *Status) error {
 }
 
 func undoEdit(w *Workload, e Edit) error {
-	if e.Op == "annotation" {
+	if e.Op == EditAnnotation {
 		if e.Old == nil {
 			return removeMetaKeys(w.tmpl, "annotations", []string{e.Name}, false)
 		}
@@ -57,9 +57,9 @@ func undoEdit(w *Workload, e Edit) error {
 		return err
 	}
 	switch e.Op {
-	case "mount":
+	case EditMount:
 		return removeFromList(c, "volumeMounts", e.Name, e.Created)
-	case "env":
+	case EditEnv:
 		if e.Old == nil {
 			return removeFromList(c, "env", e.Name, e.Created)
 		}
@@ -68,7 +68,7 @@ func undoEdit(w *Workload, e Edit) error {
 			return fmt.Errorf("container %q: env %s is gone", e.Container, e.Name)
 		}
 		return setScalar(env, "value", yaml.NewStringRNode(*e.Old))
-	case "arg":
+	case EditArg:
 		args := c.Field("args")
 		if args == nil || e.Index >= len(args.Value.YNode().Content) || e.Old == nil {
 			return fmt.Errorf("container %q: args[%d] is gone", e.Container, e.Index)

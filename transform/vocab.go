@@ -112,6 +112,22 @@ func AddLabel(service, key, value string) ServiceEdit {
 	return ServiceEdit{Op: OpLabel, Service: service, Key: key, Value: value}
 }
 
+// EditOp says what an Edit (a recorded change to the app's own containers
+// or pod) did.
+type EditOp string
+
+// The edits, made by the Workload methods named after them.
+const (
+	EditMount      EditOp = "mount"      // Mount: a volumeMount added
+	EditEnv        EditOp = "env"        // SetEnv: an env var's value set
+	EditArg        EditOp = "arg"        // SetArg: an argument rewritten
+	EditAnnotation EditOp = "annotation" // SetPodAnnotation: a pod annotation set
+)
+
+// editOps lists every EditOp; undoEdit and trustStatus handle each (a test
+// makes, trusts and undoes one edit of each).
+var editOps = []EditOp{EditMount, EditEnv, EditArg, EditAnnotation}
+
 // WorkloadError is an error about one workload. Its message names the
 // document, the workload, and (At) the pattern, field or step at fault:
 // "deploy.yaml[1]: Deployment shop/api: monitor: port 80: …". Front ends

@@ -60,6 +60,9 @@ func TestVocabularyListsAreComplete(t *testing.T) {
 	if d := cmp.Diff(declaredConsts(t, "ServiceOp"), sorted(serviceOps)); d != "" {
 		t.Errorf("serviceOps does not list every ServiceOp constant (-declared +listed):\n%s", d)
 	}
+	if d := cmp.Diff(declaredConsts(t, "EditOp"), sorted(editOps)); d != "" {
+		t.Errorf("editOps does not list every EditOp constant (-declared +listed):\n%s", d)
+	}
 	if d := cmp.Diff(declaredConsts(t, "Reason"), sorted(reasons)); d != "" {
 		t.Errorf("reasons does not list every Reason constant (-declared +listed):\n%s", d)
 	}

@@ -408,7 +408,7 @@ func (w *Workload) Mount(container string, m corev1.VolumeMount) error {
 			return err
 		}
 	}
-	w.status.Edits = append(w.status.Edits, Edit{Op: "mount", Container: container, Name: m.Name, Created: created})
+	w.status.Edits = append(w.status.Edits, Edit{Op: EditMount, Container: container, Name: m.Name, Created: created})
 	return c.Field("volumeMounts").Value.PipeE(yaml.Append(n.YNode()))
 }
 
@@ -440,7 +440,7 @@ func (w *Workload) SetEnv(container, name, value string) error {
 	} else if v := e.Field("value"); v != nil {
 		old = strPtr(v.Value.YNode().Value)
 	}
-	w.status.Edits = append(w.status.Edits, Edit{Op: "env", Container: container, Name: name, Old: old, Set: strPtr(value), Created: created})
+	w.status.Edits = append(w.status.Edits, Edit{Op: EditEnv, Container: container, Name: name, Old: old, Set: strPtr(value), Created: created})
 	return setScalar(e, "value", yaml.NewStringRNode(value))
 }
 
@@ -456,7 +456,7 @@ func (w *Workload) SetArg(container string, i int, value string) error {
 		return fmt.Errorf("container %q has no args[%d]", container, i)
 	}
 	node := args.Value.YNode().Content[i]
-	w.status.Edits = append(w.status.Edits, Edit{Op: "arg", Container: container, Index: i, Old: strPtr(node.Value), Set: strPtr(value)})
+	w.status.Edits = append(w.status.Edits, Edit{Op: EditArg, Container: container, Index: i, Old: strPtr(node.Value), Set: strPtr(value)})
 	// In place: the node keeps its quoting style and comments (the encoder
 	// quotes a plain scalar that needs it).
 	node.Value = value
@@ -470,7 +470,7 @@ func (w *Workload) SetPodAnnotation(key, value string) error {
 	if v, ok := w.tmpl.GetAnnotations()[key]; ok {
 		old = strPtr(v)
 	}
-	w.status.Edits = append(w.status.Edits, Edit{Op: "annotation", Name: key, Old: old, Set: strPtr(value)})
+	w.status.Edits = append(w.status.Edits, Edit{Op: EditAnnotation, Name: key, Old: old, Set: strPtr(value)})
 	return w.setTemplateAnnotation(key, value)
 }
 
