@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"sigs.k8s.io/yaml"
+
+	"github.com/sidecarize/sidecarize/internal/validate"
 )
 
 // SetOption sets one option from a string, as flags (--set monitor.port=http)
@@ -93,6 +95,9 @@ func setLeaf(v reflect.Value, value, name string) error {
 		v.SetBool(b)
 	case reflect.Int, reflect.Int32, reflect.Int64:
 		n, err := strconv.ParseInt(value, 10, v.Type().Bits())
+		if _, ferr := strconv.ParseFloat(value, 64); err != nil && ferr == nil {
+			return validate.NumberOutOfRange(name, strconv.Quote(value))
+		}
 		if err != nil {
 			return bad("a whole number")
 		}

@@ -169,6 +169,14 @@ func (s *service) undo(st *serviceStatus) error {
 					s.warnings = append(s.warnings, fmt.Sprintf("status: the name of port %q is not one sidecarize gives (port-<number>): left alone", name))
 					continue
 				}
+				if was, ok := st.NamedFrom[name]; ok && blankName(was) {
+					nf := p.Field("name").Value.YNode()
+					nf.Value, nf.Tag = was, yaml.NodeTagString
+					if was != "" {
+						nf.Tag = yaml.NodeTagNull
+					}
+					continue
+				}
 				if _, err := p.Pipe(yaml.Clear("name")); err != nil {
 					return err
 				}
@@ -238,14 +246,32 @@ func findServicePort(ports *yaml.RNode, key string) *yaml.RNode {
 }
 
 func servicePortKey(p *yaml.Node) string {
-	rn := yaml.NewRNode(p)
-	if n := rn.Field("name"); n != nil && n.Value.YNode().Value != "" {
-		return n.Value.YNode().Value
+	if name := servicePortName(p); name != "" {
+		return name
 	}
-	if n := rn.Field("port"); n != nil {
+	if n := yaml.NewRNode(p).Field("port"); n != nil {
 		return n.Value.YNode().Value
 	}
 	return ""
+}
+
+// servicePortName is a Service port's name; "" when it has none: absent,
+// "" or null (the API server reads all three as unnamed).
+func servicePortName(p *yaml.Node) string {
+	n := yaml.NewRNode(p).Field("name")
+	if n == nil || isNull(n.Value.YNode()) {
+		return ""
+	}
+	return n.Value.YNode().Value
+}
+
+// blankName: is v how a port's name field says "no name" ("" or null)?
+func blankName(v string) bool {
+	switch v {
+	case "", "null", "Null", "NULL", "~":
+		return true
+	}
+	return false
 }
 
 // portNode is an int node for numbers, a string node for names (named ports
@@ -352,12 +378,20 @@ func (s *service) apply(edits []ServiceEdit, from string) error {
 			// unnamed port is named port-<number> (recorded, restored by
 			// uninject).
 			for _, p := range ports.Content() {
-				rn := yaml.NewRNode(p)
-				if nf := rn.Field("name"); nf != nil && nf.Value.YNode().Value != "" {
+				if servicePortName(p) != "" {
 					continue
 				}
 				num := servicePortKey(p)
-				if err := rn.PipeE(yaml.SetField("name", yaml.NewStringRNode("port-"+num))); err != nil {
+				rn := yaml.NewRNode(p)
+				if nf := rn.Field("name"); nf != nil {
+					// name: "" or null: named in place, the blank kept
+					// for uninject.
+					if st.NamedFrom == nil {
+						st.NamedFrom = map[string]string{}
+					}
+					st.NamedFrom["port-"+num] = nf.Value.YNode().Value
+					nf.Value.YNode().Value, nf.Value.YNode().Tag = "port-"+num, yaml.NodeTagString
+				} else if err := rn.PipeE(yaml.SetField("name", yaml.NewStringRNode("port-"+num))); err != nil {
 					return err
 				}
 				st.Named = append(st.Named, "port-"+num)

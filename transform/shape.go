@@ -2,6 +2,8 @@ package transform
 
 import (
 	"fmt"
+	"math"
+	"strconv"
 	"strings"
 
 	"sigs.k8s.io/kustomize/kyaml/yaml"
@@ -45,6 +47,9 @@ func objectShape(where string, line0 int, n *yaml.Node) error {
 	if se := objectFields(n, ""); se != nil {
 		return shapeErr(where, n, se)
 	}
+	if se := kindFields(n); se != nil {
+		return shapeErr(where, n, se)
+	}
 	if kindOf(n) == "List" || strings.HasSuffix(kindOf(n), "List") && field(n, "items") != nil {
 		items := field(n, "items")
 		if items == nil || isNull(items) {
@@ -61,7 +66,19 @@ func objectShape(where string, line0 int, n *yaml.Node) error {
 			if se := objectFields(it, ""); se != nil {
 				return shapeErr(iw, it, se)
 			}
+			if se := kindFields(it); se != nil {
+				return shapeErr(iw, it, se)
+			}
 		}
+	}
+	return nil
+}
+
+// kindFields checks fields of the kinds the engine decodes whose values
+// a typed decode reports poorly.
+func kindFields(n *yaml.Node) *shapeError {
+	if kindOf(n) == "Service" {
+		return servicePortNumbers(n)
 	}
 	return nil
 }
@@ -100,7 +117,7 @@ func uniqueNames(spec *yaml.Node, path string) error {
 		if list == "volumes" {
 			seen = map[string]int{}
 		}
-		for _, item := range seq.Content {
+		for ci, item := range seq.Content {
 			if err := once(seen, scalarField(item, "name"), item, path+"."+list, "name"); err != nil {
 				return err
 			}
@@ -118,12 +135,56 @@ func uniqueNames(spec *yaml.Node, path string) error {
 			}
 			if ps := field(item, "ports"); ps != nil && ps.Kind == yaml.SequenceNode {
 				portNames := map[string]int{}
-				for _, p := range ps.Content {
+				for pi, p := range ps.Content {
 					if err := once(portNames, scalarField(p, "name"), p, where+".ports", "port name"); err != nil {
 						return err
 					}
+					if se := portNumbers(p, fmt.Sprintf("%s.%s[%d].ports[%d]", path, list, ci, pi), "containerPort", "hostPort"); se != nil {
+						return fmt.Errorf("%s: %s (line %d)", se.path, se.msg, se.line)
+					}
 				}
 			}
+		}
+	}
+	return nil
+}
+
+// portNumbers checks the number fields of a port entry: a number no
+// integer type holds (1e23, 99999999999999999999) or with a fraction is
+// not a port. (The typed decode would fail on it with a message that names
+// neither the entry nor the range; smaller numbers are checked there.)
+func portNumbers(entry *yaml.Node, path string, fields ...string) *shapeError {
+	for _, f := range fields {
+		v := field(entry, f)
+		if v == nil || v.Kind != yaml.ScalarNode || v.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0 {
+			continue
+		}
+		switch v.ShortTag() {
+		case yaml.NodeTagInt:
+			if _, err := strconv.ParseInt(v.Value, 0, 32); err == nil {
+				continue
+			}
+		case yaml.NodeTagFloat:
+			if x, err := strconv.ParseFloat(v.Value, 64); err == nil && x == math.Trunc(x) && math.Abs(x) < math.MaxInt32 {
+				continue
+			}
+		default:
+			continue
+		}
+		return &shapeError{path + "." + f, v.Line, v.Value + ": not a port (1 to 65535)"}
+	}
+	return nil
+}
+
+// servicePortNumbers checks a Service's spec.ports (see portNumbers).
+func servicePortNumbers(n *yaml.Node) *shapeError {
+	ps := field(field(n, "spec"), "ports")
+	if ps == nil || ps.Kind != yaml.SequenceNode {
+		return nil
+	}
+	for i, p := range ps.Content {
+		if se := portNumbers(p, fmt.Sprintf("spec.ports[%d]", i), "port", "targetPort", "nodePort"); se != nil {
+			return se
 		}
 	}
 	return nil
@@ -205,9 +266,35 @@ func metadataShape(n *yaml.Node, prefix string) *shapeError {
 			if v.Kind != yaml.ScalarNode {
 				return &shapeError{p + "." + k.Value, v.Line, "expected a string, got " + nodeKind(v)}
 			}
+			if what := notString(v); what != "" {
+				return &shapeError{fmt.Sprintf("%s[%q]", p, k.Value), v.Line,
+					fmt.Sprintf("expected a string, got %s %s: quote it (kubectl refuses %s value that is not a string)", what, v.Value, map[string]string{"labels": "a label", "annotations": "an annotation"}[f])}
+			}
 		}
 	}
 	return nil
+}
+
+// notString names the type kubectl's YAML reader (YAML 1.1) gives an
+// unquoted scalar that is not a string — "a number", "a boolean" (true, but
+// also yes, on, y …) — or "" for a string or null. Label and annotation
+// values must be strings: kubectl refuses the object.
+func notString(v *yaml.Node) string {
+	if v.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle|yaml.LiteralStyle|yaml.FoldedStyle|yaml.TaggedStyle) != 0 {
+		return ""
+	}
+	switch v.ShortTag() {
+	case yaml.NodeTagInt, yaml.NodeTagFloat:
+		return "a number"
+	case yaml.NodeTagBool:
+		return "a boolean"
+	case yaml.NodeTagString:
+		switch v.Value {
+		case "y", "Y", "yes", "Yes", "YES", "on", "On", "ON", "n", "N", "no", "No", "NO", "off", "Off", "OFF":
+			return "a boolean"
+		}
+	}
+	return ""
 }
 
 // checkKeys walks the tree: no key twice in a mapping, no merge keys, no

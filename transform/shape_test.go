@@ -1,9 +1,13 @@
 package transform_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	sigyaml "sigs.k8s.io/yaml"
 
 	"github.com/sidecarize/sidecarize/transform"
 )
@@ -137,5 +141,29 @@ func TestAliasBomb(t *testing.T) {
 	_, _, err := e.Process("f.yaml", []byte(b.String()))
 	if err == nil || !strings.Contains(err.Error(), "aliases expand to more than") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// TestAnnotationValueTypes: a label or annotation value that kubectl's YAML
+// reader (sigs.k8s.io/yaml, YAML 1.1) does not read as a string is an error
+// naming the annotation — exactly the values kubectl refuses, checked
+// against kubectl's own decoding into ObjectMeta.
+func TestAnnotationValueTypes(t *testing.T) {
+	values := []string{`9000`, `"9000"`, `'9000'`, `!!str 9000`, `1e23`, `0x1F`, `1.5`, `.inf`, `true`, `"true"`, `on`, `On`, `yes`, `y`, `n`, `off`, `NO`, `!!str on`, `null`, `~`, `""`, `plain text`, `2024-01-01`, `onward`, `|-
+      9000`}
+	for _, v := range values {
+		meta := "name: a\n  annotations:\n    example.com/note: " + v
+		doc := strings.Replace(deployment("{}", "{labels: {app: a}}"), "metadata: {}", "metadata:\n  "+meta, 1)
+		var obj struct {
+			Metadata metav1.ObjectMeta `json:"metadata"`
+		}
+		js, err := sigyaml.YAMLToJSON([]byte(doc)) // .inf is not JSON
+		kubectlRefuses := err != nil || json.Unmarshal(js, &obj) != nil
+		e := &transform.Engine{Patterns: []transform.Pattern{fakePattern{}}, Version: "test", Flags: transform.Flags{Patterns: []string{"fake"}}}
+		_, _, err = e.Process("f.yaml", []byte(doc))
+		refused := err != nil && strings.Contains(err.Error(), `metadata.annotations["example.com/note"]: expected a string`)
+		if refused != kubectlRefuses {
+			t.Errorf("value %s: kubectl refuses it: %v; sidecarize refuses it: %v (%v)", v, kubectlRefuses, refused, err)
+		}
 	}
 }

@@ -118,7 +118,10 @@ type serviceStatus struct {
 	Ports       []string   `json:"ports,omitempty"`
 	Labels      []string   `json:"labels,omitempty"`
 	Named       []string   `json:"named,omitempty"`
-	Created     []string   `json:"created,omitempty"`
+	// NamedFrom holds the blank name ("" or null) a port named here had,
+	// by the name given: uninject puts it back.
+	NamedFrom map[string]string `json:"namedFrom,omitempty"`
+	Created   []string          `json:"created,omitempty"`
 }
 
 type portOrig struct {

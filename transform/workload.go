@@ -11,6 +11,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
+
+	"github.com/sidecarize/sidecarize/internal/validate"
 )
 
 // Workload is one pattern's handle on one object with a pod template. The
@@ -163,6 +165,12 @@ func (w *Workload) ResolvePort(ref string) (container string, port corev1.Contai
 		return "", port, err
 	}
 	n, numErr := strconv.Atoi(ref)
+	if strings.TrimLeft(strings.TrimPrefix(ref, "-"), "0123456789") == "" && ref != "" && ref != "-" {
+		// A number (port names have a letter): a port, or an error.
+		if numErr != nil || validate.Port("", int64(n)) != nil {
+			return "", port, fmt.Errorf("port %q: not a port (1 to 65535)", ref)
+		}
+	}
 	var udp, tls []string
 	for _, c := range ps.Containers {
 		for _, p := range c.Ports {

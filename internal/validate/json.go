@@ -37,6 +37,10 @@ func CleanJSONError(err error) error {
 		if field == "" {
 			return fmt.Errorf("expected %s, got %s", te.Type, te.Value)
 		}
+		if num, ok := strings.CutPrefix(te.Value, "number "); ok && typeName(te.Type.String()) == "a number" {
+			// A number the field's type cannot hold (1e23, a fraction).
+			return NumberOutOfRange(field, num)
+		}
 		return fmt.Errorf("%s: expected %s, got %s", field, typeName(te.Type.String()), te.Value)
 	}
 	return fmt.Errorf("%s", msg)
@@ -59,4 +63,15 @@ func typeName(t string) string {
 		return "a mapping (" + t[i+1:] + ")"
 	}
 	return t
+}
+
+// NumberOutOfRange is the error for a number an integer field cannot hold
+// (too large, or with a fraction): a port's (the field's last name ends in
+// "port") says the range, as Port does.
+func NumberOutOfRange(field, num string) error {
+	last := field[strings.LastIndexAny(field, ".]")+1:]
+	if strings.HasSuffix(strings.ToLower(last), "port") {
+		return fail(field, "%s: not a port (1 to 65535)", num)
+	}
+	return fail(field, "%s: expected a whole number within range", num)
 }
