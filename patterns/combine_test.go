@@ -3,6 +3,7 @@ package patterns_test
 import (
 	"bytes"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 
@@ -219,5 +220,106 @@ spec:
 	}
 	if !strings.Contains(string(out), "kind: PodMonitor") || !strings.Contains(string(out), "tier: front") {
 		t.Errorf("no PodMonitor selecting the aliased labels:\n%s", out)
+	}
+}
+
+// kubectlObjects reads a stream as kubectl does (sigs.k8s.io/yaml: aliases
+// and merge keys resolved, YAML 1.1), one generic object per document.
+func kubectlObjects(t *testing.T, stream []byte) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	for _, doc := range strings.Split("\n"+string(stream), "\n---\n") {
+		var obj map[string]any
+		if err := sigyaml.Unmarshal([]byte(doc), &obj); err != nil {
+			t.Fatalf("kubectl's reader: %v\n%s", err, doc)
+		}
+		if obj != nil {
+			out = append(out, obj)
+		}
+	}
+	return out
+}
+
+// Merge keys (<<) read as kubectl reads them: the pod labels that only a
+// merge key gives select the Service, edits do not reach the mappings the
+// merge keys share, and — read by kubectl's own reader, independently of
+// the golden's comparison — uninject gives back the objects of the input
+// and a second run changes nothing (testdata/merge-keys).
+func TestMergeKeys(t *testing.T) {
+	in, err := os.ReadFile("../testdata/merge-keys/input.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &transform.Engine{Patterns: patterns.All(), Version: "test", Flags: transform.Flags{Patterns: []string{"monitor"}}}
+	out, rep, err := e.Process("input.yaml", in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Workloads) != 1 || rep.Workloads[0].Action != transform.ActionInjected {
+		t.Fatalf("not injected: %+v", rep.Workloads)
+	}
+	var dep, svc map[string]any
+	for _, o := range kubectlObjects(t, out) {
+		switch o["kind"] {
+		case "Deployment":
+			dep = o
+		case "Service":
+			svc = o
+		}
+	}
+	get := func(m map[string]any, path ...string) any {
+		var v any = m
+		for _, p := range path {
+			v = v.(map[string]any)[p]
+		}
+		return v
+	}
+	labels := get(dep, "spec", "template", "metadata", "labels").(map[string]any)
+	if labels["app"] != "web" || labels["tier"] != "front" || labels["track"] != "stable" {
+		t.Errorf("pod labels: %v", labels)
+	}
+	podAnns := get(dep, "spec", "template", "metadata", "annotations").(map[string]any)
+	if podAnns["team"] != "shop" || podAnns["owner"] != "web-team" || podAnns["prometheus.io/port"] == nil {
+		t.Errorf("pod annotations: %v", podAnns)
+	}
+	if _, ok := podAnns[transform.AnnotationStatus]; ok {
+		t.Errorf("the workload's status reached the pod annotations: %v", podAnns)
+	}
+	anns := get(dep, "metadata", "annotations").(map[string]any)
+	if _, ok := anns["prometheus.io/port"]; ok || anns["team"] != "shop" || anns["owner"] != nil {
+		t.Errorf("the pod's annotations reached the workload's: %v", anns)
+	}
+	if sel := get(dep, "spec", "selector", "matchLabels").(map[string]any); len(sel) != 2 {
+		t.Errorf("selector: %v", sel)
+	}
+	var names []string
+	for _, c := range get(dep, "spec", "template", "spec", "containers").([]any) {
+		c := c.(map[string]any)
+		names = append(names, c["name"].(string))
+		if c["image"] != "nginx:1.27" {
+			t.Errorf("container %v: image %v", c["name"], c["image"])
+		}
+	}
+	if fmt.Sprint(names) != "[web admin]" {
+		t.Errorf("containers: %v", names)
+	}
+	if tp := get(svc, "spec", "ports").([]any)[0].(map[string]any)["targetPort"]; tp != "mon-proxy" {
+		t.Errorf("Service not retargeted: targetPort %v", tp)
+	}
+	if sel := get(svc, "spec", "selector").(map[string]any); len(sel) != 2 {
+		t.Errorf("Service selector: %v", sel)
+	}
+
+	again, _, err := e.Process("out.yaml", out)
+	if err != nil || !bytes.Equal(again, out) {
+		t.Errorf("second run: %v\n%s", err, cmp.Diff(string(out), string(again)))
+	}
+	un := &transform.Engine{Patterns: patterns.All(), Version: "test", Uninject: true}
+	restored, _, err := un.Process("out.yaml", out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(kubectlObjects(t, in), kubectlObjects(t, restored)); d != "" {
+		t.Errorf("uninject does not give back the input as kubectl reads it (-input +uninjected):\n%s", d)
 	}
 }

@@ -20,9 +20,10 @@ import (
 //
 // The same pass refuses what the API server's strict decoding refuses and
 // the engine could get wrong: a key given twice (kubectl keeps the last, the
-// engine would edit the first), and merge keys (<<), which kyaml's getters
-// do not follow. Aliases (*x) are expanded in place, so an edit never lands
-// in a node shared with another part of the document.
+// engine would edit the first). Aliases (*x) are expanded in place, so an
+// edit never lands in a node shared with another part of the document, and
+// merge keys (<<), which kyaml's getters do not follow, are replaced by the
+// fields they merge, as kubectl reads them.
 
 // shapeError is a wrong shape at a field path.
 type shapeError struct {
@@ -42,6 +43,9 @@ func objectShape(where string, line0 int, n *yaml.Node) error {
 		return fmt.Errorf("%s: %w", where, err)
 	}
 	if se := checkKeys(n, ""); se != nil {
+		return shapeErr(where, n, se)
+	}
+	if se := resolveMerges(n, ""); se != nil {
 		return shapeErr(where, n, se)
 	}
 	if se := objectFields(n, ""); se != nil {
@@ -311,9 +315,6 @@ func checkKeys(n *yaml.Node, path string) *shapeError {
 			if k.Kind != yaml.ScalarNode {
 				continue // not a Kubernetes field; passed through as it is
 			}
-			if k.Value == "<<" && k.Tag == "!!merge" {
-				return &shapeError{join(path, k.Value), k.Line, "merge keys (<<) are not supported: write the fields out"}
-			}
 			var prev *yaml.Node
 			if len(n.Content) <= 32 {
 				for j := 0; j < i; j += 2 {
@@ -376,6 +377,95 @@ func shiftLines(n *yaml.Node, by int) {
 	for _, c := range n.Content {
 		shiftLines(c, by)
 	}
+}
+
+// ResolveAnchors expands the aliases and merge keys of a parsed document in
+// place, as the engine does before it reads a document: the tree that
+// results is what kubectl reads (tests compare documents so).
+func ResolveAnchors(n *yaml.Node) error {
+	if err := expandAliases(n); err != nil {
+		return err
+	}
+	if se := resolveMerges(n, ""); se != nil {
+		return fmt.Errorf("%s: %s (line %d)", orRoot(se.path), se.msg, se.line)
+	}
+	return nil
+}
+
+// isMergeKey: is k a merge key (a plain <<, not a quoted "<<" string)?
+func isMergeKey(k *yaml.Node) bool {
+	return k.Kind == yaml.ScalarNode && k.Value == "<<" && k.Tag == "!!merge"
+}
+
+// resolveMerges replaces every merge key (<<: *base, <<: [*a, *b], <<: {…})
+// by the fields it merges, in place, as kubectl's reader (sigs.k8s.io/yaml)
+// does: the mapping's own fields win over merged ones, and of several merged
+// mappings the first that has a field gives it. Aliases are already
+// expanded, so the merged nodes are copies. A field written before the merge
+// key that also merges it is an error: kubectl then applies the merged value,
+// while YAML 1.2 readers (kustomize, yq) keep the written one.
+func resolveMerges(n *yaml.Node, path string) *shapeError {
+	for i, c := range n.Content {
+		p := path
+		if n.Kind == yaml.MappingNode && i%2 == 1 {
+			p = join(path, n.Content[i-1].Value)
+		} else if n.Kind == yaml.SequenceNode {
+			p = fmt.Sprintf("%s[%d]", path, i)
+		}
+		if se := resolveMerges(c, p); se != nil {
+			return se
+		}
+	}
+	if n.Kind != yaml.MappingNode {
+		return nil
+	}
+	own := map[string]int{} // the mapping's own fields, by position
+	merges := false
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if k := n.Content[i]; isMergeKey(k) {
+			merges = true
+		} else if k.Kind == yaml.ScalarNode {
+			own[k.Value] = i
+		}
+	}
+	if !merges {
+		return nil
+	}
+	out := make([]*yaml.Node, 0, len(n.Content))
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if !isMergeKey(k) {
+			out = append(out, k, v)
+			continue
+		}
+		sources := []*yaml.Node{v}
+		if v.Kind == yaml.SequenceNode {
+			sources = v.Content
+		}
+		taken := map[string]bool{}
+		for _, src := range sources {
+			if src.Kind != yaml.MappingNode {
+				return &shapeError{join(path, "<<"), src.Line, "a merge key takes a mapping or a list of mappings, got " + nodeKind(src)}
+			}
+			for j := 0; j+1 < len(src.Content); j += 2 {
+				sk := src.Content[j]
+				if taken[sk.Value] {
+					continue
+				}
+				taken[sk.Value] = true
+				if at, ok := own[sk.Value]; ok {
+					if at < i {
+						return &shapeError{join(path, sk.Value), n.Content[at].Line,
+							fmt.Sprintf("set before the merge key on line %d, which merges it too: kubectl would apply the merged value, other YAML readers this one; write the merge key first", k.Line)}
+					}
+					continue
+				}
+				out = append(out, sk, src.Content[j+1])
+			}
+		}
+	}
+	n.Content = out
+	return nil
 }
 
 // maxExpanded bounds alias expansion: a few aliases that each repeat a

@@ -65,7 +65,8 @@ func TestWrongShapes(t *testing.T) {
 		"duplicate deep":         {strings.Replace(deployment(ok, okT), "containerPort: 8080}", "containerPort: 8080, containerPort: 9090}", 1), `f.yaml[0]: Deployment a: spec.template.spec.containers[0].ports[0]: duplicate key "containerPort" (lines 10 and 10)`},
 		"duplicate in a Service": {deployment(ok, okT) + "---\n" + strings.Replace(fmt.Sprintf(service, "{name: s}"), "spec:", "spec: {}\nspec:", 1), `f.yaml[1]: Service s: (top level): duplicate key "spec" (lines 15 and 16)`},
 		"duplicate in an unread": {deployment(ok, okT) + "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {a: x, a: y}\n", `f.yaml[1]: ConfigMap c: data: duplicate key "a" (lines 15 and 15)`},
-		"merge key":              {deployment(ok, "{labels: {<<: {app: a}}}"), `f.yaml[0]: Deployment a: spec.template.metadata.labels.<<: merge keys (<<) are not supported: write the fields out (line 7)`},
+		"merge key after field":  {deployment(ok, "{labels: {app: b, <<: {app: a}}}"), `f.yaml[0]: Deployment a: spec.template.metadata.labels.app: set before the merge key on line 7, which merges it too: kubectl would apply the merged value, other YAML readers this one; write the merge key first (line 7)`},
+		"merge key of a list":    {deployment(ok, "{labels: {<<: [a]}}"), `f.yaml[0]: Deployment a: spec.template.metadata.labels.<<: a merge key takes a mapping or a list of mappings, got a scalar (line 7)`},
 	}
 	engines := map[string]func() *transform.Engine{
 		"-p": func() *transform.Engine {

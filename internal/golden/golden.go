@@ -146,7 +146,9 @@ func compare(t *testing.T, file string, got []byte) {
 }
 
 // Normalize parses a stream and re-encodes each object, so two streams with
-// the same objects compare equal whatever their formatting.
+// the same objects compare equal whatever their formatting. Aliases and
+// merge keys are resolved (sidecarize writes them out in the documents it
+// changes); TestMergeKeys checks that resolution against kubectl's reader.
 func Normalize(t *testing.T, data []byte) []string {
 	t.Helper()
 	nodes, err := (&kio.ByteReader{Reader: bytes.NewReader(data), OmitReaderAnnotations: true}).Read()
@@ -155,6 +157,9 @@ func Normalize(t *testing.T, data []byte) []string {
 	}
 	var out []string
 	for _, n := range nodes {
+		if err := transform.ResolveAnchors(n.YNode()); err != nil {
+			t.Fatalf("anchors: %v", err)
+		}
 		s, err := n.String()
 		if err != nil {
 			t.Fatal(err)
