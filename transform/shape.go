@@ -121,12 +121,20 @@ func uniqueNames(spec *yaml.Node, path string) error {
 		if list == "volumes" {
 			seen = map[string]int{}
 		}
+		if err := noNullItems(seq, path+"."+list); err != nil {
+			return err
+		}
 		for ci, item := range seq.Content {
 			if err := once(seen, scalarField(item, "name"), item, path+"."+list, "name"); err != nil {
 				return err
 			}
 			if list == "volumes" {
 				continue
+			}
+			for _, sub := range []string{"env", "envFrom", "ports", "volumeMounts", "volumeDevices"} {
+				if err := noNullItems(field(item, sub), fmt.Sprintf("%s.%s[%d].%s", path, list, ci, sub)); err != nil {
+					return err
+				}
 			}
 			where := fmt.Sprintf("%s.%s[name=%s]", path, list, scalarField(item, "name"))
 			env := map[string]int{}
@@ -187,8 +195,26 @@ func servicePortNumbers(n *yaml.Node) *shapeError {
 		return nil
 	}
 	for i, p := range ps.Content {
+		if isNull(p) {
+			return &shapeError{fmt.Sprintf("spec.ports[%d]", i), p.Line, "expected an object, got null"}
+		}
 		if se := portNumbers(p, fmt.Sprintf("spec.ports[%d]", i), "port", "targetPort", "nodePort"); se != nil {
 			return se
+		}
+	}
+	return nil
+}
+
+// noNullItems: an entry of a list of objects that is null would be read by
+// kubectl as an empty object (a mount without a name, a port 0), which the
+// API server refuses; the engine would merge and edit it. An error.
+func noNullItems(seq *yaml.Node, path string) error {
+	if seq == nil || seq.Kind != yaml.SequenceNode {
+		return nil
+	}
+	for i, it := range seq.Content {
+		if isNull(it) {
+			return fmt.Errorf("%s[%d]: expected an object, got null (line %d)", path, i, it.Line)
 		}
 	}
 	return nil
