@@ -1,0 +1,313 @@
+package transform
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+)
+
+// plan is what the engine decided for one workload, and what carrying it out
+// needs. The steps of Engine.plan fill it in turn.
+type plan struct {
+	skipped []string // reasons of patterns that did not apply
+	obj     *object
+	w       *Workload
+	old     *Status
+	enabled []Pattern
+	opts    map[string]Options
+	step    step
+	reason  Reason // why a skip
+	// named: the workload was selected by name (a rule's or --name's names,
+	// or its own sidecarize.dev/inject annotation): a pattern that cannot
+	// serve it is an error. Selected implicitly, it is skipped with a reason.
+	named    bool
+	explicit map[string]map[string]bool // pattern -> option paths set
+
+	// readWorkload
+	anns      map[string]string // the object's (for nested templates) and the pod template's annotations
+	annKeys   []string          // anns' keys, sorted
+	objLabels map[string]string // the object's own labels
+	// selectPatterns
+	on    map[string]bool // pattern name -> enabled
+	rules []Rule          // the config rules that select the workload
+}
+
+// step is what plan decided for a workload.
+type step int
+
+const (
+	stepSkip     step = iota // leave it alone; plan.reason says why
+	stepInject               // (re)inject the enabled patterns
+	stepUninject             // remove an earlier injection
+	stepLeave                // injected earlier, not selected now: keep it
+)
+
+// settled: a step has already decided the workload's fate.
+func (p *plan) settled() bool { return p.step != stepSkip || p.reason != "" }
+
+// uninjectElse removes an earlier injection, or skips with reason when
+// there is none.
+func (p *plan) uninjectElse(reason Reason) {
+	if p.old != nil {
+		p.step = stepUninject
+	} else {
+		p.reason = reason
+	}
+}
+
+// plan decides what happens to one workload and layers its options:
+// defaults, then flags, then config rules, then annotations
+// (docs/contract.md#configuration). Its steps, in order: readWorkload,
+// readRecord, selectPatterns, layerOptions, checkAnnotations, decide; one
+// that settles the workload's fate (a skip, an uninject) ends the plan.
+func (e *Engine) plan(o *object, native bool, kv KubeVersion, apis APIVersions) (*plan, error) {
+	p, err := e.readWorkload(o, native, kv, apis)
+	if err != nil {
+		return nil, err
+	}
+	if p.settled() {
+		return p, nil
+	}
+	if err := e.readRecord(p); err != nil {
+		return nil, err
+	}
+	if e.Uninject {
+		p.uninjectElse(ReasonNotInjected)
+		return p, nil
+	}
+	if err := e.selectPatterns(p); err != nil {
+		return nil, err
+	}
+	if p.settled() {
+		return p, nil
+	}
+	if err := e.layerOptions(p); err != nil {
+		return nil, err
+	}
+	if err := e.checkAnnotations(p); err != nil {
+		return nil, err
+	}
+	p.decide()
+	return p, nil
+}
+
+// skipNameless: a workload without a name that mentions no sidecarize
+// annotation (a Job created with generateName, selected by a broad run) is
+// skipped; one that asks for injection fails in podTemplate.
+func skipNameless(o *object) bool {
+	if scalarField(field(o.node.YNode(), "metadata"), "name") != "" {
+		return false
+	}
+	return !bytes.Contains(o.doc.Raw, []byte("sidecarize.dev/"))
+}
+
+// readWorkload finds the pod template and builds the workload's state, its
+// annotations and labels. A workload without a name or without a pod
+// template is settled as a skip.
+func (e *Engine) readWorkload(o *object, native bool, kv KubeVersion, apis APIVersions) (*plan, error) {
+	n := o.node
+	if skipNameless(o) {
+		w := &Workload{workload: &workload{Kind: n.GetKind(), Namespace: n.GetNamespace(), obj: o}}
+		w.warnings = append(w.warnings, "not injected: it has no metadata.name (generateName?), and the objects sidecarize adds are named after the workload")
+		return &plan{obj: o, w: w, opts: map[string]Options{}, reason: ReasonNoName}, nil
+	}
+	tmpl, err := podTemplate(n, o.spec)
+	if err != nil {
+		return nil, &WorkloadError{Where: o.where, Workload: strings.TrimSpace(n.GetKind() + " " + n.GetName()), Err: err} // err names the field
+	}
+	w := &Workload{workload: &workload{Kind: n.GetKind(), Name: n.GetName(), Namespace: n.GetNamespace(), Native: native, KubeVersion: kv, APIs: apis, obj: o}}
+	p := &plan{obj: o, w: w, opts: map[string]Options{}}
+	if tmpl == nil {
+		p.reason = ReasonNoPodTemplate
+		return p, nil
+	}
+	w.tmpl = tmpl
+	if f := tmpl.Field("spec"); f == nil || f.Value.YNode().Kind != yaml.MappingNode {
+		return nil, w.fail("%s: missing pod spec", w.fieldPath("spec"))
+	}
+	w.spec = tmpl.Field("spec").Value
+	w.labels = metaMap(tmpl, "labels")
+	w.reservedNames = map[string]bool{}
+	if e.Config != nil {
+		w.images = e.Config.Spec.Images
+	}
+	p.anns = map[string]string{}
+	if o.spec.Path != "" {
+		for k, v := range metaMap(n, "annotations") {
+			p.anns[k] = v
+		}
+	}
+	for k, v := range metaMap(tmpl, "annotations") {
+		p.anns[k] = v
+	}
+	for k := range p.anns {
+		p.annKeys = append(p.annKeys, k)
+	}
+	sort.Strings(p.annKeys)
+	p.objLabels = metaMap(n, "labels")
+	return p, nil
+}
+
+// readRecord reads an earlier injection's status, keeping what can be
+// trusted of it (trust.go).
+func (e *Engine) readRecord(p *plan) error {
+	w := p.w
+	raw, _, ok := readStatus(p.obj.node, w.tmpl)
+	if !ok {
+		return nil
+	}
+	st, unknown, err := parseStatus(raw)
+	if err != nil {
+		return w.fail("%w", err)
+	}
+	if p.old, err = w.trustStatus(st, unknown, e.Patterns); err != nil {
+		return err
+	}
+	w.prev = st
+	return nil
+}
+
+// selectPatterns decides which patterns are on: -p for workloads the flags
+// select, the patterns of each matching config rule, and those the
+// sidecarize.dev/inject annotation names. An annotation that opts out
+// settles the plan.
+func (e *Engine) selectPatterns(p *plan) error {
+	w := p.w
+	p.on = map[string]bool{}
+	inject := strings.TrimSpace(p.anns[AnnotationInject])
+	switch strings.ToLower(inject) {
+	case "disabled", "false", "none", "off":
+		p.uninjectElse(ReasonOptedOut)
+		return nil
+	}
+	if len(e.Flags.Patterns) > 0 && e.Flags.Select.Matches(w.Kind, w.Name, w.Namespace, p.objLabels, w.labels) {
+		p.named = p.named || len(e.Flags.Select.Names) > 0
+		for _, name := range e.Flags.Patterns {
+			p.on[name] = true
+		}
+	}
+	if e.Config != nil {
+		for _, r := range e.Config.Spec.Rules {
+			if r.Select.Matches(w.Kind, w.Name, w.Namespace, p.objLabels, w.labels) {
+				p.named = p.named || len(r.Select.Names) > 0
+				p.rules = append(p.rules, r)
+				for k := range r.Patterns {
+					p.on[patternByKey(e.Patterns, k).Name()] = true
+				}
+			}
+		}
+	}
+	if inject != "" {
+		p.named = true // the workload asks for it itself
+	}
+	if inject == "" || strings.EqualFold(inject, "enabled") || strings.EqualFold(inject, "true") {
+		return nil
+	}
+	for _, name := range strings.Split(inject, ",") {
+		name = strings.TrimSpace(name)
+		if name == "" {
+			continue
+		}
+		if patternByName(e.Patterns, name) == nil {
+			return w.fail("metadata.annotations[%q]: unknown pattern %q (patterns: %s)", AnnotationInject, name, strings.Join(patternNames(e.Patterns), ", "))
+		}
+		p.on[name] = true
+	}
+	return nil
+}
+
+// layerOptions builds each enabled pattern's options, layer by layer, and
+// validates them: what annotations set beyond tuning needs the config's
+// consent (consent.go), and every refusal is reported at once.
+func (e *Engine) layerOptions(p *plan) error {
+	w := p.w
+	p.explicit = map[string]map[string]bool{}
+	var refused []error // annotations that set options without the config's consent
+	for _, pat := range e.Patterns {
+		set := e.explicitOptions(pat, p.rules)
+		p.explicit[pat.Name()] = set
+		opts, annotated, err := e.annotatedOptions(p, pat, set)
+		if err != nil {
+			return err
+		}
+		if !p.on[pat.Name()] {
+			continue
+		}
+		if len(annotated) > 0 {
+			base, err := e.configured(w, pat, p.rules)
+			if err != nil {
+				return err
+			}
+			refused = append(refused, w.checkConsent(pat, base, opts, e.annotationPolicy(), annotated)...)
+			if len(refused) > 0 {
+				continue
+			}
+		}
+		if err := opts.Validate(); err != nil {
+			return w.failAt(pat.Name(), err)
+		}
+		p.enabled = append(p.enabled, pat)
+		p.opts[pat.Name()] = opts
+	}
+	return errors.Join(refused...)
+}
+
+// annotatedOptions is a pattern's options from defaults, flags and rules,
+// with its option annotations on top; it returns the annotations applied
+// and adds the options they set to set. An option annotation of a pattern
+// that is not on is a warning.
+func (e *Engine) annotatedOptions(p *plan, pat Pattern, set map[string]bool) (Options, []string, error) {
+	w := p.w
+	opts, err := e.configured(w, pat, p.rules)
+	if err != nil {
+		return nil, nil, err
+	}
+	var annotated []string
+	for _, k := range p.annKeys {
+		rest, ok := strings.CutPrefix(k, AnnotationPrefix+pat.Name()+".")
+		if !ok {
+			continue
+		}
+		if !p.on[pat.Name()] {
+			w.scoped(pat.Name()).Warn("annotation %s is set but the pattern is not enabled on this workload", k)
+			continue
+		}
+		if err := SetOption(opts, rest, p.anns[k]); err != nil {
+			return nil, nil, w.failAt(fmt.Sprintf("metadata.annotations[%q]", k), err)
+		}
+		annotated = append(annotated, k)
+		set[rest] = true
+	}
+	return opts, annotated, nil
+}
+
+// checkAnnotations: every sidecarize.dev/<pattern>.… annotation names a
+// known pattern.
+func (e *Engine) checkAnnotations(p *plan) error {
+	for _, k := range p.annKeys {
+		if !strings.HasPrefix(k, AnnotationPrefix) || k == AnnotationStatus || k == AnnotationConfigHash || k == AnnotationInject {
+			continue
+		}
+		pn, _, _ := strings.Cut(strings.TrimPrefix(k, AnnotationPrefix), ".")
+		if patternByName(e.Patterns, pn) == nil {
+			return p.w.fail("metadata.annotations[%q]: unknown pattern %q (patterns: %s)", k, pn, strings.Join(patternNames(e.Patterns), ", "))
+		}
+	}
+	return nil
+}
+
+// decide: inject what is enabled; else keep an earlier injection; else skip.
+func (p *plan) decide() {
+	switch {
+	case len(p.enabled) > 0:
+		p.step = stepInject
+	case p.old != nil:
+		p.step = stepLeave
+	default:
+		p.reason = ReasonNotSelected
+	}
+}
