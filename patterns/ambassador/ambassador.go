@@ -127,9 +127,14 @@ func (Pattern) Inject(w *transform.Workload, opts transform.Options) error {
 	}); err != nil {
 		return err
 	}
-	_, err = scrape.Apply(w, scrape.Options{Scrape: px.Scrape, Interval: px.Interval},
+	// A PrometheusRule is read by the Prometheus Operator only: asking for
+	// one says the operator is there, so auto scrapes with its objects.
+	res, err := scrape.Apply(w, scrape.Options{Scrape: px.Scrape, Interval: px.Interval, Operator: px.Rules},
 		scrape.Endpoint{PortName: metrics.Name, Port: px.MetricsPort, Path: px.MetricsPath, ServicePort: transform.AmbassadorServicePort})
-	return err
+	if err != nil || !px.Rules {
+		return err
+	}
+	return w.AddObject(rules(w, data, px, res.Job))
 }
 
 // rewriteApp points the app at the ambassador: each env var named in env

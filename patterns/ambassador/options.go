@@ -98,6 +98,12 @@ type Proxy struct {
 	ClusterDomain string `json:"clusterDomain,omitempty" doc:"cluster DNS domain that completes Service names (container-wide)"`
 	// Resources overrides the container's requests and limits.
 	Resources *corev1.ResourceRequirements `json:"resources,omitempty" doc:"requests and limits of the ambassador container (container-wide)"`
+	// Rules adds a PrometheusRule: the canned responses per upstream and an
+	// alert while an upstream has no server up (its circuit is open).
+	Rules bool `json:"rules,omitempty" doc:"add a PrometheusRule: canned responses per upstream, alert while an upstream's circuit is open (container-wide)"`
+	// AlertFor is how long an upstream stays without a server before the
+	// alert fires (the rule's for:).
+	AlertFor string `json:"alertFor,omitempty" doc:"how long an upstream has no server up before the alert fires (container-wide)"`
 }
 
 // CircuitBreaker options.
@@ -187,6 +193,7 @@ func DefaultUpstream(name string) Upstream {
 			Scrape:        scrape.Auto,
 			Interval:      "30s",
 			ClusterDomain: defaultClusterDomain,
+			AlertFor:      "1m",
 		},
 	}
 }

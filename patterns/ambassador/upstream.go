@@ -143,7 +143,16 @@ func (o *Options) resolve(used map[int32]bool) ([]upstream, Proxy, error) {
 	if err := validate.HTTPPath("metricsPath", px.MetricsPath); err != nil {
 		return nil, px, err
 	}
-	if err := (scrape.Options{Scrape: px.Scrape, Interval: px.Interval}).Validate(); err != nil {
+	so := scrape.Options{Scrape: px.Scrape, Interval: px.Interval}
+	if err := so.Validate(); err != nil {
+		return nil, px, err
+	}
+	if px.Rules {
+		if err := so.CheckRules(); err != nil {
+			return nil, px, err
+		}
+	}
+	if err := scrape.CheckAlertFor("alertFor", px.AlertFor); err != nil {
 		return nil, px, err
 	}
 	if !validHostname(px.ClusterDomain) || strings.HasSuffix(px.ClusterDomain, ".") {

@@ -236,6 +236,8 @@ func TestOptionErrors(t *testing.T) {
 		{Options{{Name: "a", Upstream: "http://a", LocalPort: 9102}}, `a.localPort: 9102 is also metricsPort`},
 		{Options{{Name: "a", Upstream: "http://a", Proxy: Proxy{MetricsPort: 9200}}, {Name: "b", Upstream: "http://b", Proxy: Proxy{MetricsPort: 9300}}}, `a.metricsPort and b.metricsPort differ`},
 		{Options{{Name: "a", Upstream: "http://a", Proxy: Proxy{Scrape: "carrier-pigeon"}}}, `scrape: "carrier-pigeon"`},
+		{Options{{Name: "a", Upstream: "http://a", Proxy: Proxy{Rules: true, Scrape: "annotations"}}}, `rules: need scrape auto, serviceMonitor or podMonitor`},
+		{Options{{Name: "a", Upstream: "http://a", Proxy: Proxy{AlertFor: "1us"}}}, `alertFor: "1us": Prometheus takes ms, s, m or h`},
 		{Options{{Name: "a", Upstream: "http://a", Fallback: Fallback{Status: 99}}}, `a.fallback.status: 99`},
 		{Options{{Name: "a", Upstream: "http://a", Fallback: Fallback{Body: "bell\a"}}}, `a.fallback.body: control character`},
 		{Options{{Name: "a", Upstream: "https://a.example.com", CA: &SecretKey{Secret: "Bad Name"}}}, `a.ca.secret`},

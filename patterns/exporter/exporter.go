@@ -74,6 +74,12 @@ type Options struct {
 	// valueFrom.secretKeyRef only).
 	Env []corev1.EnvVar `json:"env,omitempty" doc:"custom: environment of the exporter; credentials only through valueFrom.secretKeyRef" consent:"exporters"`
 	scrape.Options
+	// Rules adds a PrometheusRule with an alert while the exporter cannot
+	// reach the app (its up gauge, e.g. pg_up, is 0).
+	Rules bool `json:"rules,omitempty" doc:"add a PrometheusRule alerting while the exporter cannot reach the app (pg_up, mysql_up, redis_up, mongodb_up, nginx_up == 0); presets only"`
+	// AlertFor is how long the app stays unreachable before the alert
+	// fires (the rule's for:).
+	AlertFor string `json:"alertFor,omitempty" doc:"how long the app is unreachable before the alert fires (the rule's for:)"`
 	// Resources overrides the container's requests and limits.
 	Resources *corev1.ResourceRequirements `json:"resources,omitempty" doc:"requests and limits of the exporter container"`
 }
@@ -88,13 +94,17 @@ func Default() *Options {
 		StatusPath:  "/stub_status",
 		MetricsPath: "/metrics",
 		Options:     scrape.Options{Scrape: scrape.Auto, Interval: "30s"},
+		AlertFor:    "1m",
 	}
 }
 
 // preset is one supported exporter: its upstream image, ports, default user
 // and how it takes its connection settings and credentials.
 type preset struct {
-	image       string
+	image string
+	// up is the exporter's gauge that is 1 while it reaches the app, 0
+	// when it cannot.
+	up          string
 	metricsPort int32
 	appPort     int32
 	user        string
@@ -139,7 +149,7 @@ var presets = map[string]preset{
 	// prometheus-community/postgres_exporter: DATA_SOURCE_URI/USER/PASS are
 	// read from the environment (DATA_SOURCE_PASS_FILE is the alternative).
 	Postgres: {
-		image: "prometheuscommunity/postgres-exporter:v0.20.1", metricsPort: 9187, appPort: 5432,
+		image: "prometheuscommunity/postgres-exporter:v0.20.1", up: "pg_up", metricsPort: 9187, appPort: 5432,
 		user: "postgres", secret: "required",
 		connect: func(o *Options, p int32, c creds) ([]string, []corev1.EnvVar) {
 			env := []corev1.EnvVar{{Name: "DATA_SOURCE_URI", Value: postgresURI(p, o.Database, o.SSLMode)}}
@@ -151,7 +161,7 @@ var presets = map[string]preset{
 	// and user are flags, the password is MYSQLD_EXPORTER_PASSWORD. A user
 	// from the Secret goes through Kubernetes' $(VAR) expansion of args.
 	MySQL: {
-		image: "prom/mysqld-exporter:v0.20.0", metricsPort: 9104, appPort: 3306,
+		image: "prom/mysqld-exporter:v0.20.0", up: "mysql_up", metricsPort: 9104, appPort: 3306,
 		user: "root", secret: "required",
 		connect: func(o *Options, p int32, c creds) ([]string, []corev1.EnvVar) {
 			args := []string{fmt.Sprintf("--mysqld.address=localhost:%d", p)}
@@ -167,7 +177,7 @@ var presets = map[string]preset{
 	},
 	// oliver006/redis_exporter: REDIS_ADDR, REDIS_USER, REDIS_PASSWORD.
 	Redis: {
-		image: "oliver006/redis_exporter:v1.91.1", metricsPort: 9121, appPort: 6379,
+		image: "oliver006/redis_exporter:v1.91.1", up: "redis_up", metricsPort: 9121, appPort: 6379,
 		secret: "optional",
 		connect: func(o *Options, p int32, c creds) ([]string, []corev1.EnvVar) {
 			env := []corev1.EnvVar{{Name: "REDIS_ADDR", Value: fmt.Sprintf("redis://localhost:%d", p)}}
@@ -178,7 +188,7 @@ var presets = map[string]preset{
 	// percona/mongodb_exporter: --mongodb.uri without credentials; it adds
 	// MONGODB_USER and MONGODB_PASSWORD from the environment.
 	MongoDB: {
-		image: "percona/mongodb_exporter:0.45.0", metricsPort: 9216, appPort: 27017,
+		image: "percona/mongodb_exporter:0.45.0", up: "mongodb_up", metricsPort: 9216, appPort: 27017,
 		secret: "optional",
 		connect: func(o *Options, p int32, c creds) ([]string, []corev1.EnvVar) {
 			args := []string{fmt.Sprintf("--mongodb.uri=mongodb://localhost:%d", p)}
@@ -189,7 +199,7 @@ var presets = map[string]preset{
 	// nginx/nginx-prometheus-exporter reads nginx's stub_status page (the
 	// app must enable `stub_status` at statusPath); no credentials.
 	Nginx: {
-		image: "nginx/nginx-prometheus-exporter:1.5.3", metricsPort: 9113, appPort: 80,
+		image: "nginx/nginx-prometheus-exporter:1.5.3", up: "nginx_up", metricsPort: 9113, appPort: 80,
 		secret: "none",
 		connect: func(o *Options, p int32, c creds) ([]string, []corev1.EnvVar) {
 			return []string{fmt.Sprintf("--nginx.scrape-uri=http://localhost:%d%s", p, o.StatusPath)}, nil
@@ -259,6 +269,17 @@ func (o *Options) Validate() error {
 		}
 	}
 	if err := o.Options.Validate(); err != nil {
+		return err
+	}
+	if o.Rules {
+		if !isPreset {
+			return fmt.Errorf("rules: type custom has no known up metric to alert on")
+		}
+		if err := o.Options.CheckRules(); err != nil {
+			return err
+		}
+	}
+	if err := scrape.CheckAlertFor("alertFor", o.AlertFor); err != nil {
 		return err
 	}
 	for i, a := range o.Args {
@@ -451,8 +472,15 @@ func (Pattern) Inject(w *transform.Workload, opts transform.Options) error {
 		return err
 	}
 	port := c.Ports[0].ContainerPort
-	_, err = scrape.Apply(w, o.Options, scrape.Endpoint{PortName: mp.Name, Port: port, Path: o.MetricsPath, ServicePort: ServicePortName})
-	return err
+	// A PrometheusRule is read by the Prometheus Operator only: asking for
+	// one says the operator is there, so auto scrapes with its objects.
+	so := o.Options
+	so.Operator = o.Rules
+	res, err := scrape.Apply(w, so, scrape.Endpoint{PortName: mp.Name, Port: port, Path: o.MetricsPath, ServicePort: ServicePortName})
+	if err != nil || !o.Rules {
+		return err
+	}
+	return w.AddObject(rules(w, o, presets[o.Type].up, res.Job))
 }
 
 // declaresPort: does any app container declare a port?

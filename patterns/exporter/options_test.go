@@ -30,6 +30,12 @@ func TestValidate(t *testing.T) {
 			wantErr: "usernameKey: needs secretRef"},
 		"metrics port below 1024": {set: func(o *exporter.Options) { o.SecretRef = &validate.SecretRef{Name: "db"}; o.MetricsPort = 80 }, wantErr: "metricsPort: 80"},
 		"bad scrape":              {set: func(o *exporter.Options) { o.SecretRef = &validate.SecretRef{Name: "db"}; o.Scrape = "pull" }, wantErr: "scrape:"},
+		"rules":                   {set: func(o *exporter.Options) { o.Type = "redis"; o.Rules = true }},
+		"rules need the operator": {set: func(o *exporter.Options) { o.Type = "redis"; o.Rules = true; o.Scrape = "annotations" }, wantErr: "rules: need scrape auto, serviceMonitor or podMonitor"},
+		"rules need a preset": {set: func(o *exporter.Options) {
+			o.Type, o.Image, o.MetricsPort, o.Rules = "custom", "example/exporter:1.0", 9200, true
+		}, wantErr: "rules: type custom has no known up metric"},
+		"bad alertFor": {set: func(o *exporter.Options) { o.Type = "redis"; o.AlertFor = "5us" }, wantErr: `alertFor: "5us": Prometheus takes ms, s, m or h`},
 		"inline password arg": {set: func(o *exporter.Options) {
 			o.SecretRef = &validate.SecretRef{Name: "db"}
 			o.Args = []string{"--auto-discover-databases", "--password=x"}

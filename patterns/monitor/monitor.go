@@ -2,10 +2,8 @@ package monitor
 
 import (
 	"fmt"
-	"strings"
 
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/sidecarize/sidecarize/internal/validate"
 	"github.com/sidecarize/sidecarize/patterns/haproxy"
@@ -98,19 +96,12 @@ func (o *Options) Validate() error {
 		if o.Protocol == "tcp" {
 			return fmt.Errorf("rules: HTTP request metrics do not exist in tcp mode")
 		}
-		if o.Scrape != scrape.Auto && o.Scrape != scrape.ServiceMonitor && o.Scrape != scrape.PodMonitor {
-			return fmt.Errorf("rules: need scrape auto, serviceMonitor or podMonitor (the rules select series by their job)")
-		}
-		if !(o.ErrorRatio > 0 && o.ErrorRatio < 1) { // NaN too
-			return fmt.Errorf("errorRatio: %v: must be between 0 and 1", o.ErrorRatio)
+		if err := o.Options.CheckErrorRateRules(o.ErrorRatio); err != nil {
+			return err
 		}
 	}
-	// Zero is Prometheus' "fire at once"; us is not a Prometheus unit.
-	if _, err := validate.Duration("alertFor", o.AlertFor); err != nil {
+	if err := scrape.CheckAlertFor("alertFor", o.AlertFor); err != nil {
 		return err
-	}
-	if strings.HasSuffix(o.AlertFor, "us") {
-		return fmt.Errorf("alertFor: %q: Prometheus takes ms, s, m or h", o.AlertFor)
 	}
 	if _, err := validate.PositiveDuration("timeout", o.Timeout); err != nil {
 		return err
@@ -228,40 +219,22 @@ func (Pattern) Inject(w *transform.Workload, opts transform.Options) error {
 // frontend, responses and latency on its "be_app" backend (the proxy label
 // is the frontend's or the backend's name).
 func rules(w *transform.Workload, o *Options, job string) scrape.PrometheusRule {
-	sel := fmt.Sprintf(`job=%q`, job)
-	if w.Namespace != "" {
-		sel = fmt.Sprintf(`namespace=%q,`, w.Namespace) + sel
-	}
-	fe, be := sel+`,proxy="`+FrontendProxy+`"`, sel+`,proxy="`+BackendProxy+`"`
-	labels := map[string]string{"workload": w.Name}
-	if w.Namespace != "" {
-		labels["workload_namespace"] = w.Namespace
-	}
-	ref := fmt.Sprintf(`workload=%q`, w.Name)
-	if w.Namespace != "" {
-		ref += fmt.Sprintf(`,workload_namespace=%q`, w.Namespace)
-	}
-	return scrape.PrometheusRule{
-		TypeMeta:   metav1.TypeMeta{APIVersion: "monitoring.coreos.com/v1", Kind: "PrometheusRule"},
-		ObjectMeta: metav1.ObjectMeta{Name: w.ObjectName()},
-		Spec: scrape.RuleSpec{Groups: []scrape.RuleGroup{{
-			Name: "sidecarize." + w.ObjectName(),
-			Rules: []scrape.Rule{
-				{Record: "sidecarize:http_requests:rate5m", Labels: labels,
-					Expr: fmt.Sprintf(`sum(rate(haproxy_frontend_http_requests_total{%s}[5m]))`, fe)},
-				{Record: "sidecarize:http_errors:ratio_rate5m", Labels: labels,
-					Expr: fmt.Sprintf(`sum(rate(haproxy_backend_http_responses_total{%s,code="5xx"}[5m])) / sum(rate(haproxy_backend_http_responses_total{%s}[5m]))`, be, be)},
-				{Record: "sidecarize:http_response_time_seconds:avg", Labels: labels,
-					Expr: fmt.Sprintf(`avg(haproxy_backend_response_time_average_seconds{%s})`, be)},
-				{Alert: "SidecarizeHighErrorRate",
-					Expr:   fmt.Sprintf(`sidecarize:http_errors:ratio_rate5m{%s} > %g`, ref, o.ErrorRatio),
-					For:    o.AlertFor,
-					Labels: map[string]string{"severity": "warning"},
-					Annotations: map[string]string{
-						"summary":     fmt.Sprintf("%s: more than %g%% of responses are 5xx", w.Ref(), o.ErrorRatio*100),
-						"description": "The 5xx ratio measured by the sidecarize monitor proxy is {{ $value | humanizePercentage }} over 5 minutes.",
-					}},
-			},
-		}}},
-	}
+	sc := scrape.Scope(w, job)
+	fe, be := sc.Selector+`,proxy="`+FrontendProxy+`"`, sc.Selector+`,proxy="`+BackendProxy+`"`
+	return scrape.NewPrometheusRule(w,
+		scrape.Rule{Record: "sidecarize:http_requests:rate5m", Labels: sc.Labels,
+			Expr: fmt.Sprintf(`sum(rate(haproxy_frontend_http_requests_total{%s}[5m]))`, fe)},
+		scrape.Rule{Record: "sidecarize:http_errors:ratio_rate5m", Labels: sc.Labels,
+			Expr: fmt.Sprintf(`sum(rate(haproxy_backend_http_responses_total{%s,code="5xx"}[5m])) / sum(rate(haproxy_backend_http_responses_total{%s}[5m]))`, be, be)},
+		scrape.Rule{Record: "sidecarize:http_response_time_seconds:avg", Labels: sc.Labels,
+			Expr: fmt.Sprintf(`avg(haproxy_backend_response_time_average_seconds{%s})`, be)},
+		scrape.Rule{Alert: "SidecarizeHighErrorRate",
+			Expr:   fmt.Sprintf(`sidecarize:http_errors:ratio_rate5m{%s} > %g`, sc.Ref, o.ErrorRatio),
+			For:    o.AlertFor,
+			Labels: map[string]string{"severity": "warning"},
+			Annotations: map[string]string{
+				"summary":     fmt.Sprintf("%s: more than %g%% of responses are 5xx", w.Ref(), o.ErrorRatio*100),
+				"description": "The 5xx ratio measured by the sidecarize monitor proxy is {{ $value | humanizePercentage }} over 5 minutes.",
+			}},
+	)
 }

@@ -109,6 +109,10 @@ func TestValidate(t *testing.T) {
 		"sampling zero":       {edit: func(o *Options) { o.SamplingPercent = 0 }},
 		"timeout":             {edit: func(o *Options) { o.Timeout = "1 minute" }, err: "timeout"},
 		"bad scrape":          {edit: func(o *Options) { o.Scrape = "pull" }, err: "scrape"},
+		"rules":               {edit: func(o *Options) { o.Rules = true }},
+		"rules annotations":   {edit: func(o *Options) { o.Rules, o.Scrape = true, "annotations" }, err: "rules: need scrape auto"},
+		"rules ratio":         {edit: func(o *Options) { o.Rules, o.ErrorRatio = true, 1 }, err: "errorRatio: 1: must be between 0 and 1"},
+		"alertFor":            {edit: func(o *Options) { o.AlertFor = "soon" }, err: "alertFor"},
 		"upstream ok": {edit: func(o *Options) {
 			o.Upstreams = []Upstream{{Name: "a", Env: "A", LocalPort: 9001}, {Name: "b_2", Upstream: "b:80", LocalPort: 9002, Protocol: "http2"}}
 		}},

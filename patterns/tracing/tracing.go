@@ -62,6 +62,14 @@ type Options struct {
 	// interface.
 	MetricsPort int32 `json:"metricsPort,omitempty" doc:"port exposing the admin interface's /stats/prometheus and /ready (probes) and nothing else"`
 	scrape.Options
+	// Rules adds a PrometheusRule: the 5xx ratio of the requests Envoy's
+	// inbound listener answered, and an alert above ErrorRatio.
+	Rules bool `json:"rules,omitempty" doc:"add a PrometheusRule with the inbound 5xx ratio Envoy measures and a high-error-rate alert"`
+	// ErrorRatio is the alert threshold on the 5xx ratio.
+	ErrorRatio float64 `json:"errorRatio,omitempty" doc:"5xx ratio above which the alert fires"`
+	// AlertFor is how long the ratio stays above ErrorRatio before the
+	// alert fires (the rule's for:).
+	AlertFor string `json:"alertFor,omitempty" doc:"how long the 5xx ratio stays above errorRatio before the alert fires (the rule's for:)"`
 	// Tracer is zipkin or otlp.
 	Tracer string `json:"tracer,omitempty" doc:"zipkin (Jaeger's or Zipkin's v2 JSON endpoint) | otlp (OpenTelemetry over gRPC)"`
 	// Zipkin configures the zipkin tracer.
@@ -118,6 +126,8 @@ func Default() *Options {
 		AdminPort:       transform.TracingAdminPort,
 		MetricsPort:     transform.TracingMetricsPort,
 		Options:         scrape.Options{Scrape: scrape.Auto, Interval: "30s"},
+		ErrorRatio:      0.05,
+		AlertFor:        "5m",
 		Tracer:          Zipkin,
 		Zipkin:          ZipkinOptions{Collector: "http://jaeger-collector:9411/api/v2/spans"},
 		OTLP:            OTLPOptions{Collector: "opentelemetry-collector:4317"},
@@ -145,6 +155,14 @@ func (o *Options) Validate() error {
 		}
 	}
 	if err := o.Options.Validate(); err != nil {
+		return err
+	}
+	if o.Rules {
+		if err := o.Options.CheckErrorRateRules(o.ErrorRatio); err != nil {
+			return err
+		}
+	}
+	if err := scrape.CheckAlertFor("alertFor", o.AlertFor); err != nil {
 		return err
 	}
 	switch o.Tracer {
@@ -440,8 +458,15 @@ func (Pattern) Inject(w *transform.Workload, opts transform.Options) error {
 		return err
 	}
 	w.EditService(transform.Retarget(backend, o.ProxyPort, proxy.Name))
-	_, err = scrape.Apply(w, o.Options, scrape.Endpoint{PortName: metrics.Name, Port: o.MetricsPort, Path: MetricsPath, ServicePort: ServicePortName})
-	return err
+	// A PrometheusRule is read by the Prometheus Operator only: asking for
+	// one says the operator is there, so auto scrapes with its objects.
+	so := o.Options
+	so.Operator = o.Rules
+	res, err := scrape.Apply(w, so, scrape.Endpoint{PortName: metrics.Name, Port: o.MetricsPort, Path: MetricsPath, ServicePort: ServicePortName})
+	if err != nil || !o.Rules {
+		return err
+	}
+	return w.AddObject(rules(w, o, res.Job))
 }
 
 // rewriteEnv resolves an upstream and points the app's env var at its
@@ -583,7 +608,7 @@ func buildBootstrap(in bootstrapInput) (string, error) {
 	sr.Listeners = append(sr.Listeners, listener{
 		Name: "inbound", Address: sockAddr("0.0.0.0", o.ProxyPort), TrafficDirection: "INBOUND",
 		FilterChains: []filterChain{hcmFilter(hcm{
-			StatPrefix: "inbound", GenerateRequestID: &t, UseRemoteAddress: edge, Tracing: tracing,
+			StatPrefix: inboundStatPrefix, GenerateRequestID: &t, UseRemoteAddress: edge, Tracing: tracing,
 			RouteConfig: routeConfig{Name: "inbound", VirtualHosts: []virtualHost{{
 				Name: "app", Domains: []string{"*"},
 				Routes: []route{{Match: routeMatch{Prefix: "/"}, Route: &routeAction{Cluster: clusterApp, Timeout: timeout}}},
