@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -93,6 +94,12 @@ func expExporterContainer(t *testing.T, file, kind, name string) (manifest.Conta
 	if err != nil {
 		t.Fatal(err)
 	}
+	return expExporterContainerIn(t, objs, file, kind, name)
+}
+
+// expExporterContainerIn is expExporterContainer on parsed objects (from).
+func expExporterContainerIn(t *testing.T, objs []manifest.Object, file, kind, name string) (manifest.Container, map[string]any, int) {
+	t.Helper()
 	for _, o := range objs {
 		if o.Kind() != kind || o.Name() != name {
 			continue
@@ -123,6 +130,16 @@ func expExporterContainer(t *testing.T, file, kind, name string) (manifest.Conta
 // its user, in the pod's namespace; it returns the metrics once up reports.
 func expRunContainer(t *testing.T, ns *podsim.NetNS, bin string, tmpl map[string]any, ctr manifest.Container, secrets map[string]map[string]string, up string) string {
 	t.Helper()
+	port, stop := expStartContainer(t, ns, bin, tmpl, ctr, secrets)
+	defer stop()
+	return expScrapeUp(t, ns, port, up)
+}
+
+// expStartContainer starts the exporter as the container runs (see
+// expRunContainer) and returns its metrics port once it listens, and a
+// function that stops it (also called at the test's end).
+func expStartContainer(t *testing.T, ns *podsim.NetNS, bin string, tmpl map[string]any, ctr manifest.Container, secrets map[string]map[string]string) (int, func()) {
+	t.Helper()
 	environ, err := expContainerEnviron(ctr, secrets)
 	if err != nil {
 		t.Fatal(err)
@@ -139,7 +156,7 @@ func expRunContainer(t *testing.T, ns *podsim.NetNS, bin string, tmpl map[string
 	for i, a := range args {
 		args[i] = expExpand(a, environ)
 	}
-	return expRunExporter(t, ns, bin, args, environ, uid, gid, port, up)
+	return port, expStartExporter(t, ns, bin, args, environ, uid, gid, port)
 }
 
 // expExpand expands $(VAR) in a container arg from its env, as the kubelet
@@ -190,7 +207,7 @@ func expPostgresBinDir(t *testing.T) string {
 // expStartPostgres initialises a cluster in a temp dir, as Debian's postgres
 // user (PostgreSQL refuses to run as root), with password authentication on
 // TCP, and runs it on 127.0.0.1:port inside the namespace.
-func expStartPostgres(t *testing.T, ns *podsim.NetNS, bin string, port int, password string) {
+func expStartPostgres(t *testing.T, ns *podsim.NetNS, bin string, port int, password string) *expPostgres {
 	t.Helper()
 	uid, gid := expLookupUser(t, "postgres")
 	dir, err := os.MkdirTemp("", "sidecarize-e2e-pg-")
@@ -220,32 +237,72 @@ func expStartPostgres(t *testing.T, ns *podsim.NetNS, bin string, port int, pass
 	if err != nil {
 		t.Fatalf("initdb: %v\n%s", err, out)
 	}
-	var logs podsim.SyncBuffer
-	cmd := asPostgres(exec.Command(filepath.Join(bin, "postgres"), "-D", data, "-p", strconv.Itoa(port),
-		"-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories="+dir, "-c", "fsync=off"))
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	done, err := ns.Start(cmd)
+	pg := &expPostgres{ns: ns, port: port, cmd: func() *exec.Cmd {
+		return asPostgres(exec.Command(filepath.Join(bin, "postgres"), "-D", data, "-p", strconv.Itoa(port),
+			"-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories="+dir, "-c", "fsync=off"))
+	}}
+	t.Cleanup(func() {
+		pg.Stop(t)
+		if t.Failed() {
+			t.Logf("postgres output:\n%s", pg.logs.String())
+		}
+	})
+	pg.Start(t)
+	return pg
+}
+
+// expPostgres is a PostgreSQL server that can be stopped and started again
+// on its data directory.
+type expPostgres struct {
+	ns   *podsim.NetNS
+	port int
+	cmd  func() *exec.Cmd
+	logs podsim.SyncBuffer
+	run  *exec.Cmd
+	done <-chan struct{}
+}
+
+// Start runs the server and waits until it listens.
+func (pg *expPostgres) Start(t *testing.T) {
+	t.Helper()
+	pg.run = pg.cmd()
+	pg.run.Stdout, pg.run.Stderr = &pg.logs, &pg.logs
+	done, err := pg.ns.Start(pg.run)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGINT) // fast shutdown
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			<-done
-		}
-		if t.Failed() {
-			t.Logf("postgres output:\n%s", logs.String())
-		}
-	})
-	expWaitListening(t, ns, port, done, &logs)
+	pg.done = done
+	expWaitListening(t, pg.ns, pg.port, done, &pg.logs)
+}
+
+// Stop shuts the server down (fast shutdown, then SIGKILL after 10s).
+func (pg *expPostgres) Stop(t *testing.T) {
+	if pg.run == nil {
+		return
+	}
+	syscall.Kill(-pg.run.Process.Pid, syscall.SIGINT)
+	select {
+	case <-pg.done:
+	case <-time.After(10 * time.Second):
+		syscall.Kill(-pg.run.Process.Pid, syscall.SIGKILL)
+		<-pg.done
+	}
+	pg.run = nil
 }
 
 // expRunExporter runs the exporter in the namespace until its metrics show
 // the connection result (up, e.g. pg_up), and returns the last scrape.
 func expRunExporter(t *testing.T, ns *podsim.NetNS, bin string, args, environ []string, uid, gid, port int, up string) string {
+	t.Helper()
+	stop := expStartExporter(t, ns, bin, args, environ, uid, gid, port)
+	defer stop()
+	return expScrapeUp(t, ns, port, up)
+}
+
+// expStartExporter starts the exporter in the namespace and returns once
+// it listens on port, with a function that stops it (also called at the
+// test's end).
+func expStartExporter(t *testing.T, ns *podsim.NetNS, bin string, args, environ []string, uid, gid, port int) func() {
 	t.Helper()
 	var logs podsim.SyncBuffer
 	cmd := exec.Command(bin, args...)
@@ -257,11 +314,22 @@ func expRunExporter(t *testing.T, ns *podsim.NetNS, bin string, args, environ []
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer func() {
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		<-done
-	}()
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			<-done
+		})
+	}
+	t.Cleanup(stop)
 	expWaitListening(t, ns, port, done, &logs)
+	return stop
+}
+
+// expScrapeUp scrapes the exporter until up (e.g. pg_up) reports, and
+// returns the last scrape.
+func expScrapeUp(t *testing.T, ns *podsim.NetNS, port int, up string) string {
+	t.Helper()
 	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DialContext: ns.DialContext}}
 	var body string
 	deadline := time.Now().Add(15 * time.Second)
@@ -278,7 +346,7 @@ func expRunExporter(t *testing.T, ns *podsim.NetNS, bin string, args, environ []
 				return body // a settled failure (a few scrapes in)
 			}
 		} else if time.Now().After(deadline) {
-			t.Fatalf("scrape: %v\nexporter output:\n%s", err, logs.String())
+			t.Fatalf("scrape: %v", err)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}

@@ -7,7 +7,6 @@ import (
 	"math"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,24 +19,142 @@ import (
 	"github.com/sidecarize/sidecarize/e2e/internal/env"
 	"github.com/sidecarize/sidecarize/e2e/internal/manifest"
 	"github.com/sidecarize/sidecarize/e2e/podsim"
+	"github.com/sidecarize/sidecarize/e2e/promsim"
 )
 
 // TestPrometheusSeed1 closes seed 1's monitoring loop with a real
-// Prometheus (Debian's server binary): sidecarize writes the demo's v3 from
-// demo/productionise/v3.yaml with alertFor set to 2s, the api pod runs in
-// the pod simulator (the real HAProxy monitor sidecar from the generated
-// ConfigMap) with an app that fails every third request, Prometheus runs in
-// the pod's network namespace, scrapes the target the generated
-// ServiceMonitor names (endpoint port name → Service port → container port,
-// its path; interval shortened to 1s) with the job and namespace labels the
-// Prometheus Operator gives it, and evaluates the generated PrometheusRule's
-// groups every second. The recorded request rate is > 0, the recorded 5xx
-// ratio is within 0.05 of the ratio the app served, the response time is
-// recorded, and SidecarizeHighErrorRate goes pending, then firing.
+// Prometheus (Debian's server binary, package promsim). sidecarize writes
+// the demo's v3 from demo/productionise/v3.yaml with the alerts' for:
+// shortened, a 1s scrape interval and errorRatio 0.2; the api and frontend
+// pods run in the pod simulator (the real HAProxy monitor sidecars and
+// ambassador from the generated ConfigMaps), with an in-test API whose
+// behaviour the test switches and an in-test frontend that calls it
+// through the ambassador. Prometheus scrapes every target the generated
+// ServiceMonitors name (endpoint port name → Service port → container port
+// → the pod's address in Prometheus' namespace, path, interval) and
+// evaluates every generated PrometheusRule.
 //
-// Sabotage: a rule selecting a job label that the scrape does not give, and
-// a ServiceMonitor naming a port the pod does not have, each fail the check.
+// The story, asserted from Prometheus' HTTP API: every target is up at the
+// generated path and interval; every recording rule produces a value; while
+// the API fails every third request, the api's recorded 5xx ratio is within
+// 0.05 of what it served and both SidecarizeHighErrorRate alerts go pending,
+// then firing; during an outage the ambassador's circuit opens and
+// SidecarizeCircuitOpen goes pending, then firing; once the API recovers,
+// every alert resolves (the rules report inactive, /api/v1/alerts is empty).
+//
+// Sabotage: a ServiceMonitor naming a port the Service does not have, one
+// naming the wrong port (the app's), and a rule selecting a job label the
+// scrape does not give each fail the check.
 func TestPrometheusSeed1(t *testing.T) {
+	prom := promServer(t)
+	h, err := env.DemoHAProxy()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := ctxFor(t, 5*time.Minute)
+	objs, pods := seed1Output(t, nil)
+	s := startSeed1(ctx, t, h.Path, pods)
+
+	t.Run("story", func(t *testing.T) {
+		p := startProm(ctx, t, prom, objs, pods, s.sims)
+		if err := checkScrapeAndRecords(ctx, p, 60*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.story(ctx, t, p); err != nil {
+			t.Fatal(err)
+		}
+	})
+	sabotage := func(name string, edit func(manifest.Object) bool) {
+		t.Run("sabotage-"+name, func(t *testing.T) {
+			bad := make([]manifest.Object, len(objs))
+			edited := false
+			for i, o := range objs {
+				bad[i] = jsonCopy(t, o)
+				edited = edit(bad[i]) || edited
+			}
+			if !edited {
+				t.Fatal("the sabotage changed nothing")
+			}
+			targets, err := promsim.Targets(bad, pods)
+			if err == nil {
+				var p *promsim.Prom
+				p, err = promsim.Start(ctx, promsim.Options{Bin: prom, Targets: targets, Sims: s.sims, Groups: promsim.RuleGroups(bad)})
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer p.Stop()
+				err = checkScrapeAndRecords(ctx, p, 12*time.Second)
+			}
+			if err == nil {
+				t.Fatal("the sabotaged output passed the check")
+			}
+			t.Logf("sabotage caught: %v", err)
+		})
+	}
+	for _, port := range []string{"metricz", "http"} {
+		sabotage("servicemonitor-port-"+port, func(o manifest.Object) bool {
+			if o.Kind() != "ServiceMonitor" || o.Name() != "api-monitor" {
+				return false
+			}
+			for _, ep := range manifest.Slice(o, "spec", "endpoints") {
+				ep.(map[string]any)["port"] = port
+			}
+			return true
+		})
+	}
+	sabotage("rule-label", func(o manifest.Object) bool {
+		if o.Kind() != "PrometheusRule" || o.Name() != "api-monitor" {
+			return false
+		}
+		for _, g := range manifest.Slice(o, "spec", "groups") {
+			for _, r := range manifest.Slice(g.(map[string]any), "rules") {
+				r := r.(map[string]any)
+				r["expr"] = strings.ReplaceAll(r["expr"].(string), `job="api"`, `job="apx"`)
+			}
+		}
+		return true
+	})
+}
+
+// TestPrometheusPodMonitorAndAnnotations: the api's monitor scraped through
+// a PodMonitor (with its rules: the job is <namespace>/<name>) and the
+// frontend's ambassador through prometheus.io annotations; every target is
+// up where the generated objects and annotations say, and every recording
+// rule produces a value.
+func TestPrometheusPodMonitorAndAnnotations(t *testing.T) {
+	prom := promServer(t)
+	h, err := env.DemoHAProxy()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := ctxFor(t, 3*time.Minute)
+	objs, pods := seed1Output(t, map[string]string{
+		"monitor: {rules: true,":                  "monitor: {scrape: podMonitor, rules: true,",
+		"      rules: true\n      alertFor: 2s\n": "      scrape: annotations\n",
+	})
+	kinds := map[string]int{}
+	for _, o := range objs {
+		kinds[o.Kind()]++
+	}
+	if kinds["PodMonitor"] == 0 {
+		t.Fatalf("no PodMonitor in the output: %v", kinds)
+	}
+	s := startSeed1(ctx, t, h.Path, pods)
+	p := startProm(ctx, t, prom, objs, pods, s.sims)
+	annotated := false
+	for _, tg := range p.Targets {
+		annotated = annotated || strings.HasPrefix(tg.Source, "prometheus.io annotations")
+	}
+	if !annotated {
+		t.Fatal("no prometheus.io annotation target")
+	}
+	if err := checkScrapeAndRecords(ctx, p, 60*time.Second); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func promServer(t *testing.T) string {
+	t.Helper()
 	prom, err := exec.LookPath("prometheus")
 	if err != nil {
 		if os.Getenv("CI") == "true" {
@@ -48,22 +165,33 @@ func TestPrometheusSeed1(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root (network namespaces)")
 	}
-	h, err := env.DemoHAProxy()
-	if err != nil {
-		t.Fatal(err)
-	}
+	return prom
+}
 
-	// v3 with a short alertFor.
+// seed1Output runs sidecarize on demo/productionise/initial with v3.yaml,
+// made quick for a test (alerts' for: 2s, scrape interval 1s, errorRatio
+// 0.2) and edited further by edits (old → new, in the quick config).
+func seed1Output(t *testing.T, edits map[string]string) ([]manifest.Object, []*podsim.Pod) {
+	t.Helper()
 	cfg, err := os.ReadFile(filepath.Join(env.RepoRoot(), "demo", "productionise", "v3.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	short := strings.Replace(string(cfg), "monitor: {rules: true}", "monitor: {rules: true, alertFor: 2s}", 1)
-	if short == string(cfg) {
-		t.Fatal("demo/productionise/v3.yaml: no `monitor: {rules: true}` to set alertFor on")
+	quick := map[string]string{
+		"monitor: {rules: true}": "monitor: {rules: true, alertFor: 2s, errorRatio: 0.2, interval: 1s}",
+		"      rules: true ":     "      rules: true\n      alertFor: 2s\n      interval: 1s ",
+	}
+	text := string(cfg)
+	for _, m := range []map[string]string{quick, edits} {
+		for old, new := range m {
+			if !strings.Contains(text, old) {
+				t.Fatalf("demo/productionise/v3.yaml: no %q to edit", old)
+			}
+			text = strings.Replace(text, old, new, 1)
+		}
 	}
 	cfgFile := filepath.Join(t.TempDir(), "v3.yaml")
-	if err := os.WriteFile(cfgFile, []byte(short), 0o644); err != nil {
+	if err := os.WriteFile(cfgFile, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	out, err := runSidecarize(t, nil, "-c", cfgFile, "demo/productionise/initial")
@@ -78,66 +206,149 @@ func TestPrometheusSeed1(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var api *podsim.Pod
-	for _, p := range pods {
-		if strings.HasSuffix(p.Workload, "/api") {
-			api = p
-		}
-	}
-	if api == nil {
-		t.Fatal("no api pod in the v3 output")
-	}
-	var sm, rule manifest.Object
-	for _, o := range objs {
-		switch {
-		case o.Kind() == "ServiceMonitor" && o.Name() == "api-monitor":
-			sm = o
-		case o.Kind() == "PrometheusRule" && o.Name() == "api-monitor":
-			rule = o
-		}
-	}
-	if sm == nil || rule == nil {
-		t.Fatal("v3 output: want the api ServiceMonitor and PrometheusRule")
-	}
+	return objs, pods
+}
 
-	ctx := ctxFor(t, 4*time.Minute)
-	sim, err := podsim.Start(ctx, api, podsim.Options{HAProxy: h.Path})
+func startProm(ctx context.Context, t *testing.T, bin string, objs []manifest.Object, pods []*podsim.Pod, sims []*podsim.Sim) *promsim.Prom {
+	t.Helper()
+	targets, err := promsim.Targets(objs, pods)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer sim.Stop()
-	appPort, proxyPort := -1, -1
-	for to, from := range api.Retargets() {
-		appPort, proxyPort = from, to
-	}
-	if appPort < 0 {
-		t.Fatal("api pod: no Service port moved to the proxy")
-	}
-	// The flaky API: every third request is a 500 (a third, so that a rule
-	// dividing 5xx by 2xx instead of by all responses would be caught).
-	for _, a := range sim.Apps {
-		a.Close()
-	}
-	var served, failed atomic.Int64
-	ln, err := sim.NS.Listen("tcp", "127.0.0.1:"+strconv.Itoa(appPort))
+	p, err := promsim.Start(ctx, promsim.Options{Bin: bin, Targets: targets, Sims: sims, Groups: promsim.RuleGroups(objs)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if served.Add(1)%3 == 0 {
-			failed.Add(1)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("prometheus output:\n%s", p.Logs())
+		}
+		p.Stop()
+	})
+	return p
+}
+
+// API behaviours the test switches between.
+const (
+	apiFlaky   = iota // every third request (health checks aside) is a 500
+	apiOutage         // everything is a 500, health checks too
+	apiHealthy        // everything is a 200
+)
+
+type seed1Pods struct {
+	sims           []*podsim.Sim
+	mode           atomic.Int32
+	served, failed atomic.Int64
+}
+
+// startSeed1 runs the api and frontend pods: the api's app answers as mode
+// says; the frontend's app calls its API_URL (the ambassador) and answers
+// 500 when the API did; a relay stands in for the api Service. Page views
+// go to the frontend's Service port, ~20 a second, until the test ends.
+func startSeed1(ctx context.Context, t *testing.T, haproxy string, pods []*podsim.Pod) *seed1Pods {
+	t.Helper()
+	var api, fe *podsim.Pod
+	for _, p := range pods {
+		switch {
+		case strings.HasSuffix(p.Workload, "/api"):
+			api = p
+		case strings.HasSuffix(p.Workload, "/frontend"):
+			fe = p
+		}
+	}
+	if api == nil || fe == nil {
+		t.Fatal("want the api and frontend pods in the v3 output")
+	}
+	s := &seed1Pods{}
+	start := func(p *podsim.Pod) *podsim.Sim {
+		sim, err := podsim.Start(ctx, p, podsim.Options{HAProxy: haproxy})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(sim.Stop)
+		for _, a := range sim.Apps {
+			a.Close()
+		}
+		s.sims = append(s.sims, sim)
+		return sim
+	}
+	serve := func(sim *podsim.Sim, p *podsim.Pod, h http.HandlerFunc) {
+		ports := p.AppPorts()
+		if len(ports) != 1 {
+			t.Fatalf("%s: want one app port, got %v", p.Workload, ports)
+		}
+		ln, err := sim.NS.Listen("tcp", "127.0.0.1:"+strconv.Itoa(ports[0].Port))
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := &http.Server{Handler: h}
+		go srv.Serve(ln)
+		t.Cleanup(func() { srv.Close() })
+	}
+	apiSim := start(api)
+	serve(apiSim, api, func(w http.ResponseWriter, r *http.Request) {
+		n := s.served.Add(1)
+		mode := s.mode.Load()
+		if mode == apiOutage || mode == apiFlaky && r.URL.Path != "/status/200" && n%3 == 0 {
+			s.failed.Add(1)
 			http.Error(w, "unstable", http.StatusInternalServerError)
 			return
 		}
-		fmt.Fprintln(w, "ok")
-	})}
-	go srv.Serve(ln)
-	defer srv.Close()
-
-	// Traffic through the sidecar, ~20 requests a second, until the test ends.
+		fmt.Fprintln(w, `{"quotes": []}`)
+	})
+	feSim := start(fe)
+	// The api Service: the upstream's cluster DNS address relays to the
+	// api pod's Service targetPort.
+	apiTarget := -1
+	for to := range api.Retargets() {
+		apiTarget = to
+	}
+	for host, stand := range feSim.Upstreams {
+		res := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			return feSim.NS.DialContext(ctx, "udp", "127.0.0.53:53")
+		}}
+		ips, err := res.LookupHost(ctx, host)
+		if err != nil || len(ips) == 0 {
+			t.Fatalf("cluster DNS %s: %v", host, err)
+		}
+		stand.Close()
+		ln, err := podsim.Relay(feSim.NS, net.JoinHostPort(ips[0], strconv.Itoa(stand.Port)), apiSim.NS, "127.0.0.1:"+strconv.Itoa(apiTarget))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { ln.Close() })
+	}
+	apiURL := ""
+	for _, c := range fe.Containers {
+		for _, e := range manifest.Slice(c.M, "env") {
+			if m, _ := e.(map[string]any); manifest.Str(m, "name") == "API_URL" {
+				apiURL = manifest.Str(m, "value")
+			}
+		}
+	}
+	if apiURL == "" {
+		t.Fatal("frontend: no API_URL")
+	}
+	feClient := feSim.HTTPClient()
+	serve(feSim, fe, func(w http.ResponseWriter, r *http.Request) {
+		resp, err := feClient.Get(apiURL)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		resp.Body.Close()
+		if resp.StatusCode >= 500 {
+			http.Error(w, "the API failed", http.StatusInternalServerError)
+			return
+		}
+		fmt.Fprintln(w, "page")
+	})
+	fePort := -1
+	for to := range fe.Retargets() {
+		fePort = to
+	}
 	stop := make(chan struct{})
-	defer close(stop)
-	client := sim.HTTPClient()
+	t.Cleanup(func() { close(stop) })
 	go func() {
 		for {
 			select {
@@ -145,50 +356,197 @@ func TestPrometheusSeed1(t *testing.T) {
 				return
 			case <-time.After(50 * time.Millisecond):
 			}
-			if resp, err := client.Get(fmt.Sprintf("http://127.0.0.1:%d/unstable", proxyPort)); err == nil {
+			if resp, err := feClient.Get(fmt.Sprintf("http://127.0.0.1:%d/", fePort)); err == nil {
 				resp.Body.Close()
 			}
 		}
 	}()
+	return s
+}
 
-	observed := func() float64 {
-		n := served.Load()
-		if n == 0 {
-			return 0
+func (s *seed1Pods) servedRatio() float64 {
+	n := s.served.Load()
+	if n == 0 {
+		return 0
+	}
+	return float64(s.failed.Load()) / float64(n)
+}
+
+// checkScrapeAndRecords waits until every target is up where it was
+// generated (URL and interval) and every recording rule has a value.
+func checkScrapeAndRecords(ctx context.Context, p *promsim.Prom, within time.Duration) error {
+	deadline := time.Now().Add(within)
+	var problems []string
+	for {
+		problems = nil
+		ths, err := p.TargetHealths(ctx)
+		if err != nil {
+			return err
 		}
-		return float64(failed.Load()) / float64(n)
+		for _, tg := range p.Targets {
+			url := "http://" + tg.Addr + tg.Path
+			found := false
+			for _, th := range ths {
+				if th.ScrapeURL != url {
+					continue
+				}
+				found = true
+				switch {
+				case th.Health != "up":
+					problems = append(problems, fmt.Sprintf("%s: %s is %s (%s)", tg.Source, url, th.Health, th.LastError))
+				case tg.Interval != "" && th.ScrapeInterval != tg.Interval:
+					problems = append(problems, fmt.Sprintf("%s: scraped every %s, generated %s", tg.Source, th.ScrapeInterval, tg.Interval))
+				case th.Labels["job"] != tg.Labels["job"]:
+					problems = append(problems, fmt.Sprintf("%s: job %q, want %q", tg.Source, th.Labels["job"], tg.Labels["job"]))
+				}
+			}
+			if !found {
+				problems = append(problems, fmt.Sprintf("%s: %s is not a target", tg.Source, url))
+			}
+		}
+		rules, err := p.Rules(ctx)
+		if err != nil {
+			return err
+		}
+		for _, r := range rules {
+			if r.Health == "err" {
+				problems = append(problems, fmt.Sprintf("rule %s: %s", r.Name, r.LastError))
+			}
+			if r.Type != "recording" {
+				continue
+			}
+			vs, err := p.Query(ctx, r.Selector())
+			if err != nil {
+				return err
+			}
+			if len(vs) == 0 {
+				problems = append(problems, fmt.Sprintf("recording rule %s (%s) has no value", r.Selector(), r.Query))
+			}
+		}
+		if len(problems) == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("after %v: %s", within, strings.Join(problems, "; "))
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+// story drives the API through flaky, outage and recovery, and checks the
+// alerts' states at each step.
+func (s *seed1Pods) story(ctx context.Context, t *testing.T, p *promsim.Prom) error {
+	// alert key (name and workload) -> states seen, in order.
+	seen := map[string][]string{}
+	observe := func() (map[string]string, error) {
+		rules, err := p.Rules(ctx)
+		if err != nil {
+			return nil, err
+		}
+		alerts, err := p.Alerts(ctx)
+		if err != nil {
+			return nil, err
+		}
+		states := map[string]string{}
+		for _, r := range rules {
+			if r.Type == "alerting" {
+				states["rule "+r.Group+" "+r.Name] = r.State
+			}
+		}
+		for _, a := range alerts {
+			key := a.Labels["alertname"] + "/" + a.Labels["workload"]
+			states[key] = a.State
+			if l := seen[key]; len(l) == 0 || l[len(l)-1] != a.State {
+				seen[key] = append(l, a.State)
+			}
+		}
+		return states, nil
+	}
+	wait := func(what string, within time.Duration, done func(map[string]string) bool) error {
+		deadline := time.Now().Add(within)
+		for {
+			states, err := observe()
+			if err != nil {
+				return err
+			}
+			if done(states) {
+				t.Logf("%s: %v", what, states)
+				return nil
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("%s: not within %v; alerts %v (states seen: %v)", what, within, states, seen)
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(250 * time.Millisecond):
+			}
+		}
+	}
+	firing := func(keys ...string) func(map[string]string) bool {
+		return func(st map[string]string) bool {
+			for _, k := range keys {
+				if st[k] != "firing" {
+					return false
+				}
+			}
+			return true
+		}
+	}
+	high := []string{"SidecarizeHighErrorRate/api", "SidecarizeHighErrorRate/frontend"}
+	s.mode.Store(apiFlaky)
+	if err := wait("the API fails every third request", 60*time.Second, firing(high...)); err != nil {
+		return err
+	}
+	vs, err := p.Query(ctx, `sidecarize:http_errors:ratio_rate5m{workload="api"}`)
+	if err != nil {
+		return err
+	}
+	if len(vs) != 1 || math.Abs(vs[0].Value-s.servedRatio()) > 0.05 {
+		return fmt.Errorf("recorded api 5xx ratio %v, served %.3f: want one value within 0.05", vs, s.servedRatio())
+	}
+	t.Logf("recorded api 5xx ratio %.3f, served %.3f", vs[0].Value, s.servedRatio())
+
+	s.mode.Store(apiOutage)
+	if err := wait("the API is out", 60*time.Second, firing("SidecarizeCircuitOpen/frontend")); err != nil {
+		return err
+	}
+	vs, err = p.Query(ctx, `sidecarize:upstream_canned_responses:rate5m{workload="frontend",upstream="api"} > 0`)
+	if err != nil {
+		return err
+	}
+	if len(vs) != 1 {
+		return fmt.Errorf("circuit open, but no canned responses recorded: %v", vs)
 	}
 
-	t.Run("rules-and-alert", func(t *testing.T) {
-		if err := promCheck(ctx, t, prom, sim, api, sm, rule, observed, 90*time.Second); err != nil {
-			t.Fatal(err)
+	s.mode.Store(apiHealthy)
+	if err := wait("the API recovered", 120*time.Second, func(st map[string]string) bool {
+		for _, v := range st {
+			if v != "inactive" {
+				return false
+			}
 		}
-	})
-	t.Run("sabotage-rule-label", func(t *testing.T) {
-		bad := jsonCopy(t, rule)
-		b, _ := json.Marshal(bad)
-		b = []byte(strings.ReplaceAll(string(b), `job=\"api\"`, `job=\"apx\"`))
-		bad = manifest.Object{}
-		if err := json.Unmarshal(b, &bad); err != nil {
-			t.Fatal(err)
+		return true
+	}); err != nil {
+		return err
+	}
+	for _, key := range append(high, "SidecarizeCircuitOpen/frontend") {
+		if got := strings.Join(seen[key], " → "); got != "pending → firing" {
+			return fmt.Errorf("%s: states seen %q, want pending → firing (then resolved)", key, got)
 		}
-		if err := promCheck(ctx, t, prom, sim, api, sm, bad, observed, 15*time.Second); err == nil {
-			t.Fatal("a rule selecting job=\"apx\" passed the check")
-		} else {
-			t.Logf("sabotage caught: %v", err)
-		}
-	})
-	t.Run("sabotage-port-name", func(t *testing.T) {
-		bad := jsonCopy(t, sm)
-		for _, ep := range manifest.Slice(bad, "spec", "endpoints") {
-			ep.(map[string]any)["port"] = "metricz"
-		}
-		if err := promCheck(ctx, t, prom, sim, api, bad, rule, observed, 15*time.Second); err == nil {
-			t.Fatal("a ServiceMonitor naming port metricz passed the check")
-		} else {
-			t.Logf("sabotage caught: %v", err)
-		}
-	})
+	}
+	alerts, err := p.Alerts(ctx)
+	if err != nil {
+		return err
+	}
+	if len(alerts) != 0 {
+		return fmt.Errorf("after recovery, still active: %v", alerts)
+	}
+	return nil
 }
 
 func jsonCopy(t *testing.T, o manifest.Object) manifest.Object {
@@ -203,195 +561,115 @@ func jsonCopy(t *testing.T, o manifest.Object) manifest.Object {
 	return c
 }
 
-// scrapeTarget resolves a ServiceMonitor endpoint the way the Prometheus
-// Operator does for the simulated pod: the endpoint's port names a port of
-// a Service the monitor selects, whose targetPort is a container port.
-func scrapeTarget(pod *podsim.Pod, sm manifest.Object) (job, addr, path string, err error) {
-	eps := manifest.Slice(sm, "spec", "endpoints")
-	if len(eps) != 1 {
-		return "", "", "", fmt.Errorf("ServiceMonitor %s: want one endpoint, got %d", sm.Name(), len(eps))
+// TestPrometheusExporterPostgres: the exporter rules of the
+// postgres-rules golden's config (alertFor shortened to 2s, scrape interval
+// 2s: with PostgreSQL down a scrape takes the exporter a second) on a real PostgreSQL, postgres_exporter as its generated container
+// runs, and a real Prometheus scraping it where the generated
+// ServiceMonitor says. pg_up is 1 and SidecarizeExporterTargetDown is
+// inactive; PostgreSQL stopped, it goes pending, then firing; started
+// again, it resolves.
+func TestPrometheusExporterPostgres(t *testing.T) {
+	prom := promServer(t)
+	pgBin := expPostgresBinDir(t)
+	exporterBin := expPinned(t, "POSTGRES_EXPORTER_BIN", "postgres_exporter", "0.20.1")
+	const dir = "patterns/exporter/testdata/postgres-rules"
+	cfg, err := os.ReadFile(filepath.Join(env.RepoRoot(), dir, "config.yaml"))
+	if err != nil {
+		t.Fatal(err)
 	}
-	ep := eps[0].(map[string]any)
-	name, _ := ep["port"].(string)
-	path, _ = ep["path"].(string)
-	if path == "" {
-		path = "/metrics"
+	quick := strings.Replace(string(cfg), "        rules: true\n", "        rules: true\n        alertFor: 2s\n        interval: 2s\n", 1)
+	if quick == string(cfg) {
+		t.Fatalf("%s/config.yaml: no `rules: true` to edit", dir)
 	}
-	sel := manifest.Map(sm, "spec", "selector", "matchLabels")
-	for _, svc := range pod.Services {
-		labels := manifest.Map(svc, "metadata", "labels")
-		match := len(sel) > 0
-		for k, v := range sel {
-			if labels[k] != v {
-				match = false
-			}
-		}
-		if !match {
-			continue
-		}
-		for _, p := range manifest.Slice(svc, "spec", "ports") {
-			sp := p.(map[string]any)
-			if sp["name"] != name {
-				continue
-			}
-			cp, err := pod.ResolveTargetPort(sp)
+	cfgFile := filepath.Join(t.TempDir(), "config.yaml")
+	if err := os.WriteFile(cfgFile, []byte(quick), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := runSidecarize(t, nil, "-c", cfgFile, dir+"/input.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs, err := manifest.Parse(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pods, err := podsim.LoadAll(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pods) != 1 {
+		t.Fatalf("want the products-db pod, got %d pods", len(pods))
+	}
+	ctr, tmpl, dbPort := expExporterContainerIn(t, objs, dir, "Deployment", "products-db")
+
+	ns, err := podsim.NewNetNS()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ns.Close)
+	const password = "widgetario-e2e-Secret"
+	pg := expStartPostgres(t, ns, pgBin, dbPort, password)
+	expStartContainer(t, ns, exporterBin, tmpl, ctr, map[string]map[string]string{"products-db-password": {"password": password}})
+
+	ctx := ctxFor(t, 3*time.Minute)
+	p := startProm(ctx, t, prom, objs, pods, []*podsim.Sim{{Pod: pods[0], NS: ns}})
+	if err := checkScrapeAndRecords(ctx, p, 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	const alert = "SidecarizeExporterTargetDown"
+	var seen []string
+	waitAlert := func(what string, want func(state string) bool) {
+		t.Helper()
+		deadline := time.Now().Add(60 * time.Second)
+		for {
+			st := ""
+			rules, err := p.Rules(ctx)
 			if err != nil {
-				return "", "", "", err
+				t.Fatal(err)
 			}
-			// The Operator's job label is the Service's name.
-			return manifest.Str(svc, "metadata", "name"), net.JoinHostPort("127.0.0.1", strconv.Itoa(cp.Port)), path, nil
-		}
-	}
-	return "", "", "", fmt.Errorf("ServiceMonitor %s: endpoint port %q: no port of that name on a Service it selects", sm.Name(), name)
-}
-
-// promCheck runs Prometheus in the pod's namespace with a scrape config
-// generated from sm and the rule's groups, and waits until the recording
-// rules carry the observed values and the alert went pending then firing.
-func promCheck(ctx context.Context, t *testing.T, prom string, sim *podsim.Sim, pod *podsim.Pod, sm, rule manifest.Object, observed func() float64, within time.Duration) error {
-	job, addr, path, err := scrapeTarget(pod, sm)
-	if err != nil {
-		return err
-	}
-	dir := t.TempDir()
-	labels := map[string]string{}
-	if ns := sm.Namespace(); ns != "" {
-		labels["namespace"] = ns
-	}
-	config := map[string]any{
-		"global":     map[string]any{"scrape_interval": "1s", "evaluation_interval": "1s"},
-		"rule_files": []string{filepath.Join(dir, "rules.yaml")},
-		"scrape_configs": []any{map[string]any{
-			"job_name":       job,
-			"metrics_path":   path,
-			"static_configs": []any{map[string]any{"targets": []string{addr}, "labels": labels}},
-		}},
-	}
-	var groups []any
-	for _, g := range manifest.Slice(rule, "spec", "groups") {
-		g := g.(map[string]any)
-		g["interval"] = "1s"
-		groups = append(groups, g)
-	}
-	for name, v := range map[string]any{"prometheus.yaml": config, "rules.yaml": map[string]any{"groups": groups}} {
-		b, err := json.Marshal(v) // YAML is a superset of JSON
-		if err != nil {
-			return err
-		}
-		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
-			return err
-		}
-	}
-	// A free port in the pod's namespace for the web API.
-	l, err := sim.NS.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return err
-	}
-	web := l.Addr().String()
-	l.Close()
-	var logs podsim.SyncBuffer
-	cmd := exec.Command(prom, "--config.file="+filepath.Join(dir, "prometheus.yaml"),
-		"--storage.tsdb.path="+filepath.Join(dir, "data"), "--web.listen-address="+web)
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	done, err := sim.NS.Start(cmd)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		cmd.Process.Kill()
-		<-done
-		if t.Failed() {
-			t.Logf("prometheus output:\n%s", logs.String())
-		}
-	}()
-	client := sim.HTTPClient()
-	query := func(q string) ([]float64, error) {
-		resp, err := client.Get("http://" + web + "/api/v1/query?query=" + url.QueryEscape(q))
-		if err != nil {
-			return nil, err
-		}
-		defer resp.Body.Close()
-		var r struct {
-			Status string
-			Data   struct {
-				Result []struct {
-					Value [2]any
+			for _, r := range rules {
+				if r.Name == alert {
+					st = r.State
 				}
 			}
-		}
-		if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
-			return nil, err
-		}
-		var vs []float64
-		for _, x := range r.Data.Result {
-			s, _ := x.Value[1].(string)
-			v, _ := strconv.ParseFloat(s, 64)
-			vs = append(vs, v)
-		}
-		return vs, nil
-	}
-	alertState := func() (string, error) {
-		resp, err := client.Get("http://" + web + "/api/v1/alerts")
-		if err != nil {
-			return "", err
-		}
-		defer resp.Body.Close()
-		var r struct {
-			Data struct {
-				Alerts []struct {
-					Labels map[string]string
-					State  string
-				}
+			if len(seen) == 0 || seen[len(seen)-1] != st {
+				seen = append(seen, st)
 			}
-		}
-		if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
-			return "", err
-		}
-		for _, a := range r.Data.Alerts {
-			if a.Labels["alertname"] == "SidecarizeHighErrorRate" {
-				return a.State, nil
+			if want(st) {
+				t.Logf("%s: %s is %s", what, alert, st)
+				return
 			}
-		}
-		return "", nil
-	}
-
-	const tolerance = 0.05
-	deadline := time.Now().Add(within)
-	var up, sawPending, firing, rateOK, ratioOK, latencyOK bool
-	var last string
-	for time.Now().Before(deadline) && !(up && sawPending && firing && rateOK && ratioOK && latencyOK) {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(250 * time.Millisecond):
-		}
-		if vs, err := query(fmt.Sprintf(`up{job=%q}`, job)); err == nil && len(vs) == 1 && vs[0] == 1 {
-			up = true
-		}
-		if vs, err := query(`sidecarize:http_requests:rate5m{workload="api"}`); err == nil && len(vs) == 1 && vs[0] > 0 {
-			rateOK = true
-		}
-		if vs, err := query(`sidecarize:http_errors:ratio_rate5m{workload="api"}`); err == nil && len(vs) == 1 {
-			ratioOK = math.Abs(vs[0]-observed()) <= tolerance
-			last = fmt.Sprintf("recorded 5xx ratio %.3f, served %.3f", vs[0], observed())
-		}
-		if vs, err := query(`sidecarize:http_response_time_seconds:avg{workload="api"}`); err == nil && len(vs) == 1 && !math.IsNaN(vs[0]) {
-			latencyOK = true
-		}
-		switch st, _ := alertState(); st {
-		case "pending":
-			sawPending = true
-		case "firing":
-			if !sawPending {
-				return fmt.Errorf("SidecarizeHighErrorRate was firing before it was seen pending")
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: %s states seen %v", what, alert, seen)
 			}
-			firing = true
+			time.Sleep(250 * time.Millisecond)
 		}
 	}
-	if !(up && sawPending && firing && rateOK && ratioOK && latencyOK) {
-		return fmt.Errorf("after %v: target %s up: %v; request rate > 0: %v; 5xx ratio within %.2f of served: %v (%s); response time recorded: %v; alert pending: %v, firing: %v",
-			within, addr, up, rateOK, tolerance, ratioOK, last, latencyOK, sawPending, firing)
+	pgUp := func(want float64) {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			vs, err := p.Query(ctx, `pg_up{job="products-db"}`)
+			if err == nil && len(vs) == 1 && vs[0].Value == want {
+				return
+			}
+			if time.Now().After(deadline) {
+				ths, _ := p.TargetHealths(ctx)
+				t.Fatalf("pg_up: want %v, got %v (%v); targets %+v", want, vs, err, ths)
+			}
+			time.Sleep(250 * time.Millisecond)
+		}
 	}
-	t.Logf("Prometheus: target %s up, request rate > 0, %s, response time recorded, SidecarizeHighErrorRate pending → firing", addr, last)
-	return nil
+	pgUp(1)
+	waitAlert("PostgreSQL up", func(st string) bool { return st == "inactive" })
+	seen = nil
+	pg.Stop(t)
+	pgUp(0)
+	waitAlert("PostgreSQL stopped", func(st string) bool { return st == "firing" })
+	pg.Start(t)
+	pgUp(1)
+	waitAlert("PostgreSQL started again", func(st string) bool { return st == "inactive" })
+	if got := strings.Join(seen, " → "); got != "inactive → pending → firing → inactive" {
+		t.Fatalf("%s: states seen %s, want inactive → pending → firing → inactive", alert, got)
+	}
 }

@@ -115,6 +115,7 @@ func checkRuleSet(t testing.TB, o manifest.Object) error {
 }
 
 var (
+	reZero      = regexp.MustCompile(`^(?s)(.*\S)\s*==\s*0$`)
 	reThreshold = regexp.MustCompile(`^(?s)(.*\S)\s*>\s*([0-9.]+(?:[eE][-+]?[0-9]+)?)\s*$`)
 	reStrip     = regexp.MustCompile(`\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)|\[[^\]]*\]|offset\s+\w+`)
 	reSelector  = regexp.MustCompile(`[a-zA-Z_:][a-zA-Z0-9_:]*\s*(\{[^}]*\})?`)
@@ -158,13 +159,20 @@ func selectors(expr string) []selector {
 	return out
 }
 
+// codeLabels are the labels that split responses by status class, with
+// their 5xx and 2xx values: HAProxy's code, Envoy's
+// envoy_response_code_class.
+var codeLabels = map[string][2]string{"code": {"5xx", "2xx"}, "envoy_response_code_class": {"5", "2"}}
+
 func isErrorMatcher(m [3]string) bool {
-	return m[0] == "code" && ((m[1] == "=" && strings.HasPrefix(m[2], "5")) || (m[1] == "=~" && strings.HasPrefix(m[2], "5")))
+	_, ok := codeLabels[m[0]]
+	return ok && (m[1] == "=" || m[1] == "=~") && strings.HasPrefix(m[2], "5")
 }
 
 // errorRateTests builds a promtool unit test file: for each alert whose
 // expression is `<expr> > <threshold>` and depends (through recording rules)
-// on a 5xx series, series at twice and at half the threshold.
+// on a 5xx series, series at twice and at half the threshold; for each
+// alert `<gauge> == 0`, the gauge at 0 and at 1.
 func errorRateTests(rg ruleGroups) (string, error) {
 	recorded := map[string]string{} // record name -> expr
 	for _, g := range rg.Groups {
@@ -180,6 +188,17 @@ func errorRateTests(rg ruleGroups) (string, error) {
 	for _, g := range rg.Groups {
 		for _, r := range g.Rules {
 			if r.Alert == "" {
+				continue
+			}
+			forDur, err := parseFor(r.Alert, r.For)
+			if err != nil {
+				return "", err
+			}
+			if z := reZero.FindStringSubmatch(strings.TrimSpace(r.Expr)); z != nil {
+				if err := zeroTest(&b, r.Alert, z[1], recorded, forDur); err != nil {
+					return "", err
+				}
+				found++
 				continue
 			}
 			m := reThreshold.FindStringSubmatch(strings.TrimSpace(r.Expr))
@@ -219,14 +238,6 @@ func errorRateTests(rg ruleGroups) (string, error) {
 				continue
 			}
 			found++
-			forDur := time.Duration(0)
-			if r.For != "" {
-				d, err := time.ParseDuration(r.For)
-				if err != nil {
-					return "", fmt.Errorf("alert %s: for %q: %v", r.Alert, r.For, err)
-				}
-				forDur = d
-			}
 			evalMin := 15 + int(forDur.Minutes())
 			for _, c := range []struct {
 				name   string
@@ -253,6 +264,39 @@ func errorRateTests(rg ruleGroups) (string, error) {
 	return b.String(), nil
 }
 
+func parseFor(alert, v string) (time.Duration, error) {
+	if v == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return 0, fmt.Errorf("alert %s: for %q: %v", alert, v, err)
+	}
+	return d, nil
+}
+
+// zeroTest writes the unit tests of an alert `<raw selector> == 0` (a
+// gauge such as pg_up or haproxy_backend_active_servers): at 0 for longer
+// than its for: it fires, at 1 it does not.
+func zeroTest(b *strings.Builder, alert, expr string, recorded map[string]string, forDur time.Duration) error {
+	sels := selectors(expr)
+	if len(sels) != 1 || recorded[sels[0].name] != "" {
+		return fmt.Errorf("alert %s: want one raw series selector before == 0, got %q", alert, expr)
+	}
+	series, err := seriesFor(map[string][]selector{sels[0].name: sels}, 0, 0)
+	if err != nil {
+		return fmt.Errorf("alert %s: %v", alert, err)
+	}
+	evalMin := 2 + int(forDur.Minutes())
+	for _, v := range []int{0, 1} {
+		fmt.Fprintf(b, "  # %s: %s at %d\n  - interval: 1m\n    input_series:\n", alert, sels[0].name, v)
+		fmt.Fprintf(b, "      - series: %s\n        values: %q\n", strconv.Quote(series[0][0]), fmt.Sprintf("%dx%d", v, evalMin+5))
+		fmt.Fprintf(b, "    promql_expr_test:\n      - expr: 'count(ALERTS{alertname=%q,alertstate=\"firing\"}) or vector(0)'\n", alert)
+		fmt.Fprintf(b, "        eval_time: %dm\n        exp_samples:\n          - labels: '{}'\n            value: %d\n", evalMin, 1-v)
+	}
+	return nil
+}
+
 // seriesFor generates input series for the raw metrics: counters grow by 100
 // a minute, split 5xx/2xx at ratio where a code matcher asks for 5xx; gauges
 // are constant.
@@ -265,12 +309,12 @@ func seriesFor(base map[string][]selector, ratio float64, minutes int) ([][2]str
 	var out [][2]string
 	for _, n := range names {
 		labels := map[string]string{}
-		coded := false
+		coded := ""
 		for _, s := range base[n] {
 			for _, m := range s.matchers {
 				switch {
-				case m[0] == "code":
-					coded = true
+				case codeLabels[m[0]] != [2]string{}:
+					coded = m[0]
 				case m[1] == "=":
 					if v, ok := labels[m[0]]; ok && v != m[2] {
 						return nil, fmt.Errorf("%s: conflicting %s=%q and %q", n, m[0], v, m[2])
@@ -302,10 +346,11 @@ func seriesFor(base map[string][]selector, ratio float64, minutes int) ([][2]str
 		}
 		counter := strings.HasSuffix(n, "_total") || strings.HasSuffix(n, "_count") || strings.HasSuffix(n, "_sum")
 		switch {
-		case coded:
+		case coded != "":
+			v := codeLabels[coded]
 			out = append(out,
-				[2]string{sel(`code="5xx"`), fmt.Sprintf("0+%gx%d", 100*ratio, minutes)},
-				[2]string{sel(`code="2xx"`), fmt.Sprintf("0+%gx%d", 100*(1-ratio), minutes)})
+				[2]string{sel(fmt.Sprintf("%s=%q", coded, v[0])), fmt.Sprintf("0+%gx%d", 100*ratio, minutes)},
+				[2]string{sel(fmt.Sprintf("%s=%q", coded, v[1])), fmt.Sprintf("0+%gx%d", 100*(1-ratio), minutes)})
 		case counter:
 			out = append(out, [2]string{sel(""), fmt.Sprintf("0+100x%d", minutes)})
 		default:

@@ -482,34 +482,11 @@ func (d *demo) run(ns *podsim.NetNS, resolv string, out io.Writer, envv []string
 // relay listens on addr in the frontend pod's namespace and forwards each
 // connection to port in the api pod's: a Service with one endpoint.
 func (d *demo) relay(addr string, port int) error {
-	ln, err := d.fe.NS.Listen("tcp", addr)
+	ln, err := podsim.Relay(d.fe.NS, addr, d.api.NS, "127.0.0.1:"+strconv.Itoa(port))
 	if err != nil {
 		return fmt.Errorf("Service stand-in on %s: %w", addr, err)
 	}
 	d.closers = append(d.closers, func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-				u, err := d.api.NS.DialContext(ctx, "tcp", "127.0.0.1:"+strconv.Itoa(port))
-				cancel()
-				if err != nil {
-					return
-				}
-				defer u.Close()
-				done := make(chan struct{}, 2)
-				go func() { io.Copy(u, c); u.(*net.TCPConn).CloseWrite(); done <- struct{}{} }()
-				go func() { io.Copy(c, u); c.(*net.TCPConn).CloseWrite(); done <- struct{}{} }()
-				<-done
-				<-done
-			}()
-		}
-	}()
 	return nil
 }
 

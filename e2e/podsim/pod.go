@@ -82,7 +82,12 @@ func (p *Pod) Injected(c manifest.Container) bool { return p.Status.Injected(c.N
 
 // Load reads a YAML stream and returns the pods that have at least one
 // HAProxy container.
-func Load(data []byte) ([]*Pod, error) {
+func Load(data []byte) ([]*Pod, error) { return load(data, false) }
+
+// LoadAll returns every pod template's pod, with or without HAProxy.
+func LoadAll(data []byte) ([]*Pod, error) { return load(data, true) }
+
+func load(data []byte, all bool) ([]*Pod, error) {
 	objs, err := manifest.Parse(data)
 	if err != nil {
 		return nil, err
@@ -144,7 +149,7 @@ func Load(data []byte) ([]*Pod, error) {
 			ConfigMaps: map[string]map[string][]byte{},
 			Secrets:    map[string]map[string][]byte{},
 		}
-		if len(p.HAProxyContainers()) == 0 {
+		if !all && len(p.HAProxyContainers()) == 0 {
 			continue
 		}
 		for k, v := range cms {

@@ -537,7 +537,14 @@ func (b *SyncBuffer) String() string {
 
 // startRelay forwards 127.0.0.1:from to 127.0.0.1:to inside the namespace.
 func startRelay(ns *NetNS, from, to int) (net.Listener, error) {
-	ln, err := ns.Listen("tcp", "127.0.0.1:"+strconv.Itoa(from))
+	return Relay(ns, "127.0.0.1:"+strconv.Itoa(from), ns, "127.0.0.1:"+strconv.Itoa(to))
+}
+
+// Relay listens on addr in namespace from and forwards each connection to
+// toAddr in namespace to: a Service with one endpoint, or a pod's address
+// as another pod (or Prometheus) reaches it. Close the listener to stop it.
+func Relay(from *NetNS, addr string, to *NetNS, toAddr string) (net.Listener, error) {
+	ln, err := from.Listen("tcp", addr)
 	if err != nil {
 		return nil, err
 	}
@@ -549,7 +556,9 @@ func startRelay(ns *NetNS, from, to int) (net.Listener, error) {
 			}
 			go func() {
 				defer c.Close()
-				u, err := ns.DialContext(context.Background(), "tcp", "127.0.0.1:"+strconv.Itoa(to))
+				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+				u, err := to.DialContext(ctx, "tcp", toAddr)
+				cancel()
 				if err != nil {
 					return
 				}
