@@ -262,6 +262,16 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 				OnUsageError: usageErrs,
 			},
 			{
+				Name: "schema", Usage: "print the config file's JSON Schema (for editors: yaml-language-server)",
+				Description: "Generated from the options types, as `patterns` is; the repository commits it as sidecarize.schema.json.\n\n" +
+					"Examples:\n" +
+					"  sidecarize schema > sidecarize.schema.json\n" +
+					"  # then, as the first line of sidecarize.yaml:\n" +
+					"  # yaml-language-server: $schema=sidecarize.schema.json",
+				Action:       runSchema,
+				OnUsageError: usageErrs,
+			},
+			{
 				Name: "init", Usage: "write a commented starter config (default sidecarize.yaml; - for stdout)",
 				ArgsUsage:    "[FILE|-]",
 				Description:  "Examples:\n  sidecarize init && $EDITOR sidecarize.yaml\n  sidecarize init - > config/sidecarize.yaml",

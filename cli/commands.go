@@ -7,12 +7,14 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"regexp"
 	"runtime"
 	"runtime/debug"
 	"strings"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/sidecarize/sidecarize/internal/schema"
 	"github.com/sidecarize/sidecarize/patterns"
 	"github.com/sidecarize/sidecarize/transform"
 )
@@ -186,9 +188,23 @@ _PROG() {
 compdef _PROG PROG
 `
 
-// starterConfig is what `sidecarize init` writes. It must load as it is
-// (TestInitConfigLoads) and change nothing until it is edited to select a
-// workload of the user's.
+// starter is what `sidecarize init` writes: the modeline that gives
+// editors with yaml-language-server the config's schema (this release's
+// sidecarize.schema.json; main's for a development build), then
+// starterConfig.
+func starter() string {
+	ref := "main"
+	if releaseTag.MatchString(version()) {
+		ref = version()
+	}
+	return "# yaml-language-server: $schema=" + strings.Replace(schema.ID, "/main/", "/"+ref+"/", 1) + "\n" + starterConfig
+}
+
+var releaseTag = regexp.MustCompile(`^v\d+\.\d+\.\d+$`)
+
+// starterConfig must load as it is (runInit checks it; the schema tests
+// validate init's output) and change nothing until it is edited to select
+// a workload of the user's.
 const starterConfig = `# sidecarize config. Use it with: sidecarize -c sidecarize.yaml app/ -o out/
 # Every pattern, option and default: sidecarize patterns (or the README).
 # Flags (-p, --set) are the lowest layer, this file is above them, and the
@@ -253,7 +269,7 @@ func runInit(c *cli.Context) error {
 		return exitErr{exitError, fmt.Errorf("internal error: the starter config does not load: %w", err)}
 	}
 	if path == "-" {
-		_, err := io.WriteString(c.App.Writer, starterConfig)
+		_, err := io.WriteString(c.App.Writer, starter())
 		return err
 	}
 	if _, err := os.Lstat(path); err == nil && !c.Bool("force") {
@@ -261,9 +277,21 @@ func runInit(c *cli.Context) error {
 	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return exitErr{exitError, err}
 	}
-	if _, err := writeTargets([]*target{{name: path, data: []byte(starterConfig)}}); err != nil {
+	if _, err := writeTargets([]*target{{name: path, data: []byte(starter())}}); err != nil {
 		return exitErr{exitError, err}
 	}
 	fmt.Fprintf(c.App.ErrWriter, "sidecarize: wrote %s; edit its rules, then: sidecarize -c %s app/ -o out/\n", path, path)
 	return nil
+}
+
+func runSchema(c *cli.Context) error {
+	if c.NArg() > 0 {
+		return usageErr("schema: takes no arguments")
+	}
+	b, err := schema.JSON(patterns.All())
+	if err != nil {
+		return exitErr{exitError, fmt.Errorf("internal error: %w", err)}
+	}
+	_, err = c.App.Writer.Write(b)
+	return err
 }
