@@ -19,7 +19,7 @@ type service struct {
 	selector map[string]string
 	status   *serviceStatus // what this run changed, for the annotation
 	used     bool           // matched an injected workload
-	warnings []string       // entries of its status left alone (trust.go)
+	warnings []string       // entries of its status left alone (trust.go), or why it is not edited
 	order    int            // position in the stream
 }
 
@@ -45,6 +45,15 @@ func newService(o *object) (*service, error) {
 		// selector and ports, so it selects no pod and is never edited.
 		sel = nil
 	}
+	var warnings []string
+	if s.Name == "" && len(sel) > 0 {
+		// A Service without a name (the API server refuses it, or it uses
+		// generateName): its status could name nothing to restore, so it is
+		// never edited (FuzzStructure: retargeted, it moved the proxy port on
+		// the next run).
+		sel = nil
+		warnings = append(warnings, "it has no metadata.name: not edited")
+	}
 	return &service{
 		obj:      o,
 		selector: sel,
@@ -52,6 +61,7 @@ func newService(o *object) (*service, error) {
 			Name: s.Name, Namespace: s.Namespace, Labels: s.Labels, Ports: s.Spec.Ports,
 			Headless: s.Spec.ClusterIP == corev1.ClusterIPNone,
 		},
+		warnings: warnings,
 	}, nil
 }
 
