@@ -1,10 +1,14 @@
 package templates_test
 
 import (
+	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/sidecarize/sidecarize/internal/golden"
+	"github.com/sidecarize/sidecarize/patterns/haproxy"
 	"github.com/sidecarize/sidecarize/templates"
 )
 
@@ -35,8 +39,8 @@ func TestHostileStringsLoad(t *testing.T) {
 	for _, v := range hostile {
 		monitor := map[string]any{
 			"Workload": "Deployment web", "AppPort": 8080, "ProxyPort": 9080, "MetricsPort": 9101,
-			"MetricsPath": v, "Mode": "http", "H2": false, "Timeout": "60s", "ConnectTimeout": "5s",
-			"MaxConnections": 100,
+			"MetricsPath": v, "Mode": "http", "H2": false, "MaxConnections": 100, "SSL": nil,
+			"Defaults": haproxy.FrontDefaults("http", "60s"),
 		}
 		cfg, err := templates.Render("haproxy-monitor.cfg.tmpl", monitor)
 		if err != nil {
@@ -49,6 +53,7 @@ func TestHostileStringsLoad(t *testing.T) {
 
 		ambassador := map[string]any{
 			"Workload": "Deployment web", "MaxConnections": 100, "MetricsPort": 9102, "MetricsPath": v, "Resolvers": false,
+			"SSL": nil, "Defaults": haproxy.Defaults{ClientTimeout: "60s"},
 			"Upstreams": []map[string]any{{
 				"Name": "api", "Upstream": "http://127.0.0.1:8081", "Protocol": "http", "Mode": "http",
 				"H2": false, "TLS": false, "DNS": false, "LocalPort": 9001, "Addr": "127.0.0.1:8081",
@@ -64,5 +69,31 @@ func TestHostileStringsLoad(t *testing.T) {
 			t.Fatal(err)
 		}
 		golden.HAProxyCheck(t, "ambassador strings with "+v, cfg)
+	}
+}
+
+// The sections every haproxy.cfg shares are written once, in
+// haproxy-base.cfg.tmpl: the patterns' templates use its blocks.
+func TestSharedSectionsOnce(t *testing.T) {
+	shared := regexp.MustCompile(`(?m)^(global|defaults|frontend metrics)\b|^\s*ssl-default-bind-|^\s*timeout (client|http-keep-alive)\b`)
+	files, err := filepath.Glob("*.cfg.tmpl")
+	if err != nil || len(files) < 4 {
+		t.Fatalf("templates: %v %v", files, err)
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := shared.FindAllString(string(b), -1)
+		if f == "haproxy-base.cfg.tmpl" {
+			if len(found) < 5 {
+				t.Errorf("%s defines only %q", f, found)
+			}
+			continue
+		}
+		if len(found) > 0 {
+			t.Errorf("%s writes %q itself: use haproxy-base.cfg.tmpl's blocks", f, found)
+		}
 	}
 }

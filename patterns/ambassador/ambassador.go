@@ -86,14 +86,6 @@ func (Pattern) Inject(w *transform.Workload, opts transform.Options) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := templates.Render("ambassador-haproxy.cfg.tmpl", data)
-	if err != nil {
-		return err
-	}
-	cm, err := w.AddConfigMap("", map[string]string{"haproxy.cfg": cfg})
-	if err != nil {
-		return err
-	}
 
 	// The local ports are declared (though bound to 127.0.0.1 only) so that
 	// port collisions with the app and other helpers are caught.
@@ -115,8 +107,8 @@ func (Pattern) Inject(w *transform.Workload, opts transform.Options) error {
 		}
 		mounts = append(mounts, corev1.VolumeMount{Name: vol, MountPath: path.Join(CADir, u.Name), ReadOnly: true})
 	}
-	if err := haproxy.Inject(w, haproxy.Spec{
-		Name: ContainerName, ConfigMap: cm, Volume: VolumeName,
+	if err := haproxy.Deploy(w, "ambassador-haproxy.cfg.tmpl", data, haproxy.Spec{
+		Name: ContainerName, Volume: VolumeName,
 		Ports:       ports,
 		ProbePort:   px.MetricsPort,
 		Resources:   px.Resources,
@@ -217,12 +209,9 @@ type upCfg struct {
 }
 
 type cfgData struct {
-	Workload       string
-	MaxConnections int
-	MetricsPort    int32
-	MetricsPath    string
-	Resolvers      bool
-	Upstreams      []upCfg
+	haproxy.Config
+	Resolvers bool
+	Upstreams []upCfg
 }
 
 func configData(ref, ns string, ups []upstream, px Proxy) (cfgData, error) {
@@ -231,7 +220,10 @@ func configData(ref, ns string, ups []upstream, px Proxy) (cfgData, error) {
 	if ns == "" {
 		ns = "default"
 	}
-	d := cfgData{Workload: ref, MetricsPort: px.MetricsPort, MetricsPath: px.MetricsPath, MaxConnections: 256}
+	// Clients are the app, on localhost: each upstream has its own connect
+	// and server timeouts (its backend's).
+	d := cfgData{Config: haproxy.Config{Workload: ref, MetricsPort: px.MetricsPort, MetricsPath: px.MetricsPath, MaxConnections: 256,
+		Defaults: haproxy.Defaults{ClientTimeout: "60s", KeepAliveTimeout: "10s"}}}
 	for _, u := range ups {
 		mode := "http"
 		if u.protocol == "tcp" {
@@ -271,6 +263,7 @@ func configData(ref, ns string, ups []upstream, px Proxy) (cfgData, error) {
 			c.Body = u.Fallback.Body
 		}
 		d.Resolvers = d.Resolvers || c.DNS
+		d.Defaults.InitAddr = d.Resolvers
 		if !c.DNS {
 			c.Slots = 0 // an IP address: one server
 		}

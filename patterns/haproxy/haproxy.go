@@ -1,6 +1,8 @@
-// Package haproxy builds the HAProxy helper container shared by the monitor,
-// ambassador and tls patterns: the official image, the generated config from
-// a ConfigMap, no writes to the root filesystem.
+// Package haproxy is the proxy kit of the monitor, ambassador and tls
+// patterns: the HAProxy helper container (the official image, the generated
+// config from a ConfigMap, no writes to the root filesystem), the data of
+// the shared blocks of templates/haproxy-base.cfg.tmpl, and the option checks
+// the proxies share.
 package haproxy
 
 import (

@@ -8,7 +8,6 @@ import (
 	"github.com/sidecarize/sidecarize/internal/validate"
 	"github.com/sidecarize/sidecarize/patterns/haproxy"
 	"github.com/sidecarize/sidecarize/patterns/scrape"
-	"github.com/sidecarize/sidecarize/templates"
 	"github.com/sidecarize/sidecarize/transform"
 )
 
@@ -86,10 +85,7 @@ func (o *Options) Validate() error {
 	if err := ports.Add("metricsPort", o.MetricsPort); err != nil {
 		return err
 	}
-	if err := validate.HTTPPath("metricsPath", o.MetricsPath); err != nil {
-		return err
-	}
-	if err := o.Options.Validate(); err != nil {
+	if err := haproxy.CheckFront(o.MetricsPath, o.Options, o.Timeout, o.MaxConnections); err != nil {
 		return err
 	}
 	if o.Rules {
@@ -102,12 +98,6 @@ func (o *Options) Validate() error {
 	}
 	if err := scrape.CheckAlertFor("alertFor", o.AlertFor); err != nil {
 		return err
-	}
-	if _, err := validate.PositiveDuration("timeout", o.Timeout); err != nil {
-		return err
-	}
-	if o.MaxConnections < 1 {
-		return fmt.Errorf("maxConnections: must be at least 1")
 	}
 	return nil
 }
@@ -135,16 +125,11 @@ func (Pattern) Summary() string {
 func (Pattern) NewOptions() transform.Options { return Default() }
 
 type cfgData struct {
-	Workload       string
-	AppPort        int32
-	ProxyPort      int32
-	MetricsPort    int32
-	MetricsPath    string
-	Mode           string
-	H2             bool
-	Timeout        string
-	ConnectTimeout string
-	MaxConnections int
+	haproxy.Config
+	AppPort   int32
+	ProxyPort int32
+	Mode      string
+	H2        bool
 }
 
 // Inject implements transform.Pattern.
@@ -178,21 +163,17 @@ func (Pattern) Inject(w *transform.Workload, opts transform.Options) error {
 	if o.Protocol == "tcp" {
 		mode = "tcp"
 	}
-	cfg, err := templates.Render("haproxy-monitor.cfg.tmpl", cfgData{
-		Workload: w.Ref(), AppPort: port.ContainerPort, ProxyPort: o.ProxyPort,
-		MetricsPort: o.MetricsPort, MetricsPath: o.MetricsPath, Mode: mode,
-		H2: o.Protocol == "grpc" || o.Protocol == "http2", Timeout: o.Timeout,
-		ConnectTimeout: "5s", MaxConnections: o.MaxConnections,
-	})
-	if err != nil {
-		return err
+	data := cfgData{
+		Config: haproxy.Config{
+			Workload: w.Ref(), MaxConnections: o.MaxConnections,
+			MetricsPort: o.MetricsPort, MetricsPath: o.MetricsPath,
+			Defaults: haproxy.FrontDefaults(mode, o.Timeout),
+		},
+		AppPort: port.ContainerPort, ProxyPort: o.ProxyPort, Mode: mode,
+		H2: o.Protocol == "grpc" || o.Protocol == "http2",
 	}
-	cm, err := w.AddConfigMap("", map[string]string{"haproxy.cfg": cfg})
-	if err != nil {
-		return err
-	}
-	if err := haproxy.Inject(w, haproxy.Spec{
-		Name: ContainerName, ConfigMap: cm, Volume: VolumeName,
+	if err := haproxy.Deploy(w, "haproxy-monitor.cfg.tmpl", data, haproxy.Spec{
+		Name: ContainerName, Volume: VolumeName,
 		Ports:     []corev1.ContainerPort{proxy, metrics},
 		ProbePort: o.ProxyPort,
 		Resources: o.Resources,

@@ -10,7 +10,6 @@ import (
 	"github.com/sidecarize/sidecarize/internal/validate"
 	"github.com/sidecarize/sidecarize/patterns/haproxy"
 	"github.com/sidecarize/sidecarize/patterns/scrape"
-	"github.com/sidecarize/sidecarize/templates"
 	"github.com/sidecarize/sidecarize/transform"
 )
 
@@ -144,17 +143,8 @@ func (o *Options) Validate() error {
 	default:
 		return fmt.Errorf("minVersion: %q: must be TLSv1.2 or TLSv1.3 (older versions are broken)", o.MinVersion)
 	}
-	if err := validate.HTTPPath("metricsPath", o.MetricsPath); err != nil {
+	if err := haproxy.CheckFront(o.MetricsPath, o.Options, o.Timeout, o.MaxConnections); err != nil {
 		return err
-	}
-	if err := o.Options.Validate(); err != nil {
-		return err
-	}
-	if _, err := validate.PositiveDuration("timeout", o.Timeout); err != nil {
-		return err
-	}
-	if o.MaxConnections < 1 {
-		return fmt.Errorf("maxConnections: must be at least 1")
 	}
 	if cm := o.CertManager; cm != nil {
 		if cm.IssuerRef.Name == "" {
@@ -199,24 +189,16 @@ func (Pattern) Summary() string {
 func (Pattern) NewOptions() transform.Options { return Default() }
 
 type cfgData struct {
-	Workload       string
-	Secret         string
-	CertFile       string
-	KeyFile        string
-	AppPort        int32
-	TLSPort        int32
-	RedirectPort   int32
-	HTTPSPort      int32
-	MetricsPort    int32
-	MetricsPath    string
-	Mode           string
-	MinVersion     string
-	Ciphers        string
-	Ciphersuites   string
-	HSTS           int
-	Timeout        string
-	ConnectTimeout string
-	MaxConnections int
+	haproxy.Config
+	Secret       string
+	CertFile     string
+	KeyFile      string
+	AppPort      int32
+	TLSPort      int32
+	RedirectPort int32
+	HTTPSPort    int32
+	Mode         string
+	HSTS         int
 }
 
 // Inject implements transform.Pattern.
@@ -253,19 +235,16 @@ func (Pattern) Inject(w *transform.Workload, opts transform.Options) error {
 	if secret == "" {
 		secret = w.ObjectName("cert")
 	}
-	cfg, err := templates.Render("haproxy-tls.cfg.tmpl", cfgData{
-		Workload: w.Ref(), Secret: secret, CertFile: CertFile, KeyFile: KeyFile,
+	data := cfgData{
+		Config: haproxy.Config{
+			Workload: w.Ref(), MaxConnections: o.MaxConnections,
+			MetricsPort: o.MetricsPort, MetricsPath: o.MetricsPath,
+			SSL:      &haproxy.SSL{MinVersion: o.MinVersion, Ciphers: ciphers, Ciphersuites: ciphersuites},
+			Defaults: haproxy.FrontDefaults(o.Protocol, o.Timeout),
+		},
+		Secret: secret, CertFile: CertFile, KeyFile: KeyFile,
 		AppPort: backend, TLSPort: o.TLSPort, RedirectPort: o.RedirectPort, HTTPSPort: o.HTTPSPort,
-		MetricsPort: o.MetricsPort, MetricsPath: o.MetricsPath, Mode: o.Protocol,
-		MinVersion: o.MinVersion, Ciphers: ciphers, Ciphersuites: ciphersuites, HSTS: o.HSTS,
-		Timeout: o.Timeout, ConnectTimeout: "5s", MaxConnections: o.MaxConnections,
-	})
-	if err != nil {
-		return err
-	}
-	cm, err := w.AddConfigMap("", map[string]string{"haproxy.cfg": cfg})
-	if err != nil {
-		return err
+		Mode: o.Protocol, HSTS: o.HSTS,
 	}
 	// Only the certificate and key are projected: a Secret issued by
 	// cert-manager also holds ca.crt, which the proxy does not need.
@@ -283,8 +262,8 @@ func (Pattern) Inject(w *transform.Workload, opts transform.Options) error {
 		ports = append(ports, redirect)
 	}
 	ports = append(ports, metrics)
-	if err := haproxy.Inject(w, haproxy.Spec{
-		Name: ContainerName, ConfigMap: cm, Volume: ConfigVolume,
+	if err := haproxy.Deploy(w, "haproxy-tls.cfg.tmpl", data, haproxy.Spec{
+		Name: ContainerName, Volume: ConfigVolume,
 		Ports:       ports,
 		ProbePort:   o.TLSPort,
 		Resources:   o.Resources,
