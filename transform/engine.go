@@ -291,6 +291,11 @@ func (e *Engine) inject(p *plan) error {
 		w.warnings = append(w.warnings, "not injected: "+msg)
 		return nil
 	}
+	// The API server refuses a pod without containers; a sidecar added to
+	// one would be its only container, which no status may remove.
+	if len(ps.Containers) == 0 {
+		return w.failAt(w.FieldPath("containers"), errors.New("required: a pod needs at least one container"))
+	}
 	if ps.HostNetwork {
 		return unsuited(ReasonHostNetwork, w.FieldPath("hostNetwork"), "hostNetwork pods share the node's ports; sidecarize does not inject them")
 	}
