@@ -18,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/sidecarize/sidecarize/internal/validate"
+	"github.com/sidecarize/sidecarize/patterns/ambassador"
 	"github.com/sidecarize/sidecarize/transform"
 )
 
@@ -188,6 +189,16 @@ var (
 		reflect.TypeOf(validate.SecretRef{}): {"anyOf": []any{
 			M{"type": "string", "description": "Secret name"},
 			M{"type": "object", "additionalProperties": false, "required": []string{"name"}, "properties": M{"name": M{"type": "string"}}},
+		}},
+		// The ambassador's ca: {name, key}; a name alone, or {secret, key}
+		// of older configs.
+		reflect.TypeOf(ambassador.SecretKey{}): {"anyOf": []any{
+			M{"type": "string", "description": "Secret name"},
+			M{"type": "object", "additionalProperties": false, "properties": M{
+				"name":   M{"type": "string", "description": "Secret name"},
+				"key":    M{"type": "string", "description": "key in the Secret (default ca.crt)"},
+				"secret": M{"type": "string", "description": "Secret name (older spelling of name)"},
+			}},
 		}},
 	}
 )

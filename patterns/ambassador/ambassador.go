@@ -100,7 +100,7 @@ func (Pattern) Inject(w *transform.Workload, opts transform.Options) error {
 		}
 		vol := transform.GeneratedName(VolumeName, "ca", u.Name)
 		if err := w.AddVolume(corev1.Volume{Name: vol, VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
-			SecretName: u.CA.Secret,
+			SecretName: u.CA.Name,
 			Items:      []corev1.KeyToPath{{Key: u.CA.Key, Path: u.CA.Key}},
 		}}}); err != nil {
 			return err

@@ -144,10 +144,36 @@ type Fallback struct {
 	Body string `json:"body,omitempty" doc:"body of the canned response"`
 }
 
-// SecretKey names a key of a Secret in the workload's namespace.
+// SecretKey names a key of a Secret in the workload's namespace, written
+// like a Kubernetes SecretKeySelector: {name: quotes-ca, key: ca.crt}. The
+// Secret's name alone ("quotes-ca") is read too, and so is the older
+// {secret: quotes-ca}.
 type SecretKey struct {
-	Secret string `json:"secret" doc:"Secret name"`
-	Key    string `json:"key,omitempty" doc:"key in the Secret (default ca.crt)"`
+	Name string `json:"name" doc:"Secret name"`
+	Key  string `json:"key,omitempty" doc:"key in the Secret (default ca.crt)"`
+}
+
+// UnmarshalJSON accepts "name", {name, key} and {secret, key}; other fields
+// are errors.
+func (k *SecretKey) UnmarshalJSON(b []byte) error {
+	var name string
+	if err := json.Unmarshal(b, &name); err == nil {
+		k.Name = name
+		return nil
+	}
+	var obj struct {
+		Name   string `json:"name"`
+		Secret string `json:"secret"`
+		Key    string `json:"key"`
+	}
+	if err := validate.StrictJSON(b, &obj); err != nil {
+		return fmt.Errorf("%w (expected a Secret name or {name: …, key: …})", err)
+	}
+	if obj.Name != "" && obj.Secret != "" {
+		return fmt.Errorf("name and secret both name the Secret: give name only")
+	}
+	k.Name, k.Key = obj.Name+obj.Secret, obj.Key
+	return nil
 }
 
 // Defaults of the container-wide settings.

@@ -245,7 +245,7 @@ func resolveOne(raw Upstream) (upstream, error) {
 		return u, fmt.Errorf("sni: %q: not a host name", u.sni)
 	}
 	if u.CA != nil {
-		if err := validate.Secret("ca.secret", u.CA.Secret); err != nil {
+		if err := validate.Secret("ca.name", u.CA.Name); err != nil {
 			return u, err
 		}
 		if u.CA.Key == "" {

@@ -240,7 +240,7 @@ func TestOptionErrors(t *testing.T) {
 		{Options{{Name: "a", Upstream: "http://a", Proxy: Proxy{AlertFor: "1us"}}}, `alertFor: "1us": Prometheus takes ms, s, m or h`},
 		{Options{{Name: "a", Upstream: "http://a", Fallback: Fallback{Status: 99}}}, `a.fallback.status: 99`},
 		{Options{{Name: "a", Upstream: "http://a", Fallback: Fallback{Body: "bell\a"}}}, `a.fallback.body: control character`},
-		{Options{{Name: "a", Upstream: "https://a.example.com", CA: &SecretKey{Secret: "Bad Name"}}}, `a.ca.secret`},
+		{Options{{Name: "a", Upstream: "https://a.example.com", CA: &SecretKey{Name: "Bad Name"}}}, `a.ca.name`},
 	} {
 		err := c.o.Validate()
 		if err == nil || !strings.Contains(err.Error(), c.want) {
@@ -254,7 +254,7 @@ func TestOptionErrors(t *testing.T) {
 // a temporary directory instead of the container's root).
 func TestCAConfig(t *testing.T) {
 	yes := true
-	o := Options{{Name: "quotes", Upstream: "https://quotes.example.com", CA: &SecretKey{Secret: "quotes-ca"}},
+	o := Options{{Name: "quotes", Upstream: "https://quotes.example.com", CA: &SecretKey{Name: "quotes-ca"}},
 		{Name: "pay", Upstream: "grpcs://pay.example.com:8443", TLS: &yes, SNI: "payments.internal"}}
 	ups, px, err := o.resolve(nil)
 	if err != nil {
