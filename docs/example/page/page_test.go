@@ -117,3 +117,34 @@ func freePort(t *testing.T) string {
 	defer l.Close()
 	return fmt.Sprint(l.Addr().(*net.TCPAddr).Port)
 }
+
+// Adding the page pattern touched no engine file: it is registered only
+// here, and no file of the engine (transform/) or of the registry
+// (patterns/registry.go) names it or imports it. The golden cases above run
+// it through the whole engine all the same.
+func TestNoEngineFileKnowsThePattern(t *testing.T) {
+	for _, p := range patterns.All() {
+		if p.Name() == (page.Pattern{}).Name() {
+			t.Fatalf("the registry lists %q", p.Name())
+		}
+	}
+	files, err := filepath.Glob("../../../transform/*.go")
+	if err != nil || len(files) < 20 {
+		t.Fatalf("engine files: %d, %v", len(files), err)
+	}
+	files = append(files, "../../../patterns/registry.go")
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, bad := range []string{"docs/example/page", `"page"`, "page.Pattern"} {
+			if strings.Contains(string(b), bad) {
+				t.Errorf("%s mentions %s", f, bad)
+			}
+		}
+	}
+}
