@@ -75,8 +75,18 @@ haproxy_deps() {
   fi
 }
 
+# The prometheus server and promtool (Debian's prometheus package; its daemon
+# is not wanted: the tests and the demo run the server themselves).
+prometheus_deps() {
+  if ! command -v promtool >/dev/null || ! command -v prometheus >/dev/null; then
+    apt_install prometheus
+    stop_service prometheus
+  fi
+}
+
 case "$want" in
   haproxy) haproxy_deps ;;
+  demo) haproxy_deps; prometheus_deps ;;
   all)
     haproxy_deps
     # busybox: the logs pattern's tail engine runs busybox tail (its image).
@@ -84,11 +94,7 @@ case "$want" in
     # ruby: its regex engine is Onigmo, fluent-bit's; the logs e2e test runs
     # the generated parser regexes through it.
     command -v ruby >/dev/null || apt_install ruby
-    # promtool only; Debian ships it in the prometheus package.
-    if ! command -v promtool >/dev/null; then
-      apt_install prometheus
-      stop_service prometheus
-    fi
+    prometheus_deps
     # The exporter e2e tests run Debian's PostgreSQL, Redis and nginx and
     # their exporters themselves (in a temp dir and a netns): the packages'
     # daemons are not wanted.
@@ -106,5 +112,5 @@ case "$want" in
     echo "promtool: $(command -v promtool)"
     echo "kpt:      $(command -v kpt || echo missing)"
     ;;
-  *) echo "usage: deps.sh haproxy|all" >&2; exit 2 ;;
+  *) echo "usage: deps.sh haproxy|demo|all" >&2; exit 2 ;;
 esac

@@ -35,6 +35,7 @@ import (
 	"github.com/sidecarize/sidecarize/e2e/internal/env"
 	"github.com/sidecarize/sidecarize/e2e/internal/manifest"
 	"github.com/sidecarize/sidecarize/e2e/podsim"
+	"github.com/sidecarize/sidecarize/e2e/promsim"
 )
 
 // HTTPBinVersion is the go-httpbin release the demo builds; the API image
@@ -55,6 +56,12 @@ type Options struct {
 	// HAProxy runs the sidecars (default env.DemoHAProxy: $HAPROXY_BIN,
 	// else 3.4 when it is there, else 2.6).
 	HAProxy env.HAProxy
+	// Prometheus is the prometheus server binary (default: prometheus on
+	// PATH, Debian's).
+	Prometheus string
+	// Chart is where the SVG chart of the page views goes (default
+	// <CacheDir>/breaker.svg).
+	Chart string
 }
 
 // Report is what the run observed; the test checks it.
@@ -74,6 +81,24 @@ type Report struct {
 
 	// Metrics scraped from the sidecars: "<pod> <metric>{labels}" → value.
 	Metrics map[string]float64
+
+	// Views are the page views on the demo's timeline.
+	Views []View
+	// From the demo's Prometheus: the api's recorded 5xx ratio and request
+	// rate, the states SidecarizeCircuitOpen went through (e.g. pending,
+	// firing, inactive) and when it fired and resolved.
+	ErrorRatio, RequestRate        float64
+	APIAlert                       string // SidecarizeHighErrorRate's state for the api
+	CircuitStates                  []string
+	CircuitFiring, CircuitResolved time.Duration
+	Chart                          string // the SVG written
+}
+
+// View is one page view: when (since the demo started) and its result (ok,
+// failed, degraded).
+type View struct {
+	At     time.Duration
+	Result string
 }
 
 // Run runs the demo.
@@ -94,6 +119,14 @@ func Run(ctx context.Context, opt Options) (_ *Report, err error) {
 	if opt.Views == 0 {
 		opt.Views = 20
 	}
+	if opt.Chart == "" {
+		opt.Chart = filepath.Join(opt.CacheDir, "breaker.svg")
+	}
+	if opt.Prometheus == "" {
+		if opt.Prometheus, err = exec.LookPath("prometheus"); err != nil {
+			return nil, fmt.Errorf("the prometheus server (Debian's prometheus package; scripts/deps.sh demo installs it): %w", err)
+		}
+	}
 	switch {
 	case opt.HAProxy.Path == "":
 		opt.HAProxy, err = env.DemoHAProxy()
@@ -107,7 +140,7 @@ func Run(ctx context.Context, opt Options) (_ *Report, err error) {
 	d := &demo{opt: opt, rep: r, start: time.Now()}
 	defer d.stop()
 
-	const steps = 9
+	const steps = 12
 	d.step(1, steps, "build the apps: go-httpbin %s from the Go module proxy (the API), demo/app (the frontend)", HTTPBinVersion)
 	httpbin, frontend, err := d.build(ctx)
 	if err != nil {
@@ -115,7 +148,7 @@ func Run(ctx context.Context, opt Options) (_ *Report, err error) {
 	}
 
 	d.step(2, steps, "load the v3 pods sidecarize wrote to %s", rel(opt.Dir))
-	apiPod, fePod, err := loadPods(opt.Dir)
+	apiPod, fePod, objs, err := loadPods(opt.Dir)
 	if err != nil {
 		return r, err
 	}
@@ -126,12 +159,15 @@ func Run(ctx context.Context, opt Options) (_ *Report, err error) {
 	d.detail("api:      %s", containerList(apiPod))
 	d.detail("frontend: %s", containerList(fePod))
 
-	d.step(3, steps, "start the pods: HAProxy %s sidecars from the generated ConfigMaps, go-httpbin and the frontend in their place", opt.HAProxy.Version)
+	d.step(3, steps, "start the pods: HAProxy %s sidecars from the generated ConfigMaps, go-httpbin and the frontend in their place; Prometheus", opt.HAProxy.Version)
 	d.detail("haproxy:  %s", opt.HAProxy.Path)
 	if err := d.startAPI(ctx, apiPod, httpbin); err != nil {
 		return r, err
 	}
 	if err := d.startFrontend(ctx, fePod, frontend, initialURL); err != nil {
+		return r, err
+	}
+	if err := d.startPrometheus(ctx, objs); err != nil {
 		return r, err
 	}
 
@@ -156,13 +192,19 @@ func Run(ctx context.Context, opt Options) (_ *Report, err error) {
 		return r, err
 	}
 
-	d.step(6, steps, "v3: page views through the frontend's sidecars until the ambassador's circuit breaker trips")
 	// The ambassador starts with its server down until the first health
 	// checks pass (slow on a loaded machine): a view before that would be
-	// answered by the canned response with no failure behind it.
+	// answered by the canned response with no failure behind it (and
+	// Prometheus would see the circuit open).
 	if err := d.waitServerUp(ctx, d.fe, d.ambMetrics, "be_api"); err != nil {
 		return r, err
 	}
+	d.step(6, steps, "Prometheus (%s) scrapes the v3 pods where the generated ServiceMonitors say, with the generated PrometheusRules", filepath.Base(opt.Prometheus))
+	if err := d.promReady(ctx); err != nil {
+		return r, err
+	}
+
+	d.step(7, steps, "v3: page views through the frontend's sidecars until the ambassador's circuit breaker trips")
 	tripped := false
 	var trippedAt time.Time
 	for i := 0; i < 300 && !tripped; i++ {
@@ -186,7 +228,7 @@ func Run(ctx context.Context, opt Options) (_ *Report, err error) {
 	}
 	d.detail("%d page views: %d ok, %d failed; then 3 API failures in a row opened the circuit: view %d got the canned response", r.TrippedAfter-1, r.V3OK, r.V3Failed, r.TrippedAfter)
 
-	d.step(7, steps, "circuit open: the frontend gets the canned response, the API only health checks")
+	d.step(8, steps, "circuit open: the frontend gets the canned response, the API only health checks")
 	before := d.apiCalls()
 	var canned string
 	for i := 0; i < opt.Views; i++ {
@@ -202,8 +244,11 @@ func Run(ctx context.Context, opt Options) (_ *Report, err error) {
 	}
 	r.APICallsWhileOpen = d.apiCalls() - before
 	d.detail("%d page views: %d degraded (canned %s), the API received %d /unstable calls", r.OpenViews, r.OpenDegraded, cannedBody(canned), r.APICallsWhileOpen)
+	if err := d.waitCircuitAlert(ctx, "firing", 15*time.Second); err != nil {
+		return r, err
+	}
 
-	d.step(8, steps, "recovery: the API passes its health checks (/status/200) for recoverAfter 5s; traffic flows again")
+	d.step(9, steps, "recovery: the API passes its health checks (/status/200) for recoverAfter 5s; traffic flows again")
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
 		res, _, err := d.view(ctx, d.fePort)
@@ -220,13 +265,26 @@ func Run(ctx context.Context, opt Options) (_ *Report, err error) {
 	if !r.Recovered {
 		return r, errors.New("the circuit did not close within 20s")
 	}
-	d.step(9, steps, "metrics from the frontend's sidecars: its monitor (:%d) and the ambassador (:%d; intercepted = canned responses)", d.feMetrics, d.ambMetrics)
+	if err := d.waitCircuitAlert(ctx, "inactive", 15*time.Second); err != nil {
+		return r, err
+	}
+	d.step(10, steps, "metrics from the frontend's sidecars: its monitor (:%d) and the ambassador (:%d; intercepted = canned responses)", d.feMetrics, d.ambMetrics)
 	if err := d.scrape(ctx, d.fe, "frontend", d.feMetrics, "app", false); err != nil {
 		return r, err
 	}
 	if err := d.scrape(ctx, d.fe, "frontend-ambassador", d.ambMetrics, "api", true); err != nil {
 		return r, err
 	}
+	d.step(11, steps, "what Prometheus recorded from the sidecars' metrics")
+	if err := d.recorded(ctx); err != nil {
+		return r, err
+	}
+	d.step(12, steps, "the chart: good, failed and canned page views over the demo's timeline")
+	if err := writeChart(opt.Chart, r); err != nil {
+		return r, err
+	}
+	r.Chart = opt.Chart
+	d.detail("wrote %s", rel(opt.Chart))
 	d.printf("done in %.1fs\n", time.Since(d.start).Seconds())
 	return r, nil
 }
@@ -237,6 +295,9 @@ type demo struct {
 	start time.Time
 
 	api, fe                           *podsim.Sim
+	prom                              *promsim.Prom
+	watch                             *alertWatch
+	promRules                         string
 	apiMetrics, feMetrics, ambMetrics int
 	fePort, initialPort               int
 	procs                             []*exec.Cmd
@@ -262,6 +323,9 @@ func (d *demo) stop() {
 	}
 	for _, f := range d.closers {
 		f()
+	}
+	if d.prom != nil {
+		d.prom.Stop()
 	}
 	for _, s := range []*podsim.Sim{d.fe, d.api} {
 		if s != nil {
@@ -290,17 +354,18 @@ func (d *demo) build(ctx context.Context) (httpbin, frontend string, err error) 
 	return httpbin, frontend, nil
 }
 
-// loadPods reads the v3 manifests and returns the api and frontend pods.
-func loadPods(dir string) (api, fe *podsim.Pod, err error) {
+// loadPods reads the v3 manifests and returns the api and frontend pods,
+// and the objects.
+func loadPods(dir string) (api, fe *podsim.Pod, objs []manifest.Object, err error) {
 	files, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
 	if err != nil || len(files) == 0 {
-		return nil, nil, fmt.Errorf("no manifests in %s (run `make -C demo v3`)", dir)
+		return nil, nil, nil, fmt.Errorf("no manifests in %s (run `make -C demo v3`)", dir)
 	}
 	var all bytes.Buffer
 	for _, f := range files {
 		b, err := os.ReadFile(f)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		all.WriteString("---\n")
 		all.Write(b)
@@ -308,7 +373,10 @@ func loadPods(dir string) (api, fe *podsim.Pod, err error) {
 	}
 	pods, err := podsim.Load(all.Bytes())
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
+	}
+	if objs, err = manifest.Parse(all.Bytes()); err != nil {
+		return nil, nil, nil, err
 	}
 	for _, p := range pods {
 		switch {
@@ -319,9 +387,9 @@ func loadPods(dir string) (api, fe *podsim.Pod, err error) {
 		}
 	}
 	if api == nil || fe == nil {
-		return nil, nil, fmt.Errorf("%s: want the api and frontend Deployments with HAProxy sidecars", dir)
+		return nil, nil, nil, fmt.Errorf("%s: want the api and frontend Deployments with HAProxy sidecars", dir)
 	}
-	return api, fe, nil
+	return api, fe, objs, nil
 }
 
 // initialEnv is an env var of a workload's first container in the initial
@@ -504,6 +572,7 @@ func (d *demo) view(ctx context.Context, port int) (string, string, error) {
 	if res == "" {
 		return "", "", fmt.Errorf("page view on :%d: %s without X-Demo-Result: %s", port, resp.Status, b)
 	}
+	d.rep.Views = append(d.rep.Views, View{At: time.Since(d.start), Result: res})
 	if (res == "failed") != (resp.StatusCode == 500) {
 		return "", "", fmt.Errorf("page view on :%d: %s with result %s", port, resp.Status, res)
 	}

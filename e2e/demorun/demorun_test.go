@@ -3,6 +3,7 @@ package demorun
 import (
 	"bytes"
 	"context"
+	"html"
 	"os"
 	"path/filepath"
 	"strings"
@@ -41,8 +42,32 @@ func testDemo(t *testing.T, h env.HAProxy) {
 	if took > time.Minute {
 		t.Errorf("the demo took %s, want under a minute", took)
 	}
-	if len(r.Steps) != 9 {
-		t.Errorf("%d steps ran, want 9: %q", len(r.Steps), r.Steps)
+	if len(r.Steps) != 12 {
+		t.Errorf("%d steps ran, want 12: %q", len(r.Steps), r.Steps)
+	}
+	// Prometheus: the circuit alert fired while the circuit was open and
+	// resolved after it closed; the api's recorded 5xx ratio is about the
+	// half /unstable fails; the chart holds every page view.
+	if got := strings.Join(r.CircuitStates, " → "); got != "inactive → pending → firing → inactive" {
+		t.Errorf("SidecarizeCircuitOpen went %q, want inactive → pending → firing → inactive", got)
+	}
+	if !(r.CircuitFiring > 0 && r.CircuitResolved > r.CircuitFiring) {
+		t.Errorf("SidecarizeCircuitOpen firing at %v, resolved at %v", r.CircuitFiring, r.CircuitResolved)
+	}
+	if r.ErrorRatio < 0.2 || r.ErrorRatio > 0.8 || r.RequestRate <= 0 {
+		t.Errorf("recorded api 5xx ratio %.3f (want about 0.5), request rate %.3f", r.ErrorRatio, r.RequestRate)
+	}
+	if r.APIAlert != "firing" {
+		t.Errorf("SidecarizeHighErrorRate for the api is %q, want firing", r.APIAlert)
+	}
+	svg, err := os.ReadFile(r.Chart)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"<svg", "good (the API's answer): ", "failed (500): ", "canned (circuit open): ", "SidecarizeCircuitOpen resolved"} {
+		if !strings.Contains(html.UnescapeString(string(svg)), want) {
+			t.Errorf("the chart %s has no %q", r.Chart, want)
+		}
 	}
 	for i, s := range r.Steps {
 		if !strings.HasPrefix(s, "[") || !strings.Contains(out.String(), s) {

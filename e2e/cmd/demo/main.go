@@ -19,6 +19,8 @@ func main() {
 	flag.StringVar(&opt.Initial, "initial", "", "the initial manifests (default demo/productionise/initial)")
 	flag.IntVar(&opt.Views, "views", 20, "page views per step")
 	flag.StringVar(&opt.HAProxy.Path, "haproxy", "", "the haproxy binary (default $HAPROXY_BIN, else HAProxy 3.4 when found, else 2.6)")
+	flag.StringVar(&opt.Prometheus, "prometheus", "", "the prometheus server binary (default: prometheus on PATH)")
+	flag.StringVar(&opt.Chart, "chart", "", "where to write the SVG chart of the page views (default .cache/demo/breaker.svg)")
 	flag.Parse()
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer cancel()
