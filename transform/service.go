@@ -233,6 +233,11 @@ func setMetaKey(n *yaml.RNode, field, key, value string) error {
 	}
 	if f := m.Field(key); f != nil && f.Value.YNode().Kind == yaml.ScalarNode {
 		f.Value.YNode().Value, f.Value.YNode().Tag = value, yaml.NodeTagString
+		if key == AnnotationStatus || key == AnnotationConfigHash {
+			// sidecarize's own keys are written one way, whatever a stray
+			// copy looked like, so the next run writes the same bytes.
+			f.Value.YNode().Style = yaml.SingleQuotedStyle
+		}
 		return nil
 	}
 	v := yaml.NewStringRNode(value)
@@ -504,7 +509,8 @@ func setScalar(n *yaml.RNode, field string, v *yaml.RNode) error {
 // (config.kubernetes.io/…, internal.config.kubernetes.io/…,
 // kustomize.config.k8s.io/id) do not count, so
 // the CLI and a KRM host record the same thing, and the field is removed
-// again when the host strips its own keys.
+// again when the host strips its own keys. Nor do sidecarize's own status
+// and config-hash (a stray copy, without an injection it belongs to).
 func hasUserKeys(n *yaml.RNode, field string) bool {
 	m, err := n.Pipe(yaml.Lookup("metadata", field))
 	if err != nil || m == nil {
@@ -515,7 +521,7 @@ func hasUserKeys(n *yaml.RNode, field string) bool {
 	}
 	keys, _ := m.Fields()
 	for _, k := range keys {
-		if !isHostKey(k) {
+		if !isHostKey(k) && k != AnnotationStatus && k != AnnotationConfigHash {
 			return true
 		}
 	}
