@@ -323,3 +323,41 @@ func TestMergeKeys(t *testing.T) {
 		t.Errorf("uninject does not give back the input as kubectl reads it (-input +uninjected):\n%s", d)
 	}
 }
+
+// A pod has one prometheus.io/port. Without the Prometheus Operator, two
+// patterns with metrics (each scrape auto = annotations) scrape the first
+// and warn about the second (it used to overwrite the first, silently);
+// with the Operator's API both are scraped with ServiceMonitors.
+func TestAnnotationScrapeOnePort(t *testing.T) {
+	for _, ps := range [][]string{{"monitor", "tls"}, {"monitor", "exporter"}, {"monitor", "ambassador"}} {
+		for _, operator := range []bool{false, true} {
+			flags := transform.Flags{Patterns: ps}
+			for _, p := range ps {
+				flags.Set = append(flags.Set, required[p]...)
+			}
+			e := &transform.Engine{Patterns: patterns.All(), Version: "test", Flags: flags}
+			if operator {
+				e.Flags.APIVersions = []string{"monitoring.coreos.com/v1"}
+			}
+			out, rep, err := e.Process("app.yaml", []byte(combineApp))
+			if err != nil {
+				t.Fatalf("%v: %v", ps, err)
+			}
+			warned := strings.Contains(fmt.Sprint(rep.Workloads[0].Warnings), ps[1]+": metrics not scraped: the pod's prometheus.io/port already names monitor's metrics port")
+			monitors := strings.Count(string(out), "kind: ServiceMonitor")
+			port := ""
+			for _, w := range kubectlObjects(t, out) {
+				if w["kind"] == "Deployment" {
+					anns, _ := w["spec"].(map[string]any)["template"].(map[string]any)["metadata"].(map[string]any)["annotations"].(map[string]any)
+					port, _ = anns["prometheus.io/port"].(string)
+				}
+			}
+			switch {
+			case !operator && (!warned || port != "9101" || monitors != 0):
+				t.Errorf("%v without the Operator: warned %v, prometheus.io/port %q (want monitor's 9101), %d ServiceMonitors", ps, warned, port, monitors)
+			case operator && (warned || port != "" || monitors != 2):
+				t.Errorf("%v with the Operator: warned %v, prometheus.io/port %q, %d ServiceMonitors (want 2)", ps, warned, port, monitors)
+			}
+		}
+	}
+}

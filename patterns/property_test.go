@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -38,9 +39,12 @@ func TestPropertyRealWorldShapes(t *testing.T) {
 	actions := map[string]int{}
 	for seed := int64(1); seed <= int64(n); seed++ {
 		in := genStream(rand.New(rand.NewSource(seed)))
-		for _, ps := range [][]string{{"monitor"}, {"monitor", "tls"}} {
-			name := fmt.Sprintf("seed%d/%s", seed, strings.Join(ps, "+"))
-			for k, v := range checkProperties(t, name, in, ps) {
+		for _, run := range []struct {
+			ps     []string
+			scrape string
+		}{{[]string{"monitor"}, "serviceMonitor"}, {[]string{"monitor", "tls"}, "serviceMonitor"}, {[]string{"monitor"}, "annotations"}} {
+			name := fmt.Sprintf("seed%d/%s/%s", seed, strings.Join(run.ps, "+"), run.scrape)
+			for k, v := range checkProperties(t, name, in, run.ps, run.scrape) {
 				actions[k] += v
 			}
 		}
@@ -52,9 +56,9 @@ func TestPropertyRealWorldShapes(t *testing.T) {
 	}
 }
 
-func checkProperties(t *testing.T, name string, in []byte, ps []string) map[string]int {
+func checkProperties(t *testing.T, name string, in []byte, ps []string, scrape string) map[string]int {
 	t.Helper()
-	flags := transform.Flags{Patterns: ps, Set: []string{"monitor.scrape=serviceMonitor"}}
+	flags := transform.Flags{Patterns: ps, Set: []string{"monitor.scrape=" + scrape}}
 	for _, p := range ps {
 		flags.Set = append(flags.Set, required[p]...)
 	}
@@ -105,7 +109,141 @@ func checkProperties(t *testing.T, name string, in []byte, ps []string) map[stri
 			t.Errorf("%s: %s\ninput:\n%s", name, u, in)
 		}
 	}
+	for _, u := range checkPolicies(t, out) {
+		t.Errorf("%s: %s\ninput:\n%s", name, u, in)
+	}
 	return actions
+}
+
+// checkPolicies: a NetworkPolicy ingress rule that admits the app port a
+// proxy now fronts admits what is scraped on that pod: the port its
+// prometheus.io/port names, and the ports the Service ports sidecarize
+// added (a ServiceMonitor's) target.
+func checkPolicies(t *testing.T, out []byte) []string {
+	t.Helper()
+	objs := kubectlObjects(t, out)
+	str := func(m map[string]any, path ...string) string {
+		for i, p := range path {
+			v, _ := m[p]
+			if i == len(path)-1 {
+				s, _ := v.(string)
+				return s
+			}
+			m, _ = v.(map[string]any)
+		}
+		return ""
+	}
+	sub := func(m map[string]any, path ...string) map[string]any {
+		for _, p := range path {
+			m, _ = m[p].(map[string]any)
+		}
+		return m
+	}
+	list := func(m map[string]any, key string) []map[string]any {
+		var out []map[string]any
+		l, _ := m[key].([]any)
+		for _, x := range l {
+			if xm, ok := x.(map[string]any); ok {
+				out = append(out, xm)
+			}
+		}
+		return out
+	}
+	within := func(sel, labels map[string]any) bool {
+		for k, v := range sel {
+			if labels[k] != v {
+				return false
+			}
+		}
+		return true
+	}
+	// admits: does an ingress rule admit TCP port num (or its name)?
+	admits := func(rule map[string]any, num float64, name string) bool {
+		ports := list(rule, "ports")
+		ok := len(ports) == 0
+		for _, p := range ports {
+			pr, _ := p["protocol"].(string)
+			lo, isNum := p["port"].(float64)
+			hi, hasEnd := p["endPort"].(float64)
+			if !hasEnd {
+				hi = lo
+			}
+			ok = ok || (pr == "" || pr == "TCP") && (p["port"] == nil || p["port"] == name || isNum && num >= lo && num <= hi)
+		}
+		return ok
+	}
+	var problems []string
+	for _, o := range objs {
+		var status struct {
+			Services []struct {
+				Op      string  `json:"op"`
+				AppPort float64 `json:"appPort"`
+			} `json:"services"`
+		}
+		raw := str(o, "metadata", "annotations", transform.AnnotationStatus)
+		if raw == "" || o["kind"] == "Service" || o["kind"] == "NetworkPolicy" || sigyaml.Unmarshal([]byte(raw), &status) != nil {
+			continue
+		}
+		tmpl := sub(o, "spec", "template")
+		if o["kind"] == "Pod" {
+			tmpl = o
+		} else if o["kind"] == "CronJob" {
+			tmpl = sub(o, "spec", "jobTemplate", "spec", "template")
+		}
+		ns, _ := sub(o, "metadata")["namespace"].(string)
+		labels := sub(tmpl, "metadata", "labels")
+		ports := map[string]float64{}
+		for _, kind := range []string{"initContainers", "containers"} {
+			for _, c := range list(sub(tmpl, "spec"), kind) {
+				for _, p := range list(c, "ports") {
+					n, _ := p["name"].(string)
+					ports[n], _ = p["containerPort"].(float64)
+				}
+			}
+		}
+		type port struct {
+			num  float64
+			name string
+		}
+		var scraped []port
+		if str(tmpl, "metadata", "annotations", "prometheus.io/scrape") == "true" {
+			n, _ := strconv.Atoi(str(tmpl, "metadata", "annotations", "prometheus.io/port"))
+			scraped = append(scraped, port{float64(n), ""})
+		}
+		for _, svc := range objs {
+			var added struct {
+				Ports []string `json:"ports"`
+			}
+			sel := sub(svc, "spec", "selector")
+			if svc["kind"] != "Service" || len(sel) == 0 || !within(sel, labels) || sigyaml.Unmarshal([]byte(str(svc, "metadata", "annotations", transform.AnnotationStatus)), &added) != nil {
+				continue
+			}
+			for _, sp := range list(sub(svc, "spec"), "ports") {
+				if tp, _ := sp["targetPort"].(string); slices.Contains(added.Ports, fmt.Sprint(sp["name"])) && ports[tp] != 0 {
+					scraped = append(scraped, port{ports[tp], tp})
+				}
+			}
+		}
+		for _, np := range objs {
+			npNS, _ := sub(np, "metadata")["namespace"].(string)
+			if np["kind"] != "NetworkPolicy" || npNS != ns || !within(sub(np, "spec", "podSelector", "matchLabels"), labels) {
+				continue
+			}
+			for i, rule := range list(sub(np, "spec"), "ingress") {
+				for _, e := range status.Services {
+					if e.Op != "retarget" || !admits(rule, e.AppPort, "") {
+						continue
+					}
+					for _, sp := range scraped {
+						if !admits(rule, sp.num, sp.name) {
+							problems = append(problems, fmt.Sprintf("NetworkPolicy %s ingress[%d] admits app port %v of %s/%s but not its scraped port %v", str(np, "metadata", "name"), i, e.AppPort, o["kind"], str(o, "metadata", "name"), sp.num))
+						}
+					}
+				}
+			}
+		}
+	}
+	return problems
 }
 
 // checkStream: per pod, unique container, volume, port names and numbers

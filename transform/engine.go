@@ -51,6 +51,7 @@ type summary struct {
 	injected              bool // carries an injection after this run
 	fresh                 bool // injected by this run
 	edits                 []ServiceEdit
+	scrapePorts           []string // ports the pod's prometheus.io/port names (set by sidecarize)
 	dropped               []string // Kind/namespace/name of generated objects to drop
 	owner                 string   // Kind/name, as generated objects' sidecarize.dev/owner
 	ownerRequired         bool     // the status is of a version whose objects all carry sidecarize.dev/owner
@@ -125,12 +126,14 @@ func (e *Engine) processWorkload(o *object, specs []FieldSpec, byNS serviceIndex
 		o.changed = true
 		wr.Action, wr.Patterns = ActionInjected, w.status.Patterns
 		sum.injected, sum.fresh, sum.edits = true, true, w.status.Services
+		sum.scrapePorts = scrapePorts(w.status.Edits)
 	case stepUninject:
 		wr.Action = ActionUninjected
 		sum.uninjected = true
 	case stepLeave:
 		wr.Action, wr.Reason = ActionUnchanged, ReasonAlreadyInjectedNotSelected
 		sum.injected, sum.edits = true, p.old.Services
+		sum.scrapePorts = scrapePorts(p.old.Edits)
 	case stepSkip:
 		wr.Action, wr.Reason = ActionSkipped, p.reason
 	default:

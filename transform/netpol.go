@@ -13,8 +13,9 @@ import (
 
 // policy is a NetworkPolicy in the stream. One that selects an injected pod
 // and admits its app port in an ingress rule that lists ports must admit the
-// proxy port the Service now targets (and the metrics port) in the same rule,
-// or the traffic the Service sends there is dropped. The ports added are
+// proxy port the Service now targets (and the metrics port: the one a
+// ServiceMonitor's Service port targets, or the one prometheus.io/port
+// names) in the same rule, or the traffic sent there is dropped. The ports added are
 // recorded in its sidecarize.dev/status and removed by uninject; rules that
 // do not list ports (they admit every port) and policies that select no
 // injected pod are not touched.
@@ -214,8 +215,29 @@ func (p *policy) admit(sum *summary) error {
 				}
 			}
 		}
+		// Scraped through prometheus.io annotations: Prometheus dials the
+		// pod's metrics port directly.
+		for _, port := range sum.scrapePorts {
+			if n, err := strconv.Atoi(port); err == nil && !admitted(int32(n), "") {
+				if err := add(port); err != nil {
+					return err
+				}
+			}
+		}
 	}
 	return nil
+}
+
+// scrapePorts are the values sidecarize gave the pod's prometheus.io/port
+// annotation (edits of the status).
+func scrapePorts(edits []Edit) []string {
+	var out []string
+	for _, e := range edits {
+		if e.Op == "annotation" && e.Name == "prometheus.io/port" && e.Set != nil {
+			out = append(out, *e.Set)
+		}
+	}
+	return out
 }
 
 func (p *policy) record() *policyStatus {

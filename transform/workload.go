@@ -55,6 +55,7 @@ type workload struct {
 	podSpec        *corev1.PodSpec   // cache of pod(); edits keep it current or drop it
 	configs        []*yaml.RNode     // generated ConfigMaps, hashed into config-hash
 	warnings       []string
+	annotatedBy    map[string]string // pod annotation -> the pattern that set it in this run
 }
 
 // ServiceInfo is a read-only view of a Service that selects the workload.
@@ -479,8 +480,16 @@ func (w *Workload) SetPodAnnotation(key, value string) error {
 		old = strPtr(v)
 	}
 	w.status.Edits = append(w.status.Edits, Edit{Op: EditAnnotation, Name: key, Old: old, Set: strPtr(value)})
+	if w.annotatedBy == nil {
+		w.annotatedBy = map[string]string{}
+	}
+	w.annotatedBy[key] = w.pattern
 	return w.setTemplateAnnotation(key, value)
 }
+
+// PodAnnotationSetBy is the pattern that set a pod annotation earlier in
+// this run ("" when none did).
+func (w *Workload) PodAnnotationSetBy(key string) string { return w.annotatedBy[key] }
 
 func (w *Workload) setTemplateAnnotation(key, value string) error {
 	if err := w.prepareAnnotations(); err != nil {

@@ -133,6 +133,16 @@ func Apply(w *transform.Workload, o Options, ep Endpoint) (Result, error) {
 		}
 		return Result{Mode: mode, Job: job}, w.AddObject(pm)
 	case Annotations:
+		// A pod has one prometheus.io/port: a second pattern's endpoint
+		// cannot be scraped this way.
+		if first := w.PodAnnotationSetBy("prometheus.io/port"); first != "" {
+			const how = "scrape it with a podMonitor or serviceMonitor (the Prometheus Operator; spec.apiVersions: [monitoring.coreos.com/v1] makes auto choose them)"
+			if o.Scrape == Annotations {
+				return Result{}, fmt.Errorf("scrape: annotations: the pod's prometheus.io/port already names %s's metrics port, and a pod has only one: %s", first, how)
+			}
+			w.Warn("metrics not scraped: the pod's prometheus.io/port already names %s's metrics port, and a pod has only one; %s", first, how)
+			return Result{Mode: None}, nil
+		}
 		for _, kv := range [][2]string{{"prometheus.io/scrape", "true"}, {"prometheus.io/port", strconv.Itoa(int(ep.Port))}, {"prometheus.io/path", ep.Path}} {
 			if err := w.SetPodAnnotation(kv[0], kv[1]); err != nil {
 				return Result{}, err
