@@ -359,3 +359,47 @@ func seriesFor(base map[string][]selector, ratio float64, minutes int) ([][2]str
 	}
 	return out, nil
 }
+
+// TestPromtoolTracingEnvoySeries runs testdata/promtool/tracing-envoy.test.yaml
+// (series as Envoy exports them) against the tracing rules golden's
+// PrometheusRule: the 5xx ratio of the inbound listener is recorded and
+// alerted on, the metrics listener and upstream statistics are not counted.
+func TestPromtoolTracingEnvoySeries(t *testing.T) {
+	const golden = "patterns/tracing/testdata/rules/expected.yaml"
+	data, err := os.ReadFile(filepath.Join(env.RepoRoot(), golden))
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs, err := manifest.Parse(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var spec []byte
+	for _, o := range objs {
+		if o.Kind() == "PrometheusRule" {
+			if spec, err = yaml.Marshal(manifest.Map(o, "spec")); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if spec == nil {
+		t.Fatalf("%s: no PrometheusRule", golden)
+	}
+	test, err := os.ReadFile(filepath.Join("testdata", "promtool", "tracing-envoy.test.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for name, b := range map[string][]byte{"rules.yaml": spec, "test.yaml": test} {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cmd := exec.Command(promtool(t), "test", "rules", "test.yaml")
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("promtool test rules: %v\n%s\n--- rules:\n%s", err, out, spec)
+	}
+	t.Logf("%s", out)
+}
