@@ -59,6 +59,10 @@ func TestExporterPostgres(t *testing.T) {
 			t.Logf("Secret password %q: %s", tc.secret, tc.want)
 		}
 	}
+	// The golden scrapes through prometheus.io annotations (job
+	// kubernetes-pods, as the usual annotation-driven config calls it).
+	expPrometheus(t, exporterCase, "products-db", ns, exporterBin, tmpl, ctr,
+		map[string]map[string]string{"products-db-password": {"password": password}}, `pg_up{job="kubernetes-pods"}`, 1, "")
 }
 
 // expTool is a Debian package's binary, or a failure naming the installer.

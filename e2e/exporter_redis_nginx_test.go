@@ -40,6 +40,8 @@ func TestExporterRedis(t *testing.T) {
 			t.Logf("Secret password %q: %s", tc.secret, tc.want)
 		}
 	}
+	expPrometheus(t, "patterns/exporter/testdata/redis-secret/expected.yaml", "sessions", ns, exporterBin, tmpl, ctr,
+		map[string]map[string]string{"sessions-redis": {"redis-password": password}}, `redis_up{job="web/sessions-exporter"}`, 1, "")
 }
 
 // TestExporterNginx: Debian's nginx with stub_status at the configured path
@@ -87,6 +89,7 @@ http {
 	if expGrep(metrics, "nginx_connections_active") == "" {
 		t.Errorf("no nginx_connections_active from stub_status:\n%s", expGrep(metrics, "nginx_"))
 	}
+	expPrometheus(t, "patterns/exporter/testdata/nginx/expected.yaml", "web", ns, exporterBin, tmpl, ctr, nil, `nginx_up{job="web"}`, 1, "")
 }
 
 // TestExporterMysqldArgs: mysqld_exporter v0.20.0 (the mysql/mariadb
@@ -107,6 +110,10 @@ func TestExporterMysqldArgs(t *testing.T) {
 	if !expHasLine(metrics, "mysql_up 0") {
 		t.Errorf("want mysql_up 0 (no server):\n%s", expGrep(metrics, "mysql_"))
 	}
+	// No server: the generated rule's alert fires on the real exporter's
+	// mysql_up.
+	expPrometheus(t, "patterns/exporter/testdata/mysql-podmonitor/expected.yaml", "db", ns, exporterBin, tmpl, ctr, secrets,
+		`mysql_up{job="shop/db-exporter"}`, 0, "SidecarizeExporterTargetDown")
 }
 
 // expTempDirFor is a temp dir owned by the Debian user.

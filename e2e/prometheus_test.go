@@ -673,3 +673,90 @@ func TestPrometheusExporterPostgres(t *testing.T) {
 		t.Fatalf("%s: states seen %s, want inactive → pending → firing → inactive", alert, got)
 	}
 }
+
+// expPrometheus runs the exporter as its container runs and a real
+// Prometheus that scrapes it where the golden file's ServiceMonitor,
+// PodMonitor or prometheus.io annotations say for the workload (every
+// second instead of the generated interval), with the file's rules
+// (alerts' for: 1s). It waits until Prometheus answers query with want and,
+// with alert set, that alert is firing.
+func expPrometheus(t *testing.T, file, workload string, ns *podsim.NetNS, bin string, tmpl map[string]any, ctr manifest.Container, secrets map[string]map[string]string, query string, want float64, alert string) {
+	t.Helper()
+	prom := promServer(t)
+	data, err := os.ReadFile(filepath.Join(env.RepoRoot(), file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs, err := manifest.Parse(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pods, err := podsim.LoadAll(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pod *podsim.Pod
+	for _, p := range pods {
+		if strings.HasSuffix(p.Workload, "/"+workload) {
+			pod = p
+		}
+	}
+	if pod == nil {
+		t.Fatalf("%s: no pod of %s", file, workload)
+	}
+	all, err := promsim.Targets(objs, pods)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var targets []promsim.Target
+	for _, tg := range all {
+		if tg.Pod == pod {
+			tg.Interval = "1s"
+			targets = append(targets, tg)
+		}
+	}
+	if len(targets) != 1 {
+		t.Fatalf("%s: want one scrape target for %s, got %d", file, workload, len(targets))
+	}
+	groups := promsim.RuleGroups(objs)
+	for _, g := range groups {
+		for _, r := range manifest.Slice(g.(map[string]any), "rules") {
+			if r := r.(map[string]any); r["alert"] != nil {
+				r["for"] = "1s"
+			}
+		}
+	}
+	_, stop := expStartContainer(t, ns, bin, tmpl, ctr, secrets)
+	defer stop()
+	ctx := ctxFor(t, 2*time.Minute)
+	p, err := promsim.Start(ctx, promsim.Options{Bin: prom, Targets: targets, Sims: []*podsim.Sim{{Pod: pod, NS: ns}}, Groups: groups})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Stop()
+	deadline := time.Now().Add(40 * time.Second)
+	var got []promsim.Sample
+	state := ""
+	for {
+		got, err = p.Query(ctx, query)
+		if alert != "" {
+			state = ""
+			if alerts, err := p.Alerts(ctx); err == nil {
+				for _, a := range alerts {
+					if a.Labels["alertname"] == alert {
+						state = a.State
+					}
+				}
+			}
+		}
+		if err == nil && len(got) == 1 && got[0].Value == want && (alert == "" || state == "firing") {
+			t.Logf("Prometheus scraped %s (%s, job %s): %s = %v%s", targets[0].Source, targets[0].Path, targets[0].Labels["job"], query, want, map[bool]string{true: ", " + alert + " firing"}[alert != ""])
+			return
+		}
+		if time.Now().After(deadline) {
+			ths, _ := p.TargetHealths(ctx)
+			t.Fatalf("Prometheus: %s = %v (%v), want %v; %s %q; targets %+v\n%s", query, got, err, want, alert, state, ths, p.Logs())
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
