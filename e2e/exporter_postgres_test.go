@@ -90,15 +90,23 @@ func expPinned(t *testing.T, envVar, file, version string) string {
 // golden output, its pod template and the app container's port.
 func expExporterContainer(t *testing.T, file, kind, name string) (manifest.Container, map[string]any, int) {
 	t.Helper()
+	_, objs := expGolden(t, file)
+	return expExporterContainerIn(t, objs, file, kind, name)
+}
+
+// expGolden reads a golden output (a path from the repository root) and
+// parses it.
+func expGolden(t *testing.T, file string) ([]byte, []manifest.Object) {
+	t.Helper()
 	data, err := os.ReadFile(filepath.Join(env.RepoRoot(), file))
 	if err != nil {
 		t.Fatal(err)
 	}
 	objs, err := manifest.Parse(data)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", file, err)
 	}
-	return expExporterContainerIn(t, objs, file, kind, name)
+	return data, objs
 }
 
 // expExporterContainerIn is expExporterContainer on parsed objects (from).

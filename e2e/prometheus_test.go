@@ -683,14 +683,7 @@ func TestPrometheusExporterPostgres(t *testing.T) {
 func expPrometheus(t *testing.T, file, workload string, ns *podsim.NetNS, bin string, tmpl map[string]any, ctr manifest.Container, secrets map[string]map[string]string, query string, want float64, alert string) {
 	t.Helper()
 	prom := promServer(t)
-	data, err := os.ReadFile(filepath.Join(env.RepoRoot(), file))
-	if err != nil {
-		t.Fatal(err)
-	}
-	objs, err := manifest.Parse(data)
-	if err != nil {
-		t.Fatal(err)
-	}
+	data, objs := expGolden(t, file)
 	pods, err := podsim.LoadAll(data)
 	if err != nil {
 		t.Fatal(err)

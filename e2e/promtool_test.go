@@ -366,15 +366,9 @@ func seriesFor(base map[string][]selector, ratio float64, minutes int) ([][2]str
 // alerted on, the metrics listener and upstream statistics are not counted.
 func TestPromtoolTracingEnvoySeries(t *testing.T) {
 	const golden = "patterns/tracing/testdata/rules/expected.yaml"
-	data, err := os.ReadFile(filepath.Join(env.RepoRoot(), golden))
-	if err != nil {
-		t.Fatal(err)
-	}
-	objs, err := manifest.Parse(data)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, objs := expGolden(t, golden)
 	var spec []byte
+	var err error
 	for _, o := range objs {
 		if o.Kind() == "PrometheusRule" {
 			if spec, err = yaml.Marshal(manifest.Map(o, "spec")); err != nil {
