@@ -52,6 +52,7 @@ type summary struct {
 	fresh                 bool // injected by this run
 	edits                 []ServiceEdit
 	scrapePorts           []string // ports the pod's prometheus.io/port names (set by sidecarize)
+	oldPorts              []string // helper ports of the earlier injection (helperPorts)
 	dropped               []string // Kind/namespace/name of generated objects to drop
 	owner                 string   // Kind/name, as generated objects' sidecarize.dev/owner
 	ownerRequired         bool     // the status is of a version whose objects all carry sidecarize.dev/owner
@@ -99,6 +100,9 @@ func (e *Engine) processWorkload(o *object, specs []FieldSpec, byNS serviceIndex
 	sum := &summary{where: o.where, ref: w.Ref(), namespace: w.Namespace, labels: w.labels, owner: w.ownerRef(), obj: o}
 	wr := WorkloadReport{Source: o.doc.Source, Index: o.doc.Index, Kind: w.Kind, Namespace: w.Namespace, Name: w.Name,
 		Field: strings.ReplaceAll(o.spec.Path, "/", ".")}
+	if p.old != nil {
+		sum.oldPorts = helperPorts(p.old)
+	}
 	if p.old != nil && p.step != stepLeave {
 		if err := uninjectWorkload(w, p.old); err != nil {
 			return nil, w.failAt("uninject", err)

@@ -23,6 +23,7 @@ type policy struct {
 	obj      *object
 	name, ns string
 	selector labels.Selector
+	recorded *policyStatus // the status the input carries: undone first
 	status   *policyStatus
 }
 
@@ -73,38 +74,62 @@ func parsePolicies(objs []*object) ([]*policy, []error) {
 			continue
 		}
 		p := &policy{obj: o, name: np.Name, ns: np.Namespace, selector: sel}
-		if err := p.restore(); err != nil {
-			errs = append(errs, fmt.Errorf("%s: NetworkPolicy %s: %w", o.where, np.Name, err))
-			continue
+		if raw, ok := np.Annotations[AnnotationStatus]; ok {
+			p.recorded = &policyStatus{}
+			if err := json.Unmarshal([]byte(raw), p.recorded); err != nil {
+				errs = append(errs, fmt.Errorf("%s: NetworkPolicy %s: annotation %s: %w", o.where, np.Name, AnnotationStatus, cleanJSONError(err)))
+				continue
+			}
 		}
 		out = append(out, p)
 	}
 	return out, errs
 }
 
-// restore removes the ports an earlier run added.
-func (p *policy) restore() error {
-	n := p.obj.node
-	raw, ok := n.GetAnnotations()[AnnotationStatus]
-	if !ok {
+// restore removes the ports an earlier run added — only what it can prove
+// (see the trust model in the README): an entry as sidecarize writes it,
+// {protocol: TCP, port: P}, where P is a helper port that the (trusted)
+// earlier status of a workload the policy selects records, and never the
+// last port of a rule (a rule without ports admits every port). The rest is
+// reported and left alone.
+func (p *policy) restore(sums []*summary, warn func(string)) error {
+	st := p.recorded
+	if st == nil {
 		return nil
 	}
-	var st policyStatus
-	if err := json.Unmarshal([]byte(raw), &st); err != nil {
-		return fmt.Errorf("annotation %s: %w", AnnotationStatus, err)
+	proven := map[string]bool{}
+	for _, sum := range sums {
+		if sum != nil && sum.namespace == p.ns && p.selector.Matches(labels.Set(sum.labels)) {
+			for _, port := range sum.oldPorts {
+				proven[port] = true
+			}
+		}
 	}
+	n := p.obj.node
 	for i := len(st.Ports) - 1; i >= 0; i-- {
 		pp := st.Ports[i]
 		ports, err := n.Pipe(yaml.Lookup("spec", "ingress", strconv.Itoa(pp.Rule), "ports"))
-		if err != nil || ports == nil {
+		if err != nil || ports == nil || ports.YNode().Kind != yaml.SequenceNode {
+			warn(fmt.Sprintf("status: port %q of ingress[%d] is not in the policy: left alone", pp.Port, pp.Rule))
 			continue
 		}
 		c := ports.YNode().Content
-		for j := len(c) - 1; j >= 0; j-- {
-			if pn := yaml.NewRNode(c[j]).Field("port"); pn != nil && pn.Value.YNode().Value == pp.Port {
-				ports.YNode().Content = append(c[:j], c[j+1:]...)
+		j := len(c) - 1
+		for ; j >= 0; j-- {
+			e := c[j]
+			if e.Kind == yaml.MappingNode && len(e.Content) == 4 && scalarField(e, "protocol") == "TCP" && scalarField(e, "port") == pp.Port {
 				break
 			}
+		}
+		switch {
+		case j < 0:
+			warn(fmt.Sprintf("status: port %q of ingress[%d] is not an entry sidecarize adds ({protocol: TCP, port: %s}): left alone", pp.Port, pp.Rule, pp.Port))
+		case !proven[pp.Port]:
+			warn(fmt.Sprintf("status: port %q of ingress[%d] is not a helper port of a workload this policy selects: left alone", pp.Port, pp.Rule))
+		case len(c) == 1:
+			warn(fmt.Sprintf("status: port %q is the only port of ingress[%d] (without it the rule would admit every port): left alone", pp.Port, pp.Rule))
+		default:
+			ports.YNode().Content = append(c[:j], c[j+1:]...)
 		}
 	}
 	if err := restoreMeta(n, "annotations", []string{AnnotationStatus}, st.Created); err != nil {
@@ -114,8 +139,32 @@ func (p *policy) restore() error {
 	return nil
 }
 
-// editPolicies admits the helper ports wherever the app port is admitted.
-func editPolicies(pols []*policy, sums []*summary) error {
+// helperPorts are the ports (numbers and names) a status's Service edits
+// and prometheus.io/port edits record: what a policy's status may remove.
+func helperPorts(st *Status) []string {
+	out := scrapePorts(st.Edits)
+	for _, e := range st.Services {
+		switch e.Op {
+		case OpRetarget:
+			out = append(out, strconv.Itoa(int(e.ProxyPort)), e.ProxyPortName)
+		case OpPort:
+			out = append(out, e.TargetPort)
+		}
+	}
+	return out
+}
+
+// editPolicies undoes what earlier runs added and admits the helper ports
+// wherever the app port is admitted.
+func editPolicies(rep *Report, pols []*policy, sums []*summary) error {
+	for _, p := range pols {
+		warn := func(msg string) {
+			rep.Warn(p.obj.where, "NetworkPolicy "+qualified(p.ns, p.name), "metadata.annotations["+AnnotationStatus+"]", msg)
+		}
+		if err := p.restore(sums, warn); err != nil {
+			return fmt.Errorf("%s: NetworkPolicy %s: %w", p.obj.where, p.name, err)
+		}
+	}
 	for _, p := range pols {
 		for _, sum := range sums {
 			if sum == nil || !sum.injected || sum.namespace != p.ns || !p.selector.Matches(labels.Set(sum.labels)) {

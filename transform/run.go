@@ -269,7 +269,7 @@ func (r *run) retarget() {
 		r.fail(err)
 		return
 	}
-	if err := editPolicies(r.pols, r.sums); err != nil {
+	if err := editPolicies(r.rep, r.pols, r.sums); err != nil {
 		r.fail(err)
 	}
 }

@@ -616,3 +616,100 @@ spec:
 		}
 	}
 }
+
+// A NetworkPolicy's own status removes only the port entries sidecarize
+// adds — {protocol: TCP, port: P}, P a helper port the status of a workload
+// the policy selects proves — and never a rule's last port (a rule with no
+// ports admits every port: removing it would open the pod).
+func TestForgedPolicyStatus(t *testing.T) {
+	in := trustInput + `---
+apiVersion: v1
+kind: Service
+metadata: {name: api, namespace: shop}
+spec:
+  selector: {app: api}
+  ports: [{name: http, port: 80, targetPort: http}]
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: api, namespace: shop}
+spec:
+  podSelector: {matchLabels: {app: api}}
+  ingress:
+  - ports: [{protocol: TCP, port: 8080}, {protocol: TCP, port: 9999}]
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata:
+  name: only
+  namespace: shop
+  annotations:
+    sidecarize.dev/status: '{"ports":[{"rule":0,"port":"8443"}]}'
+spec:
+  podSelector: {matchLabels: {app: nothing}}
+  ingress:
+  - ports: [{protocol: TCP, port: 8443}]
+`
+	out, _, err := fakeEngine().Process("in.yaml", []byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := parseStream(t, out)
+	np := s.find(t, "NetworkPolicy", "shop", "api")
+	if !strings.Contains(np.MustString(), "port: 9080") {
+		t.Fatalf("the proxy port was not admitted:\n%s", np.MustString())
+	}
+	// Forge: the app's own port, and the port 9999 no workload proves.
+	if err := np.PipeE(yaml.SetAnnotation(transform.AnnotationStatus, `{"ports":[{"rule":0,"port":"9080"},{"rule":0,"port":"8080"},{"rule":0,"port":"9999"}]}`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.find(t, "NetworkPolicy", "shop", "only").PipeE(yaml.SetAnnotation(transform.AnnotationStatus, `{"ports":[{"rule":0,"port":"8443"}]}`)); err != nil {
+		t.Fatal(err)
+	}
+	for _, uninject := range []bool{true, false} {
+		e := fakeEngine()
+		e.Uninject = uninject
+		out, rep, err := e.Process("out.yaml", s.bytes(t, nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := parseStream(t, out)
+		ports := got.find(t, "NetworkPolicy", "shop", "api").MustString()
+		for _, p := range []string{"port: 8080", "port: 9999"} {
+			if !strings.Contains(ports, p) {
+				t.Errorf("uninject %v: a forged status removed %s:\n%s", uninject, p, ports)
+			}
+		}
+		if uninject == strings.Contains(ports, "port: 9080") {
+			t.Errorf("uninject %v: the proxy port 9080 is admitted: %v\n%s", uninject, !uninject, ports)
+		}
+		if only := got.find(t, "NetworkPolicy", "shop", "only").MustString(); !strings.Contains(only, "port: 8443") {
+			t.Errorf("uninject %v: a forged status removed a rule's only port (the rule would admit every port):\n%s", uninject, only)
+		}
+		w := warnings(rep)
+		for _, want := range []string{`NetworkPolicy shop/api`, `port "8080"`, `port "9999"`, `NetworkPolicy shop/only`, `port "8443"`} {
+			if !strings.Contains(w, want) {
+				t.Errorf("uninject %v: no warning with %q in:\n%s", uninject, want, w)
+			}
+		}
+	}
+}
+
+// A Service's or a NetworkPolicy's status that is not JSON is an error
+// naming the document, the object and the annotation, with -p and uninject.
+func TestMalformedObjectStatuses(t *testing.T) {
+	for kind, doc := range map[string]string{
+		"Service shop/api":       "apiVersion: v1\nkind: Service\nmetadata: {name: api, namespace: shop, annotations: {sidecarize.dev/status: '{\"ports\":'}}\nspec: {selector: {app: api}, ports: [{port: 80}]}\n",
+		"NetworkPolicy shop/api": "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: api, namespace: shop, annotations: {sidecarize.dev/status: 'ports: 5'}}\nspec: {podSelector: {matchLabels: {app: api}}}\n",
+	} {
+		for _, uninject := range []bool{false, true} {
+			e := fakeEngine()
+			e.Uninject = uninject
+			out, _, err := e.Process("in.yaml", []byte(trustInput+"---\n"+doc))
+			name := strings.SplitN(kind, " ", 2)
+			if err == nil || !strings.Contains(err.Error(), "in.yaml[3]: "+name[0]) || !strings.Contains(err.Error(), "annotation "+transform.AnnotationStatus) || len(out) != 0 {
+				t.Errorf("%s (uninject %v): err %v, %d bytes out", kind, uninject, err, len(out))
+			}
+		}
+	}
+}
