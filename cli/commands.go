@@ -241,9 +241,10 @@ spec:
       #   format: json                # json | logfmt | nginx | apache | clf | syslog | regex
       # ambassador: timeouts, retries and a circuit breaker for an upstream.
       # ambassadors:
-      #   - name: api
-      #     upstream: http://api
-      #     env: [API_URL]
+      #   upstreams:
+      #     - name: api
+      #       upstream: http://api
+      #       env: [API_URL]
       # sidecar: a Prometheus exporter beside a database.
       # exporter:
       #   type: postgres

@@ -3,6 +3,7 @@ package transform
 import (
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"sort"
 	"strconv"
 	"strings"
@@ -334,6 +335,22 @@ func (e *Engine) explicitOptions(pat Pattern, rules []Rule) map[string]bool {
 		var v any
 		if ok && json.Unmarshal(raw, &v) == nil {
 			explicitPaths(v, "", set)
+		}
+	}
+	// Entries by name are addressed without their list's key.
+	t := reflect.TypeOf(pat.NewOptions())
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t.Kind() != reflect.Struct {
+		return set
+	}
+	if i, ok := byNameField(t); ok {
+		key := strings.Split(t.Field(i).Tag.Get("json"), ",")[0] + "."
+		for p := range set {
+			if rest, ok := strings.CutPrefix(p, key); ok {
+				set[rest] = true
+			}
 		}
 	}
 	return set

@@ -217,6 +217,10 @@ func walkConsent(b, f reflect.Value, field, category string, visit func(field, c
 			if name == "-" {
 				continue
 			}
+			if sf.Tag.Get("options") == "byname" { // entries by name, under field
+				walkConsent(bf, f.Field(i), field, sf.Tag.Get("consent"), visit)
+				continue
+			}
 			if name == "" {
 				name = sf.Name
 			}
@@ -407,7 +411,7 @@ func ConsentOptions(p Pattern) []ConsentOption {
 				case !f.IsExported() || name == "-":
 				case f.Tag.Get("consent") != "":
 					out = append(out, ConsentOption{Path: path + "." + name, Category: f.Tag.Get("consent")})
-				case f.Anonymous && name == "":
+				case f.Anonymous && name == "", f.Tag.Get("options") == "byname":
 					walk(f.Type, path)
 				default:
 					walk(f.Type, path+"."+name)

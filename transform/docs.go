@@ -27,6 +27,9 @@ func DescribeOptions(p Pattern) []OptionDoc {
 	}
 	var out []OptionDoc
 	if v.Kind() == reflect.Struct {
+		if i, ok := byNameField(v.Type()); ok {
+			describeList(opts, v.Field(i), p.Name(), &out)
+		}
 		describe(v, "", p.Name(), &out)
 	}
 	if v.Kind() == reflect.Slice {
@@ -48,7 +51,7 @@ func describe(v reflect.Value, prefix, pattern string, out *[]OptionDoc) {
 			describe(fv, prefix, pattern, out)
 			continue
 		}
-		if tag == "" || tag == "-" {
+		if tag == "" || tag == "-" || f.Tag.Get("options") == "byname" {
 			continue
 		}
 		name := prefix + tag

@@ -47,6 +47,18 @@ func setPath(v reflect.Value, path []string, value, done string) error {
 	case reflect.Struct:
 		f, ok := fieldByJSON(v, seg)
 		if !ok {
+			if i, named := byNameField(v.Type()); named {
+				// seg names an entry. <entry>.<setting of the struct> is
+				// the older spelling of <setting>, from when the entries
+				// carried the settings of the whole.
+				if len(path) > 1 {
+					_, ofEntry := fieldByJSON(reflect.New(v.Field(i).Type().Elem()).Elem(), path[1])
+					if g, ofWhole := fieldByJSON(v, path[1]); ofWhole && !ofEntry {
+						return setPath(g, path[2:], value, here+"."+path[1])
+					}
+				}
+				return setPath(v.Field(i), path, value, done)
+			}
 			return fmt.Errorf("%s: unknown option (options: %s)", here, strings.Join(jsonNames(v.Type()), ", "))
 		}
 		return setPath(f, path[1:], value, here)
@@ -133,6 +145,21 @@ func setLeaf(v reflect.Value, value, name string) error {
 		v.Set(p.Elem())
 	}
 	return nil
+}
+
+// byNameField finds the field of a struct tagged `options:"byname"`: a
+// list of named entries (a Name field) addressed by name directly under the
+// struct that holds it, the way the ambassador's upstreams are
+// ambassador.<name>.<option> and not ambassador.upstreams.<name>.<option>.
+// SetOption, the option docs, the consent check and the paths of explicit
+// options follow it.
+func byNameField(t reflect.Type) (int, bool) {
+	for i := 0; i < t.NumField(); i++ {
+		if t.Field(i).Tag.Get("options") == "byname" {
+			return i, true
+		}
+	}
+	return -1, false
 }
 
 func fieldByJSON(v reflect.Value, name string) (reflect.Value, bool) {

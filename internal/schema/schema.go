@@ -133,7 +133,12 @@ func (g *gen) rule(patterns []transform.Pattern) (M, error) {
 			t, v = t.Elem(), v.Elem()
 		}
 		var body M
-		if t.Kind() == reflect.Slice {
+		if named := byName(t); named >= 0 {
+			body, err = g.named(p, t, v, named, opts, docs)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", p.Name(), err)
+			}
+		} else if t.Kind() == reflect.Slice {
 			// A list of named entries (the ambassador's upstreams):
 			// [...] or {upstreams: [...]}.
 			entry := reflect.New(t.Elem()).Elem()
@@ -166,6 +171,61 @@ func (g *gen) rule(patterns []transform.Pattern) (M, error) {
 		}
 	}
 	return M{"type": "object", "additionalProperties": false, "properties": props}, nil
+}
+
+// byName is the index of a struct's field tagged `options:"byname"` (named
+// entries, addressed by name under the struct: transform/options.go), or -1.
+func byName(t reflect.Type) int {
+	if t.Kind() != reflect.Struct {
+		return -1
+	}
+	for i := 0; i < t.NumField(); i++ {
+		if t.Field(i).Tag.Get("options") == "byname" {
+			return i
+		}
+	}
+	return -1
+}
+
+// named is the schema of options holding named entries (the ambassador's
+// {upstreams: [...], <settings>}), and of their older form, a bare list of
+// entries each of which may carry the settings: $defs <pattern>Entry.
+func (g *gen) named(p transform.Pattern, t reflect.Type, v reflect.Value, i int, opts any, docs map[string]string) (M, error) {
+	f := t.Field(i)
+	et := f.Type.Elem()
+	entry := reflect.New(et).Elem()
+	if d, ok := opts.(transform.EntryDefaulter); ok {
+		if e := reflect.ValueOf(d.DefaultEntry()); e.IsValid() && e.Type() == et {
+			entry = e
+		}
+	}
+	item, err := g.object(et, entry, "", prefixed(docs, "<name>."))
+	if err != nil {
+		return nil, err
+	}
+	props := M{}
+	if err := g.fields(t, v, "", "", docs, props); err != nil {
+		return nil, err
+	}
+	key := strings.Split(f.Tag.Get("json"), ",")[0]
+	g.defs[p.Name()+"Upstream"] = item
+	props[key] = M{"type": "array", "items": M{"$ref": "#/$defs/" + p.Name() + "Upstream"},
+		"description": "each addressed by its name in annotations and --set (" + p.Name() + ".<name>.<option>)"}
+	legacy := M{}
+	for k, x := range item["properties"].(M) {
+		legacy[k] = x
+	}
+	for k, x := range props {
+		if k != key {
+			legacy[k] = x
+		}
+	}
+	g.defs[p.Name()+"Entry"] = M{"type": "object", "additionalProperties": false, "properties": legacy,
+		"description": "an entry of the older list form, which may carry the settings of the whole"}
+	return M{"anyOf": []any{
+		M{"type": "object", "additionalProperties": false, "properties": props},
+		M{"type": "array", "items": M{"$ref": "#/$defs/" + p.Name() + "Entry"}},
+	}}, nil
 }
 
 // prefixed keeps the docs under prefix, without it.

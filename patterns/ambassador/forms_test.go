@@ -75,3 +75,28 @@ func TestCAFormErrors(t *testing.T) {
 		}
 	}
 }
+
+// The options are {upstreams: [...], <settings of the container>}; the older
+// bare list, with the container's settings on an entry, reads the same, and
+// so do --set (and annotations) by upstream name, in either spelling of a
+// container setting.
+func TestOptionForms(t *testing.T) {
+	want := run(t, `{upstreams: [{name: quotes, upstream: "https://quotes.example.com", env: [QUOTES_URL], timeout: 3s}, {upstream: "http://api:8080", args: false}], metricsPort: 9300, scrape: annotations}`)
+	for _, w := range []string{"containerPort: 9300", "prometheus.io/port: '9300'", "timeout server 3s", "backend be_api"} {
+		if !strings.Contains(want, w) {
+			t.Fatalf("output lacks %q:\n%s", w, want)
+		}
+	}
+	for name, got := range map[string]string{
+		"list": run(t, `[{name: quotes, upstream: "https://quotes.example.com", env: [QUOTES_URL], timeout: 3s, metricsPort: 9300}, {upstream: "http://api:8080", args: false, scrape: annotations, metricsPort: 9300}]`),
+		"--set by name": run(t, `{upstreams: [{upstream: "http://api:8080"}]}`,
+			"ambassador.quotes.upstream=https://quotes.example.com", "ambassador.quotes.env=QUOTES_URL", "ambassador.quotes.timeout=3s",
+			"ambassador.api.args=false", "ambassador.metricsPort=9300", "ambassador.scrape=annotations"),
+		"--set, settings under a name": run(t, `[{name: quotes, upstream: "https://quotes.example.com", env: [QUOTES_URL], timeout: 3s}, {upstream: "http://api:8080", args: false}]`,
+			"ambassador.api.metricsPort=9300", "ambassador.quotes.scrape=annotations"),
+	} {
+		if d := cmp.Diff(want, got); d != "" {
+			t.Errorf("%s (-object form +this):\n%s", name, d)
+		}
+	}
+}

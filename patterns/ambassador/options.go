@@ -14,19 +14,29 @@ import (
 	"github.com/sidecarize/sidecarize/transform"
 )
 
-// Options are the ambassador's upstreams: a list, one entry per upstream,
-// addressed by name from flags and annotations
-// (sidecarize.dev/ambassador.api.upstream: http://api). In a config rule it
-// is `ambassadors: [...]` (or `ambassadors: {upstreams: [...]}`); an entry
-// whose name is already in the list is merged into it, so later layers
-// (config rules, then annotations) refine entries instead of duplicating
-// them.
+// Options are the ambassador's upstreams and the settings of its one HAProxy
+// container: in a config rule `ambassadors: {upstreams: [...], metricsPort:
+// …}`. Flags and annotations address an upstream by its name directly under
+// the pattern (sidecarize.dev/ambassador.api.upstream: http://api) and the
+// container's settings by theirs (sidecarize.dev/ambassador.metricsPort).
+// An upstream whose name is already listed is merged into it, so later
+// layers (config rules, then annotations) refine entries instead of
+// duplicating them.
 //
-// A named slice rather than a struct so that transform.SetOption addresses
-// entries by name directly under the pattern (ambassador.<name>.<option>).
-// The settings of the one HAProxy container (metrics, scraping, resources)
-// are therefore fields of the entries; see Proxy.
-type Options []Upstream
+// Older configs give the upstreams as a bare list, the container's settings
+// on any entry (`ambassadors: [{upstream: …, metricsPort: …}]`): they are
+// read as before (UnmarshalJSON), and so are annotations that set a
+// container setting under an upstream's name (transform.SetOption).
+type Options struct {
+	// Upstreams are the upstreams the app calls, addressed by name.
+	Upstreams []Upstream `json:"upstreams,omitempty" options:"byname"`
+	Proxy
+
+	// The options resolved (defaults applied, validated) by Validate, for
+	// Inject: resolving once.
+	resolved []upstream
+	px       Proxy
+}
 
 // Upstream is one upstream the app calls. A zero field means "default"
 // (DefaultUpstream); fields whose zero value is meaningful are pointers.
@@ -78,11 +88,9 @@ type Upstream struct {
 	// CA verifies the upstream's certificate with a CA from a Secret
 	// (default: the image's system CAs).
 	CA *SecretKey `json:"ca,omitempty" doc:"Secret holding the CA that signs the upstream's certificate (default: system CAs)" consent:"secrets"`
-	Proxy
 }
 
-// Proxy are the settings of the ambassador container as a whole. They may be
-// set on any entry; entries that set different values are an error.
+// Proxy are the settings of the ambassador container as a whole.
 type Proxy struct {
 	// MetricsPort serves Prometheus metrics (on all addresses, for scraping).
 	MetricsPort int32 `json:"metricsPort,omitempty" doc:"port of the Prometheus endpoint (container-wide)"`
@@ -213,47 +221,57 @@ func DefaultUpstream(name string) Upstream {
 			Body:        fmt.Sprintf(`{"error":"upstream %s is unavailable","circuit":"open"}`, name),
 		},
 		CA: nil,
-		Proxy: Proxy{
-			MetricsPort:   defaultMetricsPort,
-			MetricsPath:   defaultMetricsPath,
-			Scrape:        scrape.Auto,
-			Interval:      "30s",
-			ClusterDomain: defaultClusterDomain,
-			AlertFor:      "1m",
-		},
+	}
+}
+
+// DefaultProxy returns the container's defaults.
+func DefaultProxy() Proxy {
+	return Proxy{
+		MetricsPort:   defaultMetricsPort,
+		MetricsPath:   defaultMetricsPath,
+		Scrape:        scrape.Auto,
+		Interval:      "30s",
+		ClusterDomain: defaultClusterDomain,
+		AlertFor:      "1m",
 	}
 }
 
 // Default returns the pattern's options with no upstreams: they come from
-// the config (ambassadors: [...]), flags or annotations.
-func Default() *Options { return &Options{} }
+// the config (ambassadors: {upstreams: [...]}), flags or annotations.
+func Default() *Options { return &Options{Proxy: DefaultProxy()} }
 
-// UnmarshalJSON accepts a list of upstreams, or {upstreams: [...]}, or {}
-// (what `ambassadors:` with no value becomes). Entries are decoded strictly
-// (unknown fields are errors) and merged by name into the entries already
-// present.
+// UnmarshalJSON accepts {upstreams: [...], <container settings>}, the older
+// bare list of upstreams (container settings on any entry; two entries
+// setting one differently is an error), or null (what `ambassadors:` with no
+// value becomes). It is decoded strictly (unknown fields are errors);
+// upstreams are merged by name into the entries already present and the
+// settings given replace the ones before.
 func (o *Options) UnmarshalJSON(b []byte) error {
 	b = bytes.TrimSpace(b)
 	var raws []json.RawMessage
+	legacy := false
 	switch {
 	case bytes.HasPrefix(b, []byte("[")):
 		if err := json.Unmarshal(b, &raws); err != nil {
 			return err
 		}
+		legacy = true
 	case bytes.HasPrefix(b, []byte("{")):
-		var obj struct {
+		obj := struct {
 			Upstreams []json.RawMessage `json:"upstreams"`
-		}
+			*Proxy
+		}{Proxy: &o.Proxy}
 		if err := validate.StrictJSON(b, &obj); err != nil {
-			return fmt.Errorf("%w (expected a list of upstreams, or {upstreams: [...]})", err)
+			return fmt.Errorf("%w (expected {upstreams: [...], <settings of the container>})", err)
 		}
 		raws = obj.Upstreams
 	case string(b) == "null":
 		return nil
 	default:
-		return fmt.Errorf("expected a list of upstreams, got %s", b)
+		return fmt.Errorf("expected {upstreams: [...]}, got %s", b)
 	}
 	seen := map[string]int{}
+	setBy := map[string]string{} // legacy: container setting -> the entry that set it
 	for i, raw := range raws {
 		var probe struct {
 			Name     string `json:"name"`
@@ -274,24 +292,54 @@ func (o *Options) UnmarshalJSON(b []byte) error {
 		}
 		seen[name] = i
 		idx := -1
-		for j := range *o {
-			if (*o)[j].Name == name {
+		for j := range o.Upstreams {
+			if o.Upstreams[j].Name == name {
 				idx = j
 			}
 		}
 		e := Upstream{Name: name}
 		if idx >= 0 {
-			e = (*o)[idx]
+			e = o.Upstreams[idx]
 		}
-		if err := validate.StrictJSON(raw, &e); err != nil {
-			return fmt.Errorf("[%d] (%s): %w", i, name, err)
+		if legacy {
+			var px Proxy
+			entry := struct {
+				*Upstream
+				*Proxy
+			}{&e, &px}
+			if err := validate.StrictJSON(raw, &entry); err != nil {
+				return fmt.Errorf("[%d] (%s): %w", i, name, err)
+			}
+			if err := o.mergeLegacy(px, name, setBy); err != nil {
+				return err
+			}
+		} else if err := validate.StrictJSON(raw, &e); err != nil {
+			return fmt.Errorf("upstreams[%d] (%s): %w", i, name, err)
 		}
 		e.Name = name
 		if idx >= 0 {
-			(*o)[idx] = e
+			o.Upstreams[idx] = e
 		} else {
-			*o = append(*o, e)
+			o.Upstreams = append(o.Upstreams, e)
 		}
+	}
+	return nil
+}
+
+// mergeLegacy sets the container settings an entry of the older list form
+// gave; two entries of one list setting one differently is an error.
+func (o *Options) mergeLegacy(px Proxy, entry string, setBy map[string]string) error {
+	dst, src := reflect.ValueOf(&o.Proxy).Elem(), reflect.ValueOf(px)
+	for i := 0; i < src.NumField(); i++ {
+		if src.Field(i).IsZero() {
+			continue
+		}
+		tag := strings.Split(dst.Type().Field(i).Tag.Get("json"), ",")[0]
+		if other, ok := setBy[tag]; ok && !reflect.DeepEqual(dst.Field(i).Interface(), src.Field(i).Interface()) {
+			return fmt.Errorf("%s.%s and %s.%s differ: %s is a setting of the whole ambassador container, set it once", other, tag, entry, tag, tag)
+		}
+		setBy[tag] = entry
+		dst.Field(i).Set(src.Field(i))
 	}
 	return nil
 }
@@ -310,9 +358,10 @@ func nameFromUpstream(up string) string {
 }
 
 // Validate checks every entry (with defaults applied) and the entries
-// together (unique names and ports, agreeing container-wide settings).
+// together (unique names and local ports), and keeps the result for Inject.
 func (o *Options) Validate() error {
-	_, _, err := o.resolve(nil)
+	ups, px, err := o.check()
+	o.resolved, o.px = ups, px
 	return err
 }
 
@@ -336,35 +385,6 @@ func fill(dst, def reflect.Value) {
 			f.Set(def.Field(i))
 		}
 	}
-}
-
-// proxySettings merges the container-wide settings of all entries: the
-// value some entry set, or the default; two entries setting different
-// values is an error.
-func proxySettings(entries []Upstream) (Proxy, error) {
-	var p Proxy
-	owner := map[string]string{}
-	pv := reflect.ValueOf(&p).Elem()
-	for _, e := range entries {
-		ev := reflect.ValueOf(e.Proxy)
-		for i := 0; i < ev.NumField(); i++ {
-			f := ev.Field(i)
-			if f.IsZero() {
-				continue
-			}
-			tag := strings.Split(pv.Type().Field(i).Tag.Get("json"), ",")[0]
-			if pv.Field(i).IsZero() {
-				pv.Field(i).Set(f)
-				owner[tag] = e.Name
-				continue
-			}
-			if !reflect.DeepEqual(pv.Field(i).Interface(), f.Interface()) {
-				return p, fmt.Errorf("%s.%s and %s.%s differ: %s is a setting of the whole ambassador container, set it once", owner[tag], tag, e.Name, tag, tag)
-			}
-		}
-	}
-	fill(pv, reflect.ValueOf(DefaultUpstream("").Proxy))
-	return p, nil
 }
 
 // DefaultEntry implements transform.EntryDefaulter: one upstream's options

@@ -5,6 +5,7 @@ import (
 	"math"
 	"net"
 	"net/url"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -124,19 +125,44 @@ type upstream struct {
 	sni      string
 }
 
-// resolve applies defaults, validates every entry, assigns automatic local
-// ports (avoiding used, the ports the pod already declares) and merges the
-// container-wide settings.
+// resolve returns the options Validate resolved (or resolves them, when
+// Validate did not run), with automatic local ports assigned: the first
+// free ones from 9001, avoiding used, the ports the pod already declares.
 func (o *Options) resolve(used map[int32]bool) ([]upstream, Proxy, error) {
+	if o.resolved == nil {
+		if err := o.Validate(); err != nil {
+			return nil, o.px, err
+		}
+	}
+	out := append([]upstream(nil), o.resolved...)
+	ports := map[int32]bool{o.px.MetricsPort: true}
+	for _, u := range out {
+		ports[u.LocalPort] = true
+	}
+	// In list order, after the explicit ones are known.
+	next := int32(firstLocalPort)
+	for i := range out {
+		if out[i].LocalPort != 0 {
+			continue
+		}
+		for ports[next] || used[next] {
+			next++
+		}
+		out[i].LocalPort = next
+		ports[next] = true
+	}
+	return out, o.px, nil
+}
+
+// check applies defaults and validates every entry, the entries together
+// (unique names and local ports) and the container's settings.
+func (o *Options) check() ([]upstream, Proxy, error) {
 	var out []upstream
-	entries := []Upstream(*o)
-	if len(entries) == 0 {
-		return nil, Proxy{}, fmt.Errorf("no upstreams: give ambassadors: [{upstream: http://api, env: [API_URL]}] in the config, or the annotation sidecarize.dev/ambassador.<name>.upstream")
+	if len(o.Upstreams) == 0 {
+		return nil, Proxy{}, fmt.Errorf("no upstreams: give ambassadors: {upstreams: [{upstream: http://api, env: [API_URL]}]} in the config, or the annotation sidecarize.dev/ambassador.<name>.upstream")
 	}
-	px, err := proxySettings(entries)
-	if err != nil {
-		return nil, px, err
-	}
+	px := o.Proxy
+	fill(reflect.ValueOf(&px).Elem(), reflect.ValueOf(DefaultProxy()))
 	if err := validate.ListenPort("metricsPort", px.MetricsPort); err != nil {
 		return nil, px, err
 	}
@@ -160,7 +186,7 @@ func (o *Options) resolve(used map[int32]bool) ([]upstream, Proxy, error) {
 	}
 	names := map[string]bool{}
 	ports := map[int32]string{px.MetricsPort: "metricsPort"}
-	for _, raw := range entries {
+	for _, raw := range o.Upstreams {
 		u, err := resolveOne(raw)
 		if err != nil {
 			return nil, px, fmt.Errorf("%s.%w", raw.Name, err)
@@ -176,19 +202,6 @@ func (o *Options) resolve(used map[int32]bool) ([]upstream, Proxy, error) {
 			ports[u.LocalPort] = u.Name + ".localPort"
 		}
 		out = append(out, u)
-	}
-	// Automatic local ports, in list order, after the explicit ones are
-	// known.
-	next := int32(firstLocalPort)
-	for i := range out {
-		if out[i].LocalPort != 0 {
-			continue
-		}
-		for ports[next] != "" || used[next] {
-			next++
-		}
-		out[i].LocalPort = next
-		ports[next] = out[i].Name + ".localPort"
 	}
 	return out, px, nil
 }

@@ -179,10 +179,10 @@ func TestUnmarshalMergesByName(t *testing.T) {
 	if err := transform.SetOption(o, "quotes.fallback.status", "200"); err != nil {
 		t.Fatal(err)
 	}
-	if len(*o) != 2 {
-		t.Fatalf("want 2 entries, got %+v", *o)
+	if len(o.Upstreams) != 2 {
+		t.Fatalf("want 2 entries, got %+v", o.Upstreams)
 	}
-	a, q := (*o)[0], (*o)[1]
+	a, q := o.Upstreams[0], o.Upstreams[1]
 	if a.Name != "api" || a.Upstream != "http://api" || a.Timeout != "3s" || len(a.Env) != 1 || a.CircuitBreaker.ConsecutiveErrors != 2 {
 		t.Errorf("api merged wrongly: %+v", a)
 	}
@@ -209,7 +209,9 @@ func TestOptionErrors(t *testing.T) {
 	for _, c := range []struct{ json, want string }{
 		{`[{"name":"api","upstream":"http://api","timeoutt":"1s"}]`, `[0] (api): unknown field "timeoutt"`},
 		{`[{"env":["X"]}]`, `[0]: name: required`},
-		{`"api"`, `expected a list of upstreams`},
+		{`"api"`, `expected {upstreams: [...]}`},
+		{`{"upstreams":[{"name":"api","upstream":"http://api","metricsPort":9200}]}`, `upstreams[0] (api): unknown field "metricsPort"`},
+		{`[{"name":"a","upstream":"http://a","metricsPort":9200},{"name":"b","upstream":"http://b","metricsPort":9300}]`, `a.metricsPort and b.metricsPort differ`},
 		{`{"upstream":"http://api"}`, `unknown field "upstream"`},
 		{`[{"name":"api","upstream":"http://api","retries":"two"}]`, `retries`},
 		{`[{"upstream":"http://api"},{"upstream":"http://api:8080"}]`, `[1]: name "api" is also [0]'s`},
@@ -225,22 +227,21 @@ func TestOptionErrors(t *testing.T) {
 		want string
 	}{
 		{Options{}, "no upstreams"},
-		{Options{{Name: "api", Upstream: "http://api", Timeout: "10"}}, `api.timeout: "10": expected a duration`},
-		{Options{{Name: "api", Upstream: "http://api", Protocol: "udp"}}, `api.protocol: "udp"`},
-		{Options{{Name: "API", Upstream: "http://api"}}, `API.name`},
-		{Options{{Name: "metrics", Upstream: "http://api"}}, `reserved`},
-		{Options{{Name: "db", Upstream: "db:5432", Protocol: "tcp", Fallback: Fallback{Body: "x"}}}, `db.fallback: a canned response needs protocol http`},
-		{Options{{Name: "api", Upstream: "http://api", SNI: "x"}}, `api.sni and ca need tls: true`},
-		{Options{{Name: "api", Upstream: "http://api", LocalPort: 80}}, `api.localPort: 80`},
-		{Options{{Name: "a", Upstream: "http://a", LocalPort: 9001}, {Name: "b", Upstream: "http://b", LocalPort: 9001}}, `b.localPort: 9001 is also a.localPort`},
-		{Options{{Name: "a", Upstream: "http://a", LocalPort: 9102}}, `a.localPort: 9102 is also metricsPort`},
-		{Options{{Name: "a", Upstream: "http://a", Proxy: Proxy{MetricsPort: 9200}}, {Name: "b", Upstream: "http://b", Proxy: Proxy{MetricsPort: 9300}}}, `a.metricsPort and b.metricsPort differ`},
-		{Options{{Name: "a", Upstream: "http://a", Proxy: Proxy{Scrape: "carrier-pigeon"}}}, `scrape: "carrier-pigeon"`},
-		{Options{{Name: "a", Upstream: "http://a", Proxy: Proxy{Rules: true, Scrape: "annotations"}}}, `rules: need scrape auto, serviceMonitor or podMonitor`},
-		{Options{{Name: "a", Upstream: "http://a", Proxy: Proxy{AlertFor: "1us"}}}, `alertFor: "1us": Prometheus takes ms, s, m or h`},
-		{Options{{Name: "a", Upstream: "http://a", Fallback: Fallback{Status: 99}}}, `a.fallback.status: 99`},
-		{Options{{Name: "a", Upstream: "http://a", Fallback: Fallback{Body: "bell\a"}}}, `a.fallback.body: control character`},
-		{Options{{Name: "a", Upstream: "https://a.example.com", CA: &SecretKey{Name: "Bad Name"}}}, `a.ca.name`},
+		{Options{Upstreams: []Upstream{{Name: "api", Upstream: "http://api", Timeout: "10"}}}, `api.timeout: "10": expected a duration`},
+		{Options{Upstreams: []Upstream{{Name: "api", Upstream: "http://api", Protocol: "udp"}}}, `api.protocol: "udp"`},
+		{Options{Upstreams: []Upstream{{Name: "API", Upstream: "http://api"}}}, `API.name`},
+		{Options{Upstreams: []Upstream{{Name: "metrics", Upstream: "http://api"}}}, `reserved`},
+		{Options{Upstreams: []Upstream{{Name: "db", Upstream: "db:5432", Protocol: "tcp", Fallback: Fallback{Body: "x"}}}}, `db.fallback: a canned response needs protocol http`},
+		{Options{Upstreams: []Upstream{{Name: "api", Upstream: "http://api", SNI: "x"}}}, `api.sni and ca need tls: true`},
+		{Options{Upstreams: []Upstream{{Name: "api", Upstream: "http://api", LocalPort: 80}}}, `api.localPort: 80`},
+		{Options{Upstreams: []Upstream{{Name: "a", Upstream: "http://a", LocalPort: 9001}, {Name: "b", Upstream: "http://b", LocalPort: 9001}}}, `b.localPort: 9001 is also a.localPort`},
+		{Options{Upstreams: []Upstream{{Name: "a", Upstream: "http://a", LocalPort: 9102}}}, `a.localPort: 9102 is also metricsPort`},
+		{Options{Upstreams: []Upstream{{Name: "a", Upstream: "http://a"}}, Proxy: Proxy{Scrape: "carrier-pigeon"}}, `scrape: "carrier-pigeon"`},
+		{Options{Upstreams: []Upstream{{Name: "a", Upstream: "http://a"}}, Proxy: Proxy{Rules: true, Scrape: "annotations"}}, `rules: need scrape auto, serviceMonitor or podMonitor`},
+		{Options{Upstreams: []Upstream{{Name: "a", Upstream: "http://a"}}, Proxy: Proxy{AlertFor: "1us"}}, `alertFor: "1us": Prometheus takes ms, s, m or h`},
+		{Options{Upstreams: []Upstream{{Name: "a", Upstream: "http://a", Fallback: Fallback{Status: 99}}}}, `a.fallback.status: 99`},
+		{Options{Upstreams: []Upstream{{Name: "a", Upstream: "http://a", Fallback: Fallback{Body: "bell\a"}}}}, `a.fallback.body: control character`},
+		{Options{Upstreams: []Upstream{{Name: "a", Upstream: "https://a.example.com", CA: &SecretKey{Name: "Bad Name"}}}}, `a.ca.name`},
 	} {
 		err := c.o.Validate()
 		if err == nil || !strings.Contains(err.Error(), c.want) {
@@ -254,8 +255,8 @@ func TestOptionErrors(t *testing.T) {
 // a temporary directory instead of the container's root).
 func TestCAConfig(t *testing.T) {
 	yes := true
-	o := Options{{Name: "quotes", Upstream: "https://quotes.example.com", CA: &SecretKey{Name: "quotes-ca"}},
-		{Name: "pay", Upstream: "grpcs://pay.example.com:8443", TLS: &yes, SNI: "payments.internal"}}
+	o := Options{Upstreams: []Upstream{{Name: "quotes", Upstream: "https://quotes.example.com", CA: &SecretKey{Name: "quotes-ca"}},
+		{Name: "pay", Upstream: "grpcs://pay.example.com:8443", TLS: &yes, SNI: "payments.internal"}}}
 	ups, px, err := o.resolve(nil)
 	if err != nil {
 		t.Fatal(err)
