@@ -393,6 +393,7 @@ func runTransform(c *cli.Context, uninject bool) error {
 			return exitErr{exitError, err}
 		}
 		in.out = out
+		rep.NoteReencoded(in.docs)
 	}
 	r := &runReport{Report: rep, Skipped: skipped}
 

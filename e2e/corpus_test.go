@@ -97,11 +97,22 @@ func TestRealWorldCorpus(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	c := kube(t)
+	eachCorpusStream(t, func(module, name string, in []byte) {
+		t.Run(name, func(t *testing.T) {
+			sum := checkCorpusStream(t, c, haproxies, in)
+			fmt.Printf("corpus %s %s: %s\n", module, name, sum)
+		})
+	})
+}
+
+// eachCorpusStream downloads each corpus module and calls fn with each of
+// its streams, inside a subtest per module.
+func eachCorpusStream(t *testing.T, fn func(module, name string, in []byte)) {
 	kustomize, err := env.Tool("KUSTOMIZE_BIN", "kustomize", "KUSTOMIZE_VERSION")
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := kube(t)
 	for _, co := range corpora(t) {
 		t.Run(co.module, func(t *testing.T) {
 			dir, err := cluster.DownloadModule(ctxFor(t, 5*time.Minute), co.module)
@@ -109,11 +120,7 @@ func TestRealWorldCorpus(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, s := range co.streams {
-				t.Run(s.name, func(t *testing.T) {
-					in := corpusInput(t, dir, s, kustomize)
-					sum := checkCorpusStream(t, c, haproxies, in)
-					fmt.Printf("corpus %s %s: %s\n", co.module, s.name, sum)
-				})
+				fn(co.module, s.name, corpusInput(t, dir, s, kustomize))
 			}
 		})
 	}

@@ -13,6 +13,20 @@ type Report struct {
 	// NotRead counts workloads skipped without parsing: nothing could select
 	// them (no rules, no flags, no sidecarize.dev annotation).
 	NotRead int `json:"notRead,omitempty"`
+	// Reencoded lists changed documents written whole by the YAML emitter
+	// because their edits could not be spliced into their own bytes
+	// (splice.go), with the reason.
+	Reencoded []Message `json:"reencoded,omitempty"`
+}
+
+// NoteReencoded adds the documents that were written by the emitter; call
+// it after Join.
+func (r *Report) NoteReencoded(docs []*Doc) {
+	for _, d := range docs {
+		if d.Reencoded != "" {
+			r.Reencoded = append(r.Reencoded, Message{Where: d.Where(), Object: d.Kind(), Message: d.Reencoded})
+		}
+	}
 }
 
 // WorkloadReport is one workload's line of the report.
@@ -68,6 +82,9 @@ func (r *Report) WriteText(w io.Writer) {
 	}
 	for _, m := range r.Warnings {
 		fmt.Fprintf(w, "sidecarize: %s: %s: warning: %s\n", m.Where, m.Object, m.Message)
+	}
+	for _, m := range r.Reencoded {
+		fmt.Fprintf(w, "sidecarize: %s: %s: written whole by the YAML emitter (%s)\n", m.Where, m.Object, m.Message)
 	}
 	if r.NotRead > 0 {
 		fmt.Fprintf(w, "sidecarize: %d workload(s) not selected (no rules, flags or sidecarize.dev annotations)\n", r.NotRead)

@@ -3,6 +3,7 @@ package transform
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -30,6 +31,11 @@ type Doc struct {
 
 	kind     string // from a cheap scan; "" if unknown
 	seqStyle yaml.SequenceIndentStyle
+
+	orig *yaml.Node // the tree as parsed, with positions: splice (splice.go) compares the edited tree with it
+	// Reencoded says why a changed document was written by the YAML
+	// emitter instead of spliced ("" when it was spliced or not changed).
+	Reencoded string
 }
 
 // Where names the document for error messages: "app.yaml[2]".
@@ -144,6 +150,9 @@ func (d *Doc) Node() (*yaml.RNode, error) {
 	}
 	d.node = n
 	d.kind = n.GetKind()
+	if !d.JSON {
+		d.orig = copyTree(n.YNode()) // JSON documents are written back whole, as JSON
+	}
 	return n, nil
 }
 
@@ -224,14 +233,9 @@ func (d *Doc) Output() ([]byte, error) {
 	if d.final != nil {
 		body = nil
 	} else if d.changed && d.node != nil {
-		enc, err := d.Encode(d.node)
+		enc, err := d.encodeChanged()
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", d.Where(), err)
-		}
-		// Keep the document's own ending: no newline added to a file that
-		// had none at its end.
-		if !bytes.HasSuffix(d.Raw, []byte("\n")) {
-			enc = bytes.TrimSuffix(enc, []byte("\n"))
 		}
 		if !bytes.Equal(enc, d.Raw) {
 			body = enc
@@ -244,14 +248,52 @@ func (d *Doc) Output() ([]byte, error) {
 		if buf.Len() > 0 && !bytes.HasSuffix(buf.Bytes(), []byte("\n")) {
 			buf.WriteByte('\n')
 		}
-		buf.WriteString("---\n")
 		enc, err := d.Encode(x)
 		if err != nil {
 			return nil, err
 		}
+		if d.crlf() {
+			buf.WriteString("---\r\n")
+			enc = bytes.ReplaceAll(enc, []byte("\n"), []byte("\r\n"))
+		} else {
+			buf.WriteString("---\n")
+		}
 		buf.Write(enc)
 	}
 	return buf.Bytes(), nil
+}
+
+// encodeChanged writes a changed document: its own bytes with the edits
+// spliced in (splice.go), or, for a shape splicing does not handle, the
+// whole document from the emitter (Reencoded says why).
+func (d *Doc) encodeChanged() ([]byte, error) {
+	if d.orig != nil {
+		out, err := splice(d.Raw, d.Line, d.orig, d.node.YNode())
+		var es errSplice
+		if !errors.As(err, &es) {
+			return out, err
+		}
+		d.Reencoded = es.Error()
+	}
+	enc, err := d.Encode(d.node)
+	if err != nil {
+		return nil, err
+	}
+	if d.crlf() {
+		enc = bytes.ReplaceAll(enc, []byte("\n"), []byte("\r\n"))
+	}
+	// Keep the document's own ending: no newline added to a file that
+	// had none at its end.
+	if !bytes.HasSuffix(d.Raw, []byte("\n")) {
+		enc = bytes.TrimRight(enc, "\r\n")
+	}
+	return enc, nil
+}
+
+// crlf reports a document whose lines end in CRLF.
+func (d *Doc) crlf() bool {
+	i := bytes.IndexByte(d.Raw, '\n')
+	return i > 0 && d.Raw[i-1] == '\r'
 }
 
 // finalize computes the document's output now and releases its tree, so a

@@ -35,5 +35,6 @@ func (e *Engine) Process(source string, data []byte) ([]byte, *Report, error) {
 		return nil, nil, err
 	}
 	out, err := Join(docs)
+	rep.NoteReencoded(docs)
 	return out, rep, err
 }

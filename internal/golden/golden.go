@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/sidecarize/sidecarize/internal/linediff"
 	"github.com/sidecarize/sidecarize/transform"
 	"sigs.k8s.io/kustomize/kyaml/kio"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
@@ -111,9 +112,11 @@ func runCase(t *testing.T, caseDir string, patterns []transform.Pattern) {
 		t.Fatalf("uninject: %v", err)
 	}
 	original := input
-	if b, err := os.ReadFile(filepath.Join(caseDir, "uninjected.yaml")); err == nil {
+	uninjectedFile, _ := os.ReadFile(filepath.Join(caseDir, "uninjected.yaml"))
+	var fromInput []byte
+	if b := uninjectedFile; b != nil {
 		original = b
-		fromInput, _, err := un.Process("input.yaml", input)
+		fromInput, _, err = un.Process("input.yaml", input)
 		if err != nil {
 			t.Fatalf("uninject of the input: %v", err)
 		}
@@ -121,8 +124,24 @@ func runCase(t *testing.T, caseDir string, patterns []transform.Pattern) {
 			t.Errorf("uninject of the input does not give uninjected.yaml (-uninjected.yaml +got):\n%s", d)
 		}
 	}
+	// Fidelity: what is not edited comes out byte for byte (lines of an
+	// earlier injection in the input may go).
+	base := input
+	if uninjectedFile != nil {
+		base = fromInput
+	}
+	for _, m := range linediff.CheckExcept(input, out, base) {
+		t.Errorf("fidelity: %s", m)
+	}
 	if d := cmp.Diff(Normalize(t, original), Normalize(t, restored)); d != "" {
 		t.Errorf("uninject does not restore the input (-input +uninjected):\n%s", d)
+	} else if uninjectedFile == nil && !bytes.Equal(input, restored) {
+		// An input that is not itself an injected output comes back byte
+		// for byte, and injecting it again gives the same output.
+		t.Errorf("uninject restores the input's objects but not its bytes (-input +uninjected):\n%s", cmp.Diff(string(input), string(restored)))
+	}
+	if again, _, err := e.Process("restored.yaml", restored); err != nil || !bytes.Equal(again, out) {
+		t.Errorf("injecting the uninjected output again does not give the output (err %v):\n%s", err, cmp.Diff(string(out), string(again)))
 	}
 	CheckHAProxy(t, out)
 }

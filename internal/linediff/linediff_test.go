@@ -1,0 +1,35 @@
+package linediff
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestCheck(t *testing.T) {
+	in := "a: 1\n# note\nb:\n  limits :\n    cpu: 1\n  modes: [ \"RWO\" ]\n  targetPort: 8080\nc: {}\n"
+	for _, c := range []struct {
+		name, out string
+		bad       []string // substrings of the messages, in order
+	}{
+		{"same", in, nil},
+		{"insertions and edits", "a: 1\n# note\nb:\n  limits :\n    cpu: 1\n    memory: 1Gi\n  modes: [ \"RWO\" ]\n  targetPort: 9080\nc:\n  x: y\nd: 1\n", nil},
+		{"comment dropped", "a: 1\nb:\n  limits :\n    cpu: 1\n  modes: [ \"RWO\" ]\n  targetPort: 8080\nc: {}\n", []string{"line 2 dropped"}},
+		{"key spacing", "a: 1\n# note\nb:\n  limits:\n    cpu: 1\n  modes: [ \"RWO\" ]\n  targetPort: 8080\nc: {}\n", []string{"line 4 dropped"}},
+		{"flow spacing", "a: 1\n# note\nb:\n  limits :\n    cpu: 1\n  modes: [\"RWO\"]\n  targetPort: 8080\nc: {}\n", []string{"line 6 reformatted"}},
+		{"re-indented", "a: 1\n# note\nb:\n    limits :\n        cpu: 1\n    modes: [ \"RWO\" ]\n    targetPort: 8080\nc: {}\n", []string{"line 4", "line 5", "line 6", "line 7"}},
+		{"crlf lost", strings.ReplaceAll(in, "\n", "\r\n"), []string{"line 1 reformatted", "line 2", "line 3", "line 4", "line 5", "line 6", "line 7", "line 8"}},
+		{"final newline", strings.TrimSuffix(in, "\n"), []string{"line 8 reformatted"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			got := Check([]byte(in), []byte(c.out))
+			if len(got) != len(c.bad) {
+				t.Fatalf("got %d messages, want %d:\n%s", len(got), len(c.bad), strings.Join(got, "\n"))
+			}
+			for i, m := range got {
+				if !strings.Contains(m, c.bad[i]) {
+					t.Errorf("message %d = %q, want it to contain %q", i, m, c.bad[i])
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,1136 @@
+package transform
+
+import (
+	"bytes"
+	"fmt"
+	"sort"
+	"strings"
+	"unicode/utf8"
+
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+)
+
+// Byte splicing: a changed document keeps its original bytes and only the
+// edits are written. The engine edits the parsed tree in place; splice walks
+// the edited tree beside a copy of the tree as parsed (with its positions)
+// and turns every difference into a byte edit of the source:
+//
+//   - a subtree equal to the original (same kinds, tags and values; styles
+//     and comments aside) keeps its bytes, even when the engine rebuilt it
+//     (so uninject gives back the input byte for byte);
+//   - a mapping entry or sequence item that is new is inserted after the
+//     last one kept, rendered in the document's own style (indentation
+//     width, compact or wide sequences, the offset after "- ", flow where
+//     the parent is flow, the line ending); one that is gone is cut out
+//     with its line;
+//   - a scalar that changed is replaced where it stands, in its original
+//     quoting when that can hold the new value;
+//   - a value that changed shape (an empty `{}` that opens, a block that
+//     empties) is rewritten after its key's colon.
+//
+// A shape splice cannot place safely (anchors and aliases, a key before the
+// first entry of a list item, reordered keys, a block scalar that keeps
+// its trailing blank lines) returns an error: the document is then written
+// by the emitter as before, and the report says so. The result is parsed
+// again and compared with the edited tree; a mismatch is such an error too.
+
+// errSplice is a shape splice does not handle; the caller falls back.
+type errSplice string
+
+func (e errSplice) Error() string { return string(e) }
+
+func unsafeSplice(format string, args ...any) error { return errSplice(fmt.Sprintf(format, args...)) }
+
+// edit replaces src[start:end] with text (an insertion when start == end).
+type edit struct {
+	start, end int
+	text       string
+}
+
+type splicer struct {
+	src    []byte
+	base   int   // node lines count from the file's first line: base is the document's first line less one
+	lines  []int // offset of each line's first byte
+	nl     string
+	indent int         // mapping indentation width
+	wide   bool        // a sequence under a key is indented (else at the key's column)
+	wideAt map[int]int // the same, by the key's column: wide minus compact votes
+	offset int         // columns from "-" to a list item's mapping
+	edits  []edit
+}
+
+// splice returns src with the differences between orig (the tree parsed
+// from src, its lines counted from line0) and cur (the same tree after the
+// engine's edits) written in.
+func splice(src []byte, line0 int, orig, cur *yaml.Node) ([]byte, error) {
+	s := &splicer{src: src, nl: "\n", base: line0 - 1}
+	if i := bytes.IndexByte(src, '\n'); i > 0 && src[i-1] == '\r' {
+		s.nl = "\r\n"
+	}
+	s.lines = append(s.lines, 0)
+	for i, c := range src {
+		if c == '\n' {
+			s.lines = append(s.lines, i+1)
+		}
+	}
+	if hasAnchors(orig) || hasAnchors(cur) {
+		return nil, unsafeSplice("anchors or aliases")
+	}
+	s.style(orig)
+	if err := s.node(cur, orig, 0, false); err != nil {
+		return nil, err
+	}
+	out, err := s.apply()
+	if err != nil {
+		return nil, err
+	}
+	// The spliced bytes must read as the edited tree.
+	var check yaml.Node
+	if err := yaml.Unmarshal(out, &check); err != nil {
+		return nil, unsafeSplice("the spliced document does not parse: %v", err)
+	}
+	if len(check.Content) != 1 || !equalNode(check.Content[0], cur) {
+		return nil, unsafeSplice("the spliced document does not read as the edited one")
+	}
+	return out, nil
+}
+
+func (s *splicer) apply() ([]byte, error) {
+	sort.SliceStable(s.edits, func(i, j int) bool {
+		a, b := s.edits[i], s.edits[j]
+		if a.start != b.start {
+			return a.start < b.start
+		}
+		return a.end-a.start < b.end-b.start // insertions first
+	})
+	var out bytes.Buffer
+	out.Grow(len(s.src) + 1024)
+	at := 0
+	for _, e := range s.edits {
+		if e.start < at {
+			return nil, unsafeSplice("overlapping edits")
+		}
+		out.Write(s.src[at:e.start])
+		out.WriteString(e.text)
+		at = e.end
+	}
+	out.Write(s.src[at:])
+	return out.Bytes(), nil
+}
+
+func (s *splicer) add(start, end int, text string) {
+	s.edits = append(s.edits, edit{start, end, text})
+}
+
+// style reads the document's indentation habits from its block collections.
+func (s *splicer) style(n *yaml.Node) {
+	var ind, off [10]int
+	wide, compact := 0, 0
+	s.wideAt = map[int]int{}
+	var walk func(n *yaml.Node)
+	walk = func(n *yaml.Node) {
+		if n.Kind == yaml.MappingNode && n.Style&yaml.FlowStyle == 0 {
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				k, v := n.Content[i], n.Content[i+1]
+				if v.Style&yaml.FlowStyle != 0 || v.Line == k.Line {
+					continue
+				}
+				switch d := v.Column - k.Column; {
+				case v.Kind == yaml.MappingNode && d > 0 && d < len(ind):
+					ind[d]++
+				case v.Kind == yaml.SequenceNode && d == 0:
+					compact++
+					s.wideAt[k.Column-1]--
+				case v.Kind == yaml.SequenceNode && d > 0:
+					wide++
+					s.wideAt[k.Column-1]++
+				}
+			}
+		}
+		if n.Kind == yaml.SequenceNode && n.Style&yaml.FlowStyle == 0 {
+			for _, c := range n.Content {
+				if d := c.Column - n.Column; c.Kind == yaml.MappingNode && c.Style&yaml.FlowStyle == 0 && c.Line == n.Line && d > 0 && d < len(off) {
+					off[d]++
+				}
+			}
+		}
+		for _, c := range n.Content {
+			walk(c)
+		}
+	}
+	walk(n)
+	most := func(h [10]int) int {
+		best := 2
+		for i := range h {
+			if h[i] > h[best] {
+				best = i
+			}
+		}
+		return best
+	}
+	s.indent, s.offset, s.wide = most(ind), most(off), wide > compact
+}
+
+// off is the byte offset of a node's line and column (columns count
+// characters).
+func (s *splicer) off(n *yaml.Node) int {
+	line := n.Line - s.base
+	if line < 1 || line > len(s.lines) {
+		return -1
+	}
+	p := s.lines[line-1]
+	for c := 1; c < n.Column && p < len(s.src); c++ {
+		if s.src[p] < utf8.RuneSelf {
+			p++
+		} else {
+			_, w := utf8.DecodeRune(s.src[p:])
+			p += w
+		}
+	}
+	return p
+}
+
+// lineStart is the offset of the start of p's line; lineAfter the offset
+// after p's line's newline (or the end of the source).
+func (s *splicer) lineStart(p int) int {
+	return bytes.LastIndexByte(s.src[:p], '\n') + 1
+}
+
+func (s *splicer) lineAfter(p int) int {
+	if i := bytes.IndexByte(s.src[p:], '\n'); i >= 0 {
+		return p + i + 1
+	}
+	return len(s.src)
+}
+
+// blankBefore reports only spaces between p's line start and p.
+func (s *splicer) blankBefore(p int) bool {
+	return len(bytes.TrimLeft(s.src[s.lineStart(p):p], " ")) == 0
+}
+
+// start is a node's first byte past any tag; end the offset after its last
+// byte (a line comment not included).
+func (s *splicer) start(n *yaml.Node) (int, error) {
+	p := s.off(n)
+	if p < 0 {
+		return 0, unsafeSplice("a node without a position")
+	}
+	if p < len(s.src) && s.src[p] == '!' {
+		for p < len(s.src) && s.src[p] != ' ' && s.src[p] != '\n' {
+			p++
+		}
+		for p < len(s.src) && s.src[p] == ' ' {
+			p++
+		}
+	}
+	return p, nil
+}
+
+// span is a node's start and end.
+func (s *splicer) span(n *yaml.Node) (int, int, error) {
+	a, err := s.start(n)
+	if err != nil {
+		return 0, 0, err
+	}
+	b, err := s.end(n)
+	return a, b, err
+}
+
+func (s *splicer) end(n *yaml.Node) (int, error) {
+	p, err := s.start(n)
+	if err != nil {
+		return 0, err
+	}
+	switch {
+	case n.Kind == yaml.ScalarNode:
+		return s.scalarEnd(n, p)
+	case n.Style&yaml.FlowStyle != 0:
+		return s.flowEnd(p)
+	case len(n.Content) > 0:
+		return s.end(n.Content[len(n.Content)-1])
+	}
+	return 0, unsafeSplice("an empty block collection")
+}
+
+func (s *splicer) scalarEnd(n *yaml.Node, p int) (int, error) {
+	src := s.src
+	switch {
+	case n.Style&yaml.DoubleQuotedStyle != 0:
+		for i := p + 1; i < len(src); i++ {
+			if src[i] == '\\' {
+				i++
+			} else if src[i] == '"' {
+				return i + 1, nil
+			}
+		}
+	case n.Style&yaml.SingleQuotedStyle != 0:
+		for i := p + 1; i < len(src); i++ {
+			if src[i] == '\'' {
+				if i+1 < len(src) && src[i+1] == '\'' {
+					i++
+					continue
+				}
+				return i + 1, nil
+			}
+		}
+	case n.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0:
+		return s.blockScalarEnd(p)
+	default:
+		// A plain scalar: match its value, a run of spaces or line breaks
+		// in the value standing for any run of white space in the source.
+		v, i := n.Value, p
+		for k := 0; k < len(v); {
+			if v[k] == ' ' || v[k] == '\n' {
+				for k < len(v) && (v[k] == ' ' || v[k] == '\n') {
+					k++
+				}
+				j := i
+				for j < len(src) && (src[j] == ' ' || src[j] == '\t' || src[j] == '\r' || src[j] == '\n') {
+					j++
+				}
+				if j == i {
+					break
+				}
+				i = j
+				continue
+			}
+			if i >= len(src) || src[i] != v[k] {
+				break
+			}
+			i++
+			k++
+			if k == len(v) {
+				return i, nil
+			}
+		}
+		if v == "" || (n.Tag == "!!null" && i == p) {
+			return p, nil
+		}
+	}
+	return 0, unsafeSplice("cannot find the end of scalar %q", n.Value)
+}
+
+// blockScalarEnd is the end of a literal or folded scalar's last non-blank
+// line.
+func (s *splicer) blockScalarEnd(p int) (int, error) {
+	hdrEnd := s.lineAfter(p)
+	hdr := string(s.src[p:hdrEnd])
+	if i := strings.Index(hdr, " #"); i >= 0 {
+		hdr = hdr[:i]
+	}
+	if strings.Contains(hdr, "+") {
+		return 0, unsafeSplice("a block scalar that keeps its trailing lines")
+	}
+	// Lines less indented than the owner's content end the scalar.
+	owner := p - s.lineStart(p)
+	for q := s.lineStart(p); q < p && s.src[q] == ' '; q++ {
+		owner = q - s.lineStart(p) + 1
+	}
+	end := p + len(strings.TrimRight(hdr, " \r\n"))
+	min := -1
+	for q := hdrEnd; q < len(s.src); {
+		next := s.lineAfter(q)
+		line := bytes.TrimRight(s.src[q:next], "\r\n")
+		ind := len(line) - len(bytes.TrimLeft(line, " "))
+		if len(bytes.TrimSpace(line)) > 0 {
+			if min < 0 {
+				min = ind
+			}
+			if ind < min || (min <= owner && ind <= owner) {
+				break
+			}
+			end = q + len(line)
+		}
+		q = next
+	}
+	return end, nil
+}
+
+// flowEnd is the offset after the bracket that closes the one at p.
+func (s *splicer) flowEnd(p int) (int, error) {
+	depth := 0
+	src := s.src
+	for i := p; i < len(src); i++ {
+		switch src[i] {
+		case '[', '{':
+			depth++
+		case ']', '}':
+			depth--
+			if depth == 0 {
+				return i + 1, nil
+			}
+		case '"':
+			for i++; i < len(src) && src[i] != '"'; i++ {
+				if src[i] == '\\' {
+					i++
+				}
+			}
+		case '\'':
+			for i++; i < len(src); i++ {
+				if src[i] == '\'' {
+					if i+1 < len(src) && src[i+1] == '\'' {
+						i++
+						continue
+					}
+					break
+				}
+			}
+		case '#':
+			if i > 0 && (src[i-1] == ' ' || src[i-1] == '\n') {
+				return 0, unsafeSplice("a comment inside a flow collection")
+			}
+		}
+	}
+	return 0, unsafeSplice("an unclosed flow collection")
+}
+
+// colonAfter is the offset after the ":" that follows a key.
+func (s *splicer) colonAfter(k *yaml.Node) (int, error) {
+	p, err := s.end(k)
+	if err != nil {
+		return 0, err
+	}
+	for p < len(s.src) && s.src[p] == ' ' {
+		p++
+	}
+	if p >= len(s.src) || s.src[p] != ':' {
+		return 0, unsafeSplice("no colon after key %q", k.Value)
+	}
+	return p + 1, nil
+}
+
+// node writes the differences of cur from orig; ind is the indentation of
+// the key or "-" that owns orig, flow says orig is inside a flow
+// collection.
+func (s *splicer) node(cur, orig *yaml.Node, ind int, flow bool) error {
+	if equalNode(cur, orig) {
+		return nil
+	}
+	if cur.Kind != orig.Kind || cur.Kind == yaml.ScalarNode {
+		if cur.Kind == yaml.ScalarNode && orig.Kind == yaml.ScalarNode {
+			return s.scalar(cur, orig, ind, flow)
+		}
+		return unsafeSplice("%s became %s", kindName(orig.Kind), kindName(cur.Kind))
+	}
+	switch {
+	case cur.Kind == yaml.MappingNode && orig.Style&yaml.FlowStyle != 0:
+		return s.flowMapping(cur, orig)
+	case cur.Kind == yaml.MappingNode:
+		return s.blockMapping(cur, orig)
+	case cur.Kind == yaml.SequenceNode && orig.Style&yaml.FlowStyle != 0:
+		return s.flowSequence(cur, orig)
+	case cur.Kind == yaml.SequenceNode:
+		return s.blockSequence(cur, orig)
+	}
+	return unsafeSplice("%s node", kindName(cur.Kind))
+}
+
+// scalar replaces a scalar where it stands.
+func (s *splicer) scalar(cur, orig *yaml.Node, ind int, flow bool) error {
+	if orig.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0 {
+		return unsafeSplice("a block scalar changed")
+	}
+	a, b, err := s.span(orig)
+	if err != nil {
+		return err
+	}
+	c := *cur
+	if c.Style == 0 && orig.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0 && c.ShortTag() == "!!str" && !strings.Contains(c.Value, "\n") {
+		c.Style = orig.Style & (yaml.DoubleQuotedStyle | yaml.SingleQuotedStyle)
+	}
+	text, err := s.inline(&c, ind, flow)
+	if err != nil {
+		return err
+	}
+	s.add(a, b, text)
+	return nil
+}
+
+// pair is a kept entry (or item): its index in cur and in orig.
+type pair struct{ cur, orig int }
+
+// matchKeys pairs mapping entries by key; kept keys must keep their order.
+func matchKeys(cur, orig *yaml.Node) ([]pair, error) {
+	idx := make(map[string]int, len(orig.Content)/2)
+	for i := 0; i+1 < len(orig.Content); i += 2 {
+		idx[orig.Content[i].Value] = i / 2
+	}
+	var ps []pair
+	last := -1
+	for i := 0; i+1 < len(cur.Content); i += 2 {
+		j, ok := idx[cur.Content[i].Value]
+		if !ok {
+			continue
+		}
+		if j < last {
+			return nil, unsafeSplice("keys changed order")
+		}
+		last = j
+		ps = append(ps, pair{i / 2, j})
+	}
+	return ps, nil
+}
+
+// matchItems pairs list items: equal items at both ends, then the middle by
+// their "name" field, else by position.
+func matchItems(cur, orig []*yaml.Node) []pair {
+	var ps []pair
+	lo := 0
+	for lo < len(cur) && lo < len(orig) && equalNode(cur[lo], orig[lo]) {
+		ps = append(ps, pair{lo, lo})
+		lo++
+	}
+	ec, eo := len(cur), len(orig)
+	var tail []pair
+	for ec > lo && eo > lo && equalNode(cur[ec-1], orig[eo-1]) {
+		ec--
+		eo--
+		tail = append(tail, pair{ec, eo})
+	}
+	next := lo // the next orig item free to pair
+	for i := lo; i < ec; i++ {
+		j := -1
+		name := nameOf(cur[i])
+		if name != "" {
+			for k := next; k < eo; k++ {
+				if nameOf(orig[k]) == name {
+					j = k
+					break
+				}
+			}
+		}
+		// Else the next free item of its kind, unless both have names (a
+		// name given or taken away keeps the item).
+		if j < 0 && next < eo && cur[i].Kind == orig[next].Kind && (name == "" || nameOf(orig[next]) == "") {
+			j = next
+		}
+		if j >= 0 {
+			ps = append(ps, pair{i, j})
+			next = j + 1
+		}
+	}
+	for i := len(tail) - 1; i >= 0; i-- {
+		ps = append(ps, tail[i])
+	}
+	return ps
+}
+
+func nameOf(n *yaml.Node) string {
+	if n.Kind != yaml.MappingNode {
+		return ""
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == "name" && n.Content[i+1].Kind == yaml.ScalarNode {
+			return n.Content[i+1].Value
+		}
+	}
+	return ""
+}
+
+// gaps calls fn for each run of new entries [from, to), with the orig index
+// they follow (-1: before the first), and returns the orig indices not
+// kept.
+func gaps(ps []pair, nCur, nOrig int, fn func(after int, from, to int)) []int {
+	c, o := 0, -1
+	for _, p := range append(ps, pair{nCur, nOrig}) {
+		if p.cur > c {
+			fn(o, c, p.cur)
+		}
+		c, o = p.cur+1, p.orig
+	}
+	kept := make([]bool, nOrig)
+	for _, p := range ps {
+		kept[p.orig] = true
+	}
+	var gone []int
+	for i, k := range kept {
+		if !k {
+			gone = append(gone, i)
+		}
+	}
+	return gone
+}
+
+func (s *splicer) blockMapping(cur, orig *yaml.Node) error {
+	ps, err := matchKeys(cur, orig)
+	if err != nil {
+		return err
+	}
+	keyOf := func(n *yaml.Node, i int) *yaml.Node { return n.Content[2*i] }
+	valOf := func(n *yaml.Node, i int) *yaml.Node { return n.Content[2*i+1] }
+	col := orig.Content[0].Column - 1
+	// Kept entries whose value changed.
+	for _, p := range ps {
+		if err := s.value(keyOf(orig, p.orig), valOf(cur, p.cur), valOf(orig, p.orig), col); err != nil {
+			return err
+		}
+	}
+	var ferr error
+	gone := gaps(ps, len(cur.Content)/2, len(orig.Content)/2, func(after, from, to int) {
+		var pos int
+		if after < 0 {
+			p, err := s.start(keyOf(orig, 0))
+			if err != nil || !s.blankBefore(p) {
+				ferr = unsafeSplice("a key before the first of a list item's mapping")
+				return
+			}
+			pos = s.lineStart(p)
+		} else {
+			e, err := s.end(valOf(orig, after))
+			if err != nil {
+				ferr = err
+				return
+			}
+			pos = s.lineAfter(e)
+		}
+		ferr = s.insertRun(pos, from, to, func(b *strings.Builder, i int) error {
+			return s.entry(b, keyOf(cur, i), valOf(cur, i), col)
+		})
+	})
+	if ferr != nil {
+		return ferr
+	}
+	for _, i := range gone {
+		k := keyOf(orig, i)
+		p, err := s.start(k)
+		if err != nil {
+			return err
+		}
+		if !s.blankBefore(p) {
+			return unsafeSplice("removing the first key of a list item's mapping")
+		}
+		a := s.lineStart(p)
+		if k.HeadComment != "" {
+			a = s.commentsAbove(a)
+		}
+		e, err := s.end(valOf(orig, i))
+		if err != nil {
+			return err
+		}
+		s.cutLines(a, e)
+	}
+	return nil
+}
+
+// commentsAbove moves a line start up over the comment lines right above.
+func (s *splicer) commentsAbove(a int) int {
+	for a > 0 {
+		prev := s.lineStart(a - 1)
+		if t := bytes.TrimSpace(s.src[prev:a]); len(t) == 0 || t[0] != '#' {
+			break
+		}
+		a = prev
+	}
+	return a
+}
+
+// cutLines removes the lines from the line start a through the line of e;
+// at the end of a source without a final newline, the newline before goes
+// instead.
+func (s *splicer) cutLines(a, e int) {
+	b := s.lineAfter(e)
+	if b == len(s.src) && b > 0 && s.src[b-1] != '\n' && a > 0 {
+		a--
+		if a > 0 && s.src[a-1] == '\r' {
+			a--
+		}
+	}
+	s.add(a, b, "")
+}
+
+// insertRun inserts the lines render writes for entries [from, to).
+func (s *splicer) insertRun(pos, from, to int, render func(*strings.Builder, int) error) error {
+	var b strings.Builder
+	for i := from; i < to; i++ {
+		if err := render(&b, i); err != nil {
+			return err
+		}
+	}
+	s.insertLines(pos, b.String())
+	return nil
+}
+
+// insertLines inserts whole lines at a line start (or at the end of a
+// source without a final newline).
+func (s *splicer) insertLines(pos int, text string) {
+	if pos == len(s.src) && pos > 0 && s.src[pos-1] != '\n' {
+		text = s.nl + strings.TrimSuffix(text, s.nl)
+	}
+	s.add(pos, pos, text)
+}
+
+// value writes a kept key's changed value: in place when of one kind and
+// shape, else rewritten after the key's colon.
+func (s *splicer) value(k, cur, orig *yaml.Node, col int) error {
+	if equalNode(cur, orig) {
+		return nil
+	}
+	// An empty "{}" or "[]" on the key's line opens into a block (one on
+	// a line of its own is written in flow style where it stands).
+	emptyFlow := orig.Style&yaml.FlowStyle != 0 && len(orig.Content) == 0 && cur.Style&yaml.FlowStyle == 0 && orig.Line == k.Line
+	flow := orig.Style&yaml.FlowStyle != 0
+	if cur.Kind == orig.Kind && (cur.Kind == yaml.ScalarNode || flow && !emptyFlow || !flow && len(cur.Content) > 0) {
+		return s.node(cur, orig, col, false)
+	}
+	a, err := s.colonAfter(k)
+	if err != nil {
+		return err
+	}
+	b := a
+	if orig.Kind != yaml.ScalarNode || orig.Value != "" || orig.Tag != "!!null" {
+		if b, err = s.end(orig); err != nil {
+			return err
+		}
+	}
+	var sb strings.Builder
+	if err := s.after(&sb, cur, col); err != nil {
+		return err
+	}
+	s.add(a, b, strings.TrimSuffix(sb.String(), s.nl))
+	return nil
+}
+
+func (s *splicer) flowMapping(cur, orig *yaml.Node) error {
+	ps, err := matchKeys(cur, orig)
+	if err != nil {
+		return err
+	}
+	if len(ps) == 0 && len(orig.Content) > 0 {
+		return s.wholeFlow(cur, orig)
+	}
+	for _, p := range ps {
+		if err := s.node(cur.Content[2*p.cur+1], orig.Content[2*p.orig+1], 0, true); err != nil {
+			return err
+		}
+	}
+	return s.flowGaps(orig, ps, len(cur.Content)/2, len(orig.Content)/2, 2, func(b *strings.Builder, i int) error {
+		return s.flowEntry(b, cur.Content[2*i], cur.Content[2*i+1])
+	})
+}
+
+func (s *splicer) flowSequence(cur, orig *yaml.Node) error {
+	ps := matchItems(cur.Content, orig.Content)
+	if len(ps) == 0 && len(orig.Content) > 0 {
+		return s.wholeFlow(cur, orig)
+	}
+	for _, p := range ps {
+		if err := s.node(cur.Content[p.cur], orig.Content[p.orig], 0, true); err != nil {
+			return err
+		}
+	}
+	return s.flowGaps(orig, ps, len(cur.Content), len(orig.Content), 1, func(b *strings.Builder, i int) error {
+		t, err := s.inline(cur.Content[i], 0, true)
+		b.WriteString(t)
+		return err
+	})
+}
+
+// wholeFlow rewrites a flow collection none of whose entries is kept.
+func (s *splicer) wholeFlow(cur, orig *yaml.Node) error {
+	a, b, err := s.span(orig)
+	if err != nil {
+		return err
+	}
+	c := *cur
+	c.Style |= yaml.FlowStyle
+	t, err := s.inline(&c, 0, true)
+	s.add(a, b, t)
+	return err
+}
+
+// flowGaps inserts and removes the entries of a flow collection (stride 2
+// for a mapping's key and value).
+func (s *splicer) flowGaps(orig *yaml.Node, ps []pair, nCur, nOrig, stride int, render func(*strings.Builder, int) error) error {
+	first := func(i int) (int, error) { return s.start(orig.Content[stride*i]) }
+	last := func(i int) (int, error) { return s.end(orig.Content[stride*i+stride-1]) }
+	var ferr error
+	fail := func(err error) bool {
+		if err != nil && ferr == nil {
+			ferr = err
+		}
+		return err != nil
+	}
+	gone := gaps(ps, nCur, nOrig, func(after, from, to int) {
+		var b strings.Builder
+		for i := from; i < to; i++ {
+			if i > from {
+				b.WriteString(", ")
+			}
+			if fail(render(&b, i)) {
+				return
+			}
+		}
+		switch {
+		case nOrig == 0:
+			p, err := s.start(orig)
+			if !fail(err) {
+				s.add(p+1, p+1, b.String())
+			}
+		case after < 0:
+			p, err := first(0)
+			if !fail(err) {
+				s.add(p, p, b.String()+", ")
+			}
+		default:
+			p, err := last(after)
+			if !fail(err) {
+				s.add(p, p, ", "+b.String())
+			}
+		}
+	})
+	if ferr != nil {
+		return ferr
+	}
+	// Runs of removed entries go with the separator before them (or the
+	// one after, for a run at the start).
+	for r := 0; r < len(gone); {
+		e := r
+		for e+1 < len(gone) && gone[e+1] == gone[e]+1 {
+			e++
+		}
+		a, b := gone[r], gone[e]
+		var from, to int
+		var err error
+		switch {
+		case a > 0:
+			if from, err = last(a - 1); err == nil {
+				to, err = last(b)
+			}
+		case b < nOrig-1:
+			if from, err = first(a); err == nil {
+				to, err = first(b + 1)
+			}
+		default:
+			if from, err = first(a); err == nil {
+				to, err = last(b)
+			}
+		}
+		if err != nil {
+			return err
+		}
+		s.add(from, to, "")
+		r = e + 1
+	}
+	return nil
+}
+
+func (s *splicer) blockSequence(cur, orig *yaml.Node) error {
+	ps := matchItems(cur.Content, orig.Content)
+	dash := orig.Column - 1
+	for _, p := range ps {
+		if err := s.node(cur.Content[p.cur], orig.Content[p.orig], dash, false); err != nil {
+			return err
+		}
+	}
+	itemLine := func(i int) (int, error) {
+		p, err := s.start(orig.Content[i])
+		if err != nil {
+			return 0, err
+		}
+		d := bytes.LastIndexByte(s.src[s.lineStart(p):p], '-')
+		if d < 0 || !s.blankBefore(s.lineStart(p)+d) {
+			return 0, unsafeSplice("a list item not on its dash's line")
+		}
+		return s.lineStart(p), nil
+	}
+	var ferr error
+	gone := gaps(ps, len(cur.Content), len(orig.Content), func(after, from, to int) {
+		var pos int
+		var err error
+		if after < 0 {
+			pos, err = itemLine(0)
+		} else {
+			var e int
+			if e, err = s.end(orig.Content[after]); err == nil {
+				pos = s.lineAfter(e)
+			}
+		}
+		if err != nil {
+			ferr = err
+			return
+		}
+		ferr = s.insertRun(pos, from, to, func(b *strings.Builder, i int) error {
+			return s.item(b, cur.Content[i], dash)
+		})
+	})
+	if ferr != nil {
+		return ferr
+	}
+	for _, i := range gone {
+		a, err := itemLine(i)
+		if err != nil {
+			return err
+		}
+		e, err := s.end(orig.Content[i])
+		if err != nil {
+			return err
+		}
+		s.cutLines(a, e)
+	}
+	return nil
+}
+
+// Rendering of new nodes in the document's style.
+
+// inlineNode: a scalar, a flow collection or an empty one is written on the
+// key's line.
+func inlineNode(n *yaml.Node) bool {
+	return n.Kind == yaml.ScalarNode || n.Kind == yaml.AliasNode || n.Style&yaml.FlowStyle != 0 || len(n.Content) == 0
+}
+
+// entry renders "key: value" lines at column col.
+func (s *splicer) entry(b *strings.Builder, k, v *yaml.Node, col int) error {
+	s.comment(b, k.HeadComment, col)
+	key, err := s.inline(k, col, false)
+	if err != nil {
+		return err
+	}
+	b.WriteString(strings.Repeat(" ", col))
+	b.WriteString(key)
+	b.WriteString(":")
+	return s.after(b, v, col)
+}
+
+// after renders what follows a key's colon: " value" or the block below.
+func (s *splicer) after(b *strings.Builder, v *yaml.Node, col int) error {
+	if inlineNode(v) {
+		t, err := s.inline(v, col, false)
+		if err != nil {
+			return err
+		}
+		if t != "" {
+			b.WriteString(" " + t)
+		}
+		s.lineComment(b, v)
+		b.WriteString(s.nl)
+		return nil
+	}
+	b.WriteString(s.nl)
+	if v.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(v.Content); i += 2 {
+			if err := s.entry(b, v.Content[i], v.Content[i+1], col+s.indent); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	// A list under a key: as the document's lists at this column are (the
+	// whole document's habit where none is).
+	dash := col
+	if w, ok := s.wideAt[col]; w > 0 || (!ok || w == 0) && s.wide {
+		dash += s.indent
+	}
+	for _, it := range v.Content {
+		if err := s.item(b, it, dash); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// item renders "- item" lines with the dash at column dash.
+func (s *splicer) item(b *strings.Builder, it *yaml.Node, dash int) error {
+	s.comment(b, it.HeadComment, dash)
+	if inlineNode(it) || it.Kind != yaml.MappingNode {
+		if !inlineNode(it) {
+			// A list in a list: written in flow style.
+			c := *it
+			c.Style |= yaml.FlowStyle
+			it = &c
+		}
+		t, err := s.inline(it, dash, false)
+		if err != nil {
+			return err
+		}
+		b.WriteString(strings.Repeat(" ", dash) + "- " + t)
+		s.lineComment(b, it)
+		b.WriteString(s.nl)
+		return nil
+	}
+	var sub strings.Builder
+	for i := 0; i+1 < len(it.Content); i += 2 {
+		if err := s.entry(&sub, it.Content[i], it.Content[i+1], dash+s.offset); err != nil {
+			return err
+		}
+	}
+	t := sub.String()
+	// The first key goes on the dash's line.
+	lead := strings.Repeat(" ", dash+s.offset)
+	if !strings.HasPrefix(t, lead) {
+		return unsafeSplice("a list item with a comment before its first key")
+	}
+	b.WriteString(strings.Repeat(" ", dash) + "-" + strings.Repeat(" ", s.offset-1) + t[len(lead):])
+	return nil
+}
+
+func (s *splicer) comment(b *strings.Builder, c string, col int) {
+	if c == "" {
+		return
+	}
+	for _, l := range strings.Split(c, "\n") {
+		b.WriteString(strings.Repeat(" ", col) + l + s.nl)
+	}
+}
+
+func (s *splicer) lineComment(b *strings.Builder, n *yaml.Node) {
+	if n.LineComment != "" {
+		b.WriteString(" " + n.LineComment)
+	}
+}
+
+// inline renders a scalar or a flow collection, as the value of a key at
+// column col (continuation lines of a block scalar are indented past it).
+func (s *splicer) inline(n *yaml.Node, col int, flow bool) (string, error) {
+	if n.Kind == yaml.ScalarNode && n.Style == 0 && plainSafe(n, flow) {
+		return n.Value, nil
+	}
+	c := *n
+	c.HeadComment, c.LineComment, c.FootComment = "", "", ""
+	if len(c.Content) == 0 && c.Kind != yaml.ScalarNode {
+		c.Style |= yaml.FlowStyle
+	}
+	key := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: "k"}
+	m := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Content: []*yaml.Node{key, &c}}
+	if flow {
+		m.Style = yaml.FlowStyle
+	}
+	var buf bytes.Buffer
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(s.indent)
+	if err := enc.Encode(m); err != nil {
+		return "", err
+	}
+	if err := enc.Close(); err != nil {
+		return "", err
+	}
+	out := strings.TrimSuffix(buf.String(), "\n")
+	if flow {
+		out = strings.TrimSuffix(strings.TrimPrefix(out, "{"), "}")
+	}
+	out, ok := strings.CutPrefix(out, "k:")
+	if !ok {
+		return "", unsafeSplice("cannot render %q", n.Value)
+	}
+	out = strings.TrimPrefix(out, " ")
+	if !strings.Contains(out, "\n") {
+		return out, nil
+	}
+	if flow {
+		return "", unsafeSplice("a multi-line value in a flow collection")
+	}
+	ls := strings.Split(out, "\n")
+	for i := 1; i < len(ls); i++ {
+		if ls[i] != "" {
+			ls[i] = strings.Repeat(" ", col) + ls[i]
+		}
+	}
+	return strings.Join(ls, s.nl), nil
+}
+
+// plainSafe reports a scalar that can be written as it is, unquoted: a
+// conservative test, the emitter decides the rest.
+func plainSafe(n *yaml.Node, flow bool) bool {
+	v := n.Value
+	if v == "" {
+		return false
+	}
+	switch n.Tag {
+	case "!!int", "!!bool", "!!float":
+		return true // written as resolved from the source or the engine
+	case "!!str", "":
+	default:
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.' || c == '/') {
+			return false
+		}
+	}
+	if c := v[0]; c == '-' || c == '.' || c >= '0' && c <= '9' {
+		return false // numbers, "-" and ".inf" read as something else
+	}
+	switch strings.ToLower(v) {
+	case "y", "yes", "n", "no", "true", "false", "on", "off", "null":
+		return false
+	}
+	return true
+}
+
+// equalNode compares trees by kind, tag and value (styles and comments
+// aside).
+func equalNode(a, b *yaml.Node) bool {
+	if a == b {
+		return true
+	}
+	if a.Kind != b.Kind || a.Value != b.Value || len(a.Content) != len(b.Content) {
+		return false
+	}
+	if a.Tag != b.Tag && a.ShortTag() != b.ShortTag() {
+		return false
+	}
+	for i := range a.Content {
+		if !equalNode(a.Content[i], b.Content[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func hasAnchors(n *yaml.Node) bool {
+	if n.Anchor != "" || n.Kind == yaml.AliasNode {
+		return true
+	}
+	for _, c := range n.Content {
+		if hasAnchors(c) {
+			return true
+		}
+	}
+	return false
+}
+
+// copyTree copies a parsed tree (positions included) before the engine
+// edits it, in one allocation.
+func copyTree(n *yaml.Node) *yaml.Node {
+	count := 0
+	var cnt func(*yaml.Node)
+	cnt = func(n *yaml.Node) {
+		count++
+		for _, c := range n.Content {
+			cnt(c)
+		}
+	}
+	cnt(n)
+	slab := make([]yaml.Node, count)
+	ptrs := make([]*yaml.Node, 0, count)
+	var cp func(*yaml.Node) *yaml.Node
+	cp = func(n *yaml.Node) *yaml.Node {
+		c := &slab[0]
+		slab = slab[1:]
+		*c = *n
+		if len(n.Content) > 0 {
+			start := len(ptrs)
+			ptrs = ptrs[:start+len(n.Content)]
+			c.Content = ptrs[start:len(ptrs):len(ptrs)]
+			for i, k := range n.Content {
+				c.Content[i] = cp(k)
+			}
+		}
+		return c
+	}
+	return cp(n)
+}
+
+// flowEntry renders "key: value" inside a flow mapping.
+func (s *splicer) flowEntry(b *strings.Builder, k, v *yaml.Node) error {
+	key, err := s.inline(k, 0, true)
+	if err != nil {
+		return err
+	}
+	val, err := s.inline(v, 0, true)
+	if err != nil {
+		return err
+	}
+	b.WriteString(key + ": " + val)
+	return nil
+}

@@ -1,0 +1,148 @@
+package transform
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+)
+
+// spliceEdit parses src, applies edit to its tree and splices the result.
+func spliceEdit(t *testing.T, src string, edit func(root *yaml.RNode)) (string, error) {
+	t.Helper()
+	n, err := yaml.Parse(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	orig := copyTree(n.YNode())
+	edit(n)
+	out, err := splice([]byte(src), 1, orig, n.YNode())
+	return string(out), err
+}
+
+func setField(path ...string) func(value string) func(*yaml.RNode) {
+	return func(value string) func(*yaml.RNode) {
+		return func(r *yaml.RNode) {
+			parent, err := r.Pipe(yaml.LookupCreate(yaml.MappingNode, path[:len(path)-1]...))
+			if err != nil {
+				panic(err)
+			}
+			if err := parent.PipeE(yaml.SetField(path[len(path)-1], yaml.MustParse(value))); err != nil {
+				panic(err)
+			}
+		}
+	}
+}
+
+func TestSplice(t *testing.T) {
+	for _, c := range []struct {
+		name, src string
+		edit      func(*yaml.RNode)
+		want      string
+	}{
+		{
+			name: "four spaces, a comment and a blank line kept",
+			src:  "a:\n    b: 1   # one\n\n    c :\n        - x\n",
+			edit: setField("a", "d")("{e: [1, 2]}"),
+			want: "a:\n    b: 1   # one\n\n    c :\n        - x\n    d: {e: [1, 2]}\n",
+		},
+		{
+			name: "block content in the document's style",
+			src:  "a:\n    b: 1\n    c:\n        -   x: 1\n            y: 2\n",
+			edit: setField("a", "d")("e:\n  - f: 1\n    g: [h]\n"),
+			want: "a:\n    b: 1\n    c:\n        -   x: 1\n            y: 2\n    d:\n        e:\n            -   f: 1\n                g: [h]\n",
+		},
+		{
+			name: "no final newline",
+			src:  "a: 1\nb: {c: 2}",
+			edit: setField("d")("3"),
+			want: "a: 1\nb: {c: 2}\nd: 3",
+		},
+		{
+			name: "CRLF",
+			src:  "a: 1\r\nb:\r\n  c: 2\r\n",
+			edit: setField("b", "d")("x: [1]\ny: z\n"),
+			want: "a: 1\r\nb:\r\n  c: 2\r\n  d:\r\n    x: [1]\r\n    y: z\r\n",
+		},
+		{
+			name: "flow mapping: entry added in flow",
+			src:  "m: { a: 1 }   # kept\n",
+			edit: setField("m", "b")("x"),
+			want: "m: { a: 1, b: x }   # kept\n",
+		},
+		{
+			name: "scalar replaced in its quoting",
+			src:  "a: \"x\"   # c\nb: 'y'\n",
+			edit: func(r *yaml.RNode) {
+				r.Field("a").Value.YNode().Value = "z"
+				r.Field("b").Value.YNode().Value = "w"
+			},
+			want: "a: \"z\"   # c\nb: 'w'\n",
+		},
+		{
+			name: "multi-line plain scalar kept beside an edit",
+			src:  "a: one\n  two\nb: 1\n",
+			edit: setField("b")("2"),
+			want: "a: one\n  two\nb: 2\n",
+		},
+		{
+			name: "empty flow on the key's line opens",
+			src:  "a: {}\nb: 1\n",
+			edit: func(r *yaml.RNode) { r.YNode().Content[1] = yaml.MustParse("c: 1\n").YNode() },
+			want: "a:\n  c: 1\nb: 1\n",
+		},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			got, err := spliceEdit(t, c.src, c.edit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != c.want {
+				t.Fatalf("got\n%q\nwant\n%q", got, c.want)
+			}
+			// Back: splicing the original tree into the output gives the
+			// source byte for byte.
+			back, err := yaml.Parse(c.src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cur, err := yaml.Parse(got)
+			if err != nil {
+				t.Fatal(err)
+			}
+			again, err := splice([]byte(got), 1, copyTree(cur.YNode()), back.YNode())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(again) != c.src {
+				t.Errorf("back: got\n%q\nwant\n%q", again, c.src)
+			}
+		})
+	}
+}
+
+// Shapes splicing does not handle are refused (the document is then written
+// by the emitter and reported).
+func TestSpliceRefuses(t *testing.T) {
+	for _, c := range []struct {
+		name, src string
+		edit      func(*yaml.RNode)
+		reason    string
+	}{
+		{"anchors", "a: &x {b: 1}\nc: 2\n", setField("c")("3"), "anchors"},
+		{"keys reordered", "a: 1\nb: 2\n", func(r *yaml.RNode) {
+			n := r.YNode()
+			n.Content[0], n.Content[1], n.Content[2], n.Content[3] = n.Content[2], n.Content[3], n.Content[0], n.Content[1]
+		}, "order"},
+		{"a block scalar keeping its blank lines, then an insertion", "b: 1\na: |+\n  x\n\n", setField("a2")("1"), "keeps"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := spliceEdit(t, c.src, c.edit)
+			var es errSplice
+			if !errors.As(err, &es) || !strings.Contains(err.Error(), c.reason) {
+				t.Fatalf("got %v, want a splice refusal mentioning %q", err, c.reason)
+			}
+		})
+	}
+}
