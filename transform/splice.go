@@ -515,13 +515,34 @@ func matchItems(cur, orig []*yaml.Node) []pair {
 	return ps
 }
 
+// nameOf is what identifies a list item: its "name" (containers, volumes,
+// ports, env), or the kind and metadata name of an object (a List's items).
 func nameOf(n *yaml.Node) string {
 	if n.Kind != yaml.MappingNode {
 		return ""
 	}
+	kind, meta := "", ""
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		if n.Content[i].Value == "name" && n.Content[i+1].Kind == yaml.ScalarNode {
-			return n.Content[i+1].Value
+		k, v := n.Content[i].Value, n.Content[i+1]
+		switch {
+		case k == "name" && v.Kind == yaml.ScalarNode:
+			return v.Value
+		case k == "kind" && v.Kind == yaml.ScalarNode:
+			kind = v.Value
+		case k == "metadata" && v.Kind == yaml.MappingNode:
+			meta = nameOf(v) + "/" + namespaceOf(v)
+		}
+	}
+	if kind != "" {
+		return kind + "/" + meta
+	}
+	return ""
+}
+
+func namespaceOf(meta *yaml.Node) string {
+	for i := 0; i+1 < len(meta.Content); i += 2 {
+		if meta.Content[i].Value == "namespace" {
+			return meta.Content[i+1].Value
 		}
 	}
 	return ""

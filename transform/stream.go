@@ -32,7 +32,8 @@ type Doc struct {
 	kind     string // from a cheap scan; "" if unknown
 	seqStyle yaml.SequenceIndentStyle
 
-	orig *yaml.Node // the tree as parsed, with positions: splice (splice.go) compares the edited tree with it
+	orig     *yaml.Node // the tree as parsed, with positions: splice (splice.go) compares the edited tree with it
+	noSplice string     // why the document cannot be spliced
 	// Reencoded says why a changed document was written by the YAML
 	// emitter instead of spliced ("" when it was spliced or not changed).
 	Reencoded string
@@ -144,14 +145,20 @@ func (d *Doc) Node() (*yaml.RNode, error) {
 		d.err = fmt.Errorf("%s: expected a Kubernetes object (a mapping), got %s", d.Where(), kindName(n.YNode().Kind))
 		return nil, d.err
 	}
+	// Aliases and merge keys are expanded in place (objectShape): such a
+	// document is written whole if it changes.
+	anchors := hasAnchors(n.YNode())
 	if err := objectShape(d.Where(), d.Line, n.YNode()); err != nil {
 		d.err = err
 		return nil, d.err
 	}
 	d.node = n
 	d.kind = n.GetKind()
-	if !d.JSON {
-		d.orig = copyTree(n.YNode()) // JSON documents are written back whole, as JSON
+	switch {
+	case anchors:
+		d.noSplice = "anchors, aliases or merge keys"
+	case !d.JSON: // JSON documents are written back whole, as JSON
+		d.orig = copyTree(n.YNode())
 	}
 	return n, nil
 }
@@ -267,6 +274,7 @@ func (d *Doc) Output() ([]byte, error) {
 // spliced in (splice.go), or, for a shape splicing does not handle, the
 // whole document from the emitter (Reencoded says why).
 func (d *Doc) encodeChanged() ([]byte, error) {
+	d.Reencoded = d.noSplice
 	if d.orig != nil {
 		out, err := splice(d.Raw, d.Line, d.orig, d.node.YNode())
 		var es errSplice
