@@ -371,11 +371,12 @@ func rawDocs(t *testing.T, data []byte) map[string]rawDoc {
 func checkTargetPorts(t *testing.T, inObjs, outObjs []manifest.Object) {
 	t.Helper()
 	type pod struct {
-		ref    string
-		ns     string
-		labels map[string]any
-		ports  map[string]int // name -> number
-		nums   map[int]bool
+		ref     string
+		ns      string
+		labels  map[string]any
+		ports   map[string]int // name -> number
+		nums    map[int]bool
+		scraped int // the port prometheus.io/port names, when scraped so
 	}
 	pods := func(objs []manifest.Object) []pod {
 		var out []pod
@@ -385,6 +386,9 @@ func checkTargetPorts(t *testing.T, inObjs, outObjs []manifest.Object) {
 				continue
 			}
 			p := pod{ref: o.Kind() + " " + o.Namespace() + "/" + o.Name(), ns: o.Namespace(), labels: manifest.Map(tmpl, "metadata", "labels"), ports: map[string]int{}, nums: map[int]bool{}}
+			if anns := manifest.Map(tmpl, "metadata", "annotations"); fmt.Sprint(anns["prometheus.io/scrape"]) == "true" {
+				p.scraped, _ = strconv.Atoi(fmt.Sprint(anns["prometheus.io/port"]))
+			}
 			for _, list := range []string{"initContainers", "containers"} {
 				for _, c := range manifest.Slice(tmpl, "spec", list) {
 					for _, cp := range manifest.Slice(c.(map[string]any), "ports") {
@@ -477,6 +481,11 @@ func checkTargetPorts(t *testing.T, inObjs, outObjs []manifest.Object) {
 						rm, _ := r.(map[string]any)
 						if admits(rm, was, "") && !admits(rm, now, fmt.Sprint(m["targetPort"])) {
 							t.Errorf("NetworkPolicy %s admits %d for %s but not %d, where Service %s now sends", objKey(np), was, p.ref, now, objKey(o))
+						}
+						// Scraped through prometheus.io annotations:
+						// Prometheus dials the pod's metrics port.
+						if p.scraped != 0 && admits(rm, was, "") && !admits(rm, p.scraped, "") {
+							t.Errorf("NetworkPolicy %s admits %d for %s but not %d, where prometheus.io/port scrapes it", objKey(np), was, p.ref, p.scraped)
 						}
 					}
 				}
