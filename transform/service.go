@@ -231,13 +231,16 @@ func setMetaKey(n *yaml.RNode, field, key, value string) error {
 	if err != nil {
 		return err
 	}
+	if key == AnnotationStatus || key == AnnotationConfigHash {
+		// sidecarize's own keys are written one way — last, single-quoted —
+		// whatever a stray copy looked like or where it stood, so the next
+		// run (which removes them first) writes the same bytes.
+		if _, err := m.Pipe(yaml.Clear(key)); err != nil {
+			return err
+		}
+	}
 	if f := m.Field(key); f != nil && f.Value.YNode().Kind == yaml.ScalarNode {
 		f.Value.YNode().Value, f.Value.YNode().Tag = value, yaml.NodeTagString
-		if key == AnnotationStatus || key == AnnotationConfigHash {
-			// sidecarize's own keys are written one way, whatever a stray
-			// copy looked like, so the next run writes the same bytes.
-			f.Value.YNode().Style = yaml.SingleQuotedStyle
-		}
 		return nil
 	}
 	v := yaml.NewStringRNode(value)
