@@ -391,23 +391,42 @@ func TestKustomizeWithoutExec(t *testing.T) {
 
 // TestKustomizeOverlay: a base with a sidecarize transformer, an overlay
 // with namePrefix, namespace and a second sidecarize transformer (other
-// options, one more pattern). The overlay's run replaces the base's
-// generated objects (renamed by kustomize) instead of duplicating them, and
-// the result applies.
+// options, one more pattern). The overlay's run finds the base's generated
+// objects (renamed and moved by kustomize) by their label and owner
+// annotation and replaces them instead of duplicating them, and the result
+// applies. The cases: a plain prefix; a prefix that holds the workload's
+// name and a suffix (web → webshop-web-v2); and an overlay whose
+// transformer is `sidecarize uninject`, which gives back what the overlay
+// builds from the base without any sidecarize transformer.
 func TestKustomizeOverlay(t *testing.T) {
 	kustomize, err := env.Tool("KUSTOMIZE_BIN", "kustomize", "KUSTOMIZE_VERSION")
 	if err != nil {
 		t.Fatal(err)
 	}
+	for _, tc := range []struct {
+		name, prefix, suffix, ns string
+		uninject                 bool
+	}{
+		{name: "prefix", prefix: "dev-", ns: "dev"},
+		{name: "prefix-holding-the-name", prefix: "webshop-", suffix: "-v2", ns: "shop"},
+		{name: "uninject", prefix: "webshop-", suffix: "-v2", ns: "shop", uninject: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			kustomizeOverlay(t, kustomize, tc.prefix, tc.suffix, tc.ns, tc.uninject)
+		})
+	}
+}
+
+func kustomizeOverlay(t *testing.T, kustomize, prefix, suffix, ns string, uninject bool) {
 	dir := t.TempDir()
-	base, overlay := filepath.Join(dir, "base"), filepath.Join(dir, "overlay")
-	for _, d := range []string{base, overlay} {
+	base, overlay, plain := filepath.Join(dir, "base"), filepath.Join(dir, "overlay"), filepath.Join(dir, "plain")
+	for _, d := range []string{base, overlay, plain} {
 		if err := os.Mkdir(d, 0o755); err != nil {
 			t.Fatal(err)
 		}
 	}
 	names := copyPackage(t, base)
-	fn := func(name, rules string) []byte {
+	fn := func(name, args, rules string) []byte {
 		return []byte(fmt.Sprintf(`apiVersion: sidecarize.dev/v1alpha1
 kind: Sidecarize
 metadata:
@@ -415,27 +434,55 @@ metadata:
   annotations:
     config.kubernetes.io/function: |
       exec:
-        path: %s
+        path: %s%s
 spec:
   apiVersions: [monitoring.coreos.com/v1]
   rules:
-%s`, name, sidecarizeBin(t), rules))
+%s`, name, sidecarizeBin(t), args, rules))
 	}
 	write := func(p string, data []byte) {
 		if err := os.WriteFile(p, data, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	write(filepath.Join(base, "sidecarize.yaml"), fn("base", "  - select: {names: [web]}\n    monitor: {timeout: 60s}\n"))
+	write(filepath.Join(base, "sidecarize.yaml"), fn("base", "", "  - select: {names: [web]}\n    monitor: {timeout: 60s}\n"))
 	k := "resources:\n"
 	for _, n := range names {
 		k += "- " + n + "\n"
 	}
 	write(filepath.Join(base, "kustomization.yaml"), []byte(k+"transformers:\n- sidecarize.yaml\n"))
-	write(filepath.Join(overlay, "sidecarize.yaml"), fn("overlay", "  - select: {names: [dev-web]}\n    monitor: {timeout: 15s}\n    logs: {files: [/var/log/web/access.log]}\n"))
-	write(filepath.Join(overlay, "kustomization.yaml"), []byte("resources:\n- ../base\nnamePrefix: dev-\nnamespace: dev\ntransformers:\n- sidecarize.yaml\n"))
+	web := prefix + "web" + suffix
+	args := ""
+	if uninject {
+		args = "\n        args: [uninject]"
+	}
+	write(filepath.Join(overlay, "sidecarize.yaml"), fn("overlay", args, "  - select: {names: ["+web+"]}\n    monitor: {timeout: 15s}\n    logs: {files: [/var/log/web/access.log]}\n"))
+	rename := "namePrefix: " + prefix + "\nnamespace: " + ns + "\n"
+	if suffix != "" {
+		rename += "nameSuffix: " + suffix + "\n"
+	}
+	write(filepath.Join(overlay, "kustomization.yaml"), []byte("resources:\n- ../base\n"+rename+"transformers:\n- sidecarize.yaml\n"))
 
 	out := run(t, dir, kustomize, "build", "--enable-alpha-plugins", "--enable-exec", "overlay")
+	if uninject {
+		// The same overlay over the base without transformers.
+		for _, n := range names {
+			data, err := os.ReadFile(filepath.Join(base, n))
+			if err != nil {
+				t.Fatal(err)
+			}
+			write(filepath.Join(plain, n), data)
+		}
+		write(filepath.Join(plain, "kustomization.yaml"), []byte(k+rename))
+		want := run(t, dir, kustomize, "build", "plain")
+		if err := sameObjects(want, out); err != nil {
+			t.Errorf("uninject through the overlay is not the overlay of the plain base: %v", err)
+		}
+		if bytes.Contains(out, []byte("sidecarize")) {
+			t.Errorf("uninject through the overlay left sidecarize's traces:\n%s", out)
+		}
+		return
+	}
 	objs, err := manifest.Parse(out)
 	if err != nil {
 		t.Fatal(err)
@@ -444,11 +491,14 @@ spec:
 	var monitorCfg string
 	for _, o := range objs {
 		seen[o.Kind()+" "+o.Namespace()+"/"+o.Name()]++
-		if o.Kind() == "ConfigMap" && strings.HasSuffix(o.Name(), "-monitor") && strings.Contains(o.Name(), "web") {
+		if o.Kind() == "ConfigMap" && o.Name() == web+"-monitor" {
 			monitorCfg = manifest.Str(o, "data", "haproxy.cfg")
 		}
-		if o.Namespace() != "dev" && o.Namespace() != "" {
+		if o.Namespace() != ns && o.Namespace() != "" {
 			t.Errorf("%s %s/%s: not moved to the overlay's namespace", o.Kind(), o.Namespace(), o.Name())
+		}
+		if o.Kind() == "ConfigMap" && manifest.Str(o, "metadata", "annotations", "sidecarize.dev/owner") == "Deployment/web" {
+			t.Errorf("ConfigMap %s: the base's, left beside the overlay's", o.Name())
 		}
 	}
 	for id, n := range seen {
@@ -456,13 +506,13 @@ spec:
 			t.Errorf("%s appears %d times", id, n)
 		}
 	}
-	for _, want := range []string{"ConfigMap dev/dev-web-monitor", "ConfigMap dev/dev-web-logs", "Deployment dev/dev-web"} {
+	for _, want := range []string{"ConfigMap " + ns + "/" + web + "-monitor", "ConfigMap " + ns + "/" + web + "-logs", "Deployment " + ns + "/" + web} {
 		if seen[want] == 0 {
 			t.Errorf("missing %s (have %v)", want, seen)
 		}
 	}
-	if seen["ConfigMap dev/web-monitor"] > 0 {
-		t.Error("the base's ConfigMap survived under its old name")
+	if old := prefix + "web-monitor" + suffix; old != web+"-monitor" && seen["ConfigMap "+ns+"/"+old] > 0 {
+		t.Errorf("the base's ConfigMap survived as %s", old)
 	}
 	if !strings.Contains(monitorCfg, "timeout client 15s") {
 		t.Errorf("the web's monitor config is not the overlay's (timeout 15s):\n%s", monitorCfg)

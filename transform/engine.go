@@ -51,11 +51,10 @@ type summary struct {
 	injected              bool // carries an injection after this run
 	fresh                 bool // injected by this run
 	edits                 []ServiceEdit
-	scrapePorts           []string // ports the pod's prometheus.io/port names (set by sidecarize)
-	oldPorts              []string // helper ports of the earlier injection (helperPorts)
-	dropped               []string // Kind/namespace/name of generated objects to drop
-	owner                 string   // Kind/name, as generated objects' sidecarize.dev/owner
-	ownerRequired         bool     // the status is of a version whose objects all carry sidecarize.dev/owner
+	scrapePorts           []string     // ports the pod's prometheus.io/port names (set by sidecarize)
+	oldPorts              []string     // helper ports of the earlier injection (helperPorts)
+	self                  string       // Kind/name
+	claim                 *objectClaim // the generated objects its earlier injection made, to drop
 	report                WorkloadReport
 	uninjected            bool // its injection was removed by this run
 	obj                   *object
@@ -97,7 +96,7 @@ func (e *Engine) processWorkload(o *object, specs []FieldSpec, byNS serviceIndex
 		return nil, err
 	}
 	w := p.w
-	sum := &summary{where: o.where, ref: w.Ref(), namespace: w.Namespace, labels: w.labels, owner: w.ownerRef(), obj: o}
+	sum := &summary{where: o.where, ref: w.Ref(), namespace: w.Namespace, labels: w.labels, self: w.ownerRef(), obj: o}
 	wr := WorkloadReport{Source: o.doc.Source, Index: o.doc.Index, Kind: w.Kind, Namespace: w.Namespace, Name: w.Name,
 		Field: strings.ReplaceAll(o.spec.Path, "/", ".")}
 	if p.old != nil {
@@ -108,10 +107,7 @@ func (e *Engine) processWorkload(o *object, specs []FieldSpec, byNS serviceIndex
 			return nil, w.failAt("uninject", err)
 		}
 		o.changed = true
-		sum.owner, sum.ownerRequired = p.old.owner, p.old.Workload != ""
-		for _, r := range p.old.Objects {
-			sum.dropped = append(sum.dropped, r.Kind+"/"+w.Namespace+"/"+r.Name)
-		}
+		sum.claim = w.claimOf(p.old)
 	}
 	switch p.step {
 	case stepInject:

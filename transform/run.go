@@ -228,7 +228,7 @@ func (r *run) processWorkloads() {
 	parallel(len(r.workloads), func(i int) {
 		r.sums[i], wErrs[i] = r.e.processWorkload(r.workloads[i], r.specs, r.byNS, r.native, r.kv, r.apis)
 	})
-	claims := map[string][]claim{}
+	var claims []*objectClaim
 	seen := map[string]*summary{}
 	for i, sum := range r.sums {
 		if wErrs[i] != nil {
@@ -242,7 +242,7 @@ func (r *run) processWorkloads() {
 		// objects would share names, and kubectl applies the last over the
 		// first. (Across files, as with Services, it is allowed.)
 		if sum.injected || sum.uninjected {
-			id := sum.obj.doc.Source + "\x00" + sum.namespace + "/" + sum.owner
+			id := sum.obj.doc.Source + "\x00" + sum.namespace + "/" + sum.self
 			if first := seen[id]; first != nil {
 				r.fail(fmt.Errorf("%s: %s: metadata.name: the stream already has %s (%s); one object may appear once", sum.where, sum.ref, sum.ref, first.where))
 				continue
@@ -251,8 +251,8 @@ func (r *run) processWorkloads() {
 		}
 		sum.order = i
 		r.rep.Workloads = append(r.rep.Workloads, sum.report)
-		for _, ref := range sum.dropped {
-			claims[ref] = append(claims[ref], claim{owner: sum.owner, ref: sum.ref, ownerRequired: sum.ownerRequired})
+		if sum.claim != nil {
+			claims = append(claims, sum.claim)
 		}
 	}
 	if len(r.errs) > 0 {

@@ -37,9 +37,9 @@ const (
 type Status struct {
 	Version string `json:"version"`
 	// Workload is Kind/name of the workload when it was injected (the
-	// sidecarize.dev/owner of its generated objects). When a tool such as
-	// kustomize's namePrefix/nameSuffix has renamed the workload since, its
-	// generated objects carry the same prefix and suffix (trust.go).
+	// sidecarize.dev/owner of its generated objects, by which they are
+	// found even when a tool such as kustomize's namePrefix/nameSuffix has
+	// renamed the workload and them since: trust.go's claimObjects).
 	Workload       string        `json:"workload,omitempty"`
 	Patterns       []string      `json:"patterns"`
 	Containers     []string      `json:"containers,omitempty"`
@@ -60,8 +60,9 @@ type Status struct {
 	Allocated []Allocation `json:"allocated,omitempty"`
 
 	// owner is the sidecarize.dev/owner the workload's generated objects
-	// carry (set on a trusted status: Workload, or the current Kind/name).
-	owner string
+	// carry, and recorded the workload's name then (set on a trusted
+	// status: from Workload, or the current Kind/name).
+	owner, recorded string
 }
 
 // ObjectRef names a generated object.

@@ -24,10 +24,11 @@ import (
 //     mounts (except through a mount the status records);
 //   - edits of the app's containers and pod annotations whose recorded value
 //     is still in place;
-//   - generated objects named <workload>-<pattern>[-…] in the workload's
-//     namespace, labelled app.kubernetes.io/managed-by: sidecarize, whose
-//     sidecarize.dev/owner annotation names this workload (objects of earlier
-//     versions have none and are matched by name);
+//   - generated objects in the workload's namespace, labelled
+//     app.kubernetes.io/managed-by: sidecarize, whose sidecarize.dev/owner
+//     annotation names this workload as it was injected, that the status
+//     lists under their names or renamed as the workload was (claimObjects;
+//     objects of earlier versions have no owner and are matched by name);
 //   - Service edits (re-applied to a workload left as it is) pointing at a
 //     port of a trusted helper.
 //
@@ -254,22 +255,20 @@ func (w *Workload) trustStatus(st *Status, unknown []string, patterns []Pattern)
 		t.Services = append(t.Services, s)
 	}
 
-	// Objects: named for this workload; label and owner are checked on the
-	// objects themselves (claimObjects). A workload renamed since it was
-	// injected (kustomize namePrefix/nameSuffix) had its objects renamed
-	// with the same prefix and suffix; their owner annotation still names
-	// the workload as it was.
-	t.Workload, t.owner = st.Workload, w.ownerRef()
-	recorded, prefix, suffix := w.Name, "", ""
+	// Objects: found in the stream by what they carry (claimObjects): the
+	// managed-by label, the owner annotation naming the workload as it was
+	// injected, its namespace. A workload renamed since (kustomize's
+	// namePrefix/nameSuffix) contains the name it was injected under, and
+	// its objects contain the names the status lists.
+	t.Workload, t.owner, t.recorded = st.Workload, w.ownerRef(), w.Name
 	objectsOK := true
 	if st.Workload != "" {
 		kind, name, _ := strings.Cut(st.Workload, "/")
-		i := strings.Index(w.Name, name)
-		if kind != w.Kind || name == "" || i < 0 {
+		if kind != w.Kind || name == "" || !strings.Contains(w.Name, name) {
 			warn("written for %s, not for %s (nor renamed from it): its generated objects are left alone", st.Workload, w.ownerRef())
 			objectsOK = false
 		} else {
-			recorded, prefix, suffix, t.owner = name, w.Name[:i], w.Name[i+len(name):], st.Workload
+			t.owner, t.recorded = st.Workload, name
 		}
 	}
 	for _, o := range st.Objects {
@@ -280,11 +279,11 @@ func (w *Workload) trustStatus(st *Status, unknown []string, patterns []Pattern)
 			warn("%s %q: sidecarize generates no %s: left alone", o.Kind, o.Name, o.Kind)
 			continue
 		}
-		if o.Kind == "" || o.Name == "" || !generatedFor(recorded, o.Name, t.Patterns) {
-			warn("%s %q is not named like an object generated for %s (%s-<pattern>): left alone", firstNonEmpty(o.Kind, "object"), o.Name, w.Ref(), recorded)
+		if o.Kind == "" || o.Name == "" || !generatedFor(t.recorded, o.Name, t.Patterns) {
+			warn("%s %q is not named like an object generated for %s (%s-<pattern>): left alone", firstNonEmpty(o.Kind, "object"), o.Name, w.Ref(), t.recorded)
 			continue
 		}
-		t.Objects = append(t.Objects, ObjectRef{Kind: o.Kind, Name: prefix + o.Name + suffix})
+		t.Objects = append(t.Objects, o)
 	}
 	return t, nil
 }
@@ -367,49 +366,95 @@ const leftoverHint = " (a helper left by an earlier injection that the workload'
 // ownerRef is the value of sidecarize.dev/owner for w's generated objects.
 func (w *Workload) ownerRef() string { return w.Kind + "/" + w.Name }
 
-// claim is a generated object that a workload's trusted status lists.
-type claim struct {
-	owner string // Kind/name of the workload
-	ref   string // "Deployment shop/api", for messages
+// objectClaim is what a workload that is uninjected or re-injected claims
+// of the stream's generated objects: those its trusted status lists.
+type objectClaim struct {
+	ref       string // the workload, for messages
+	namespace string
+	self      string // its name now
+	recorded  string // its name when injected
+	owner     string // the sidecarize.dev/owner of its objects: Kind/name when injected
+	objects   []ObjectRef
 	// ownerRequired: the status records its workload, so the objects it
 	// generated carry sidecarize.dev/owner; one without it is not its.
 	ownerRequired bool
 }
 
-// claimObjects decides, for each generated object of the stream, whether it
-// goes: it does when a workload that is uninjected or re-injected claims it
-// and the object is sidecarize's and that workload's (managed-by label,
-// sidecarize.dev/owner when present). Anything else stays, with a warning
-// when a status claimed it or when uninject finds it unclaimed.
-func claimObjects(rep *Report, generated []*object, claims map[string][]claim, uninject bool) {
-	for _, g := range generated {
-		n := g.node
-		key := n.GetKind() + "/" + n.GetNamespace() + "/" + n.GetName()
-		ref := n.GetKind() + " " + qualified(n.GetNamespace(), n.GetName())
-		cs := claims[key]
-		if len(cs) == 0 {
-			if uninject {
-				rep.Warn(g.where, ref, "", "no workload of the input lists it in its "+AnnotationStatus+": left alone")
-			}
+// claimOf is what the workload claims, from its trusted status.
+func (w *Workload) claimOf(st *Status) *objectClaim {
+	return &objectClaim{ref: w.Ref(), namespace: w.Namespace, self: w.Name, recorded: st.recorded, owner: st.owner, objects: st.Objects, ownerRequired: st.Workload != ""}
+}
+
+// lists: the status lists the object, under the name it was generated
+// with, or renamed as the workload was: the workload's name now is its
+// name then with a prefix and a suffix (kustomize's namePrefix and
+// nameSuffix), and so is the object's. Every place the old name occurs in
+// the new one is tried (api renamed apishop-api).
+func (c *objectClaim) lists(kind, name string) bool {
+	for _, o := range c.objects {
+		if o.Kind != kind {
 			continue
 		}
+		for i := 0; c.recorded != "" && i+len(c.recorded) <= len(c.self); i++ {
+			if strings.HasPrefix(c.self[i:], c.recorded) && name == c.self[:i]+o.Name+c.self[i+len(c.recorded):] {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// claimObjects decides, for each generated object of the stream (labelled
+// app.kubernetes.io/managed-by: sidecarize), whether it goes. It does when
+// a workload that is uninjected or re-injected claims it: the object is in
+// the workload's namespace, its sidecarize.dev/owner names the workload as
+// it was injected, and the status lists it (under its name, or renamed as
+// the workload was: kustomize's namePrefix/nameSuffix rename both alike,
+// its namespace transformer moves both). Objects of earlier versions,
+// without the owner annotation, are matched by their exact name. Anything
+// else stays, with a warning when a status listed it or when uninject finds
+// it unclaimed.
+func claimObjects(rep *Report, generated []*object, claims []*objectClaim, uninject bool) {
+	byOwner := map[string][]*objectClaim{} // namespace/owner
+	byName := map[string][]*objectClaim{}  // Kind/namespace/name as the status lists it
+	for _, c := range claims {
+		byOwner[c.namespace+"/"+c.owner] = append(byOwner[c.namespace+"/"+c.owner], c)
+		for _, o := range c.objects {
+			k := o.Kind + "/" + c.namespace + "/" + o.Name
+			byName[k] = append(byName[k], c)
+		}
+	}
+	for _, g := range generated {
+		n := g.node
+		kind, ns, name := n.GetKind(), n.GetNamespace(), n.GetName()
+		ref := kind + " " + qualified(ns, name)
+		listed := byName[kind+"/"+ns+"/"+name]
 		owner, hasOwner := n.GetAnnotations()[AnnotationOwner]
 		drop := false
-		for _, c := range cs {
-			if !hasOwner && c.ownerRequired {
-				rep.Warn(g.where, ref, "metadata.annotations",
-					fmt.Sprintf("has no %s, which every object generated for %s's status carries: left alone", AnnotationOwner, c.ref))
-				continue
+		if hasOwner {
+			for _, c := range byOwner[ns+"/"+owner] {
+				drop = drop || c.lists(kind, name)
 			}
-			if hasOwner && owner != c.owner {
-				rep.Warn(g.where, ref, "metadata.annotations["+AnnotationOwner+"]",
-					fmt.Sprintf("generated for %s, not for %s whose status lists it: left alone", owner, c.ref))
-				continue
+			for _, c := range listed {
+				if !drop && c.owner != owner {
+					rep.Warn(g.where, ref, "metadata.annotations["+AnnotationOwner+"]",
+						fmt.Sprintf("generated for %s, not for %s whose status lists it: left alone", owner, c.ref))
+				}
 			}
-			drop = true
+		} else {
+			for _, c := range listed {
+				if c.ownerRequired {
+					rep.Warn(g.where, ref, "metadata.annotations",
+						fmt.Sprintf("has no %s, which every object generated for %s's status carries: left alone", AnnotationOwner, c.ref))
+					continue
+				}
+				drop = true
+			}
 		}
 		if drop {
 			g.drop, g.changed = true, true
+		} else if uninject && len(listed) == 0 {
+			rep.Warn(g.where, ref, "", "no workload of the input lists it in its "+AnnotationStatus+": left alone")
 		}
 	}
 }

@@ -511,6 +511,114 @@ func TestRenamedOutput(t *testing.T) {
 	}
 }
 
+// Generated objects are found by their label and owner annotation, not by
+// a name computed from the workload's: a prefix that holds the workload's
+// name (api → apishop-api) and a suffix as well (kustomize's namePrefix and
+// nameSuffix) are uninjected and re-injected without leftovers or
+// duplicates.
+func TestRenamedOutputByOwner(t *testing.T) {
+	for _, prefix := range []string{"apishop-", "api-", "x-api-"} {
+		t.Run(prefix, func(t *testing.T) {
+			s := injected(t, fakeEngine())
+			s = stream(append([]*yaml.RNode{}, s[:2]...)) // shop/api and its ConfigMap
+			rename(t, s, prefix, "prod")
+			for _, n := range s {
+				if err := n.SetName(n.GetName() + "-v2"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			vol, err := s[0].Pipe(yaml.Lookup("spec", "template", "spec", "volumes", "[name=sidecarize-fake]", "configMap", "name"))
+			if err != nil || vol == nil {
+				t.Fatalf("no ConfigMap volume: %v\n%s", err, s.bytes(t, nil))
+			}
+			vol.YNode().Value += "-v2"
+			workload, cm := prefix+"api-v2", prefix+"api-fake-v2"
+
+			e := fakeEngine()
+			e.Uninject = true
+			out, rep, err := e.Process("out.yaml", s.bytes(t, nil))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if w := warnings(rep); w != "" {
+				t.Errorf("warnings:\n%s", w)
+			}
+			if got := parseStream(t, out); len(got) != 1 || got.find(t, "ConfigMap", "prod", cm) != nil {
+				t.Errorf("uninject left:\n%s", out)
+			}
+
+			again, rep, err := fakeEngine().Process("out.yaml", s.bytes(t, nil))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if w := warnings(rep); strings.Contains(w, "left alone") {
+				t.Errorf("warnings:\n%s", w)
+			}
+			var cms []string
+			for _, n := range parseStream(t, again) {
+				if n.GetKind() == "ConfigMap" {
+					cms = append(cms, n.GetName()+" owner "+n.GetAnnotations()[transform.AnnotationOwner])
+				}
+			}
+			if want := strings.ToLower(workload) + "-fake owner Deployment/" + workload; strings.Join(cms, ",") != want {
+				t.Errorf("ConfigMaps after re-injection: %v, want %s", cms, want)
+			}
+		})
+	}
+}
+
+// Two renamed copies of one injected workload in one namespace (two
+// overlays of one base, prod- and canary-) beside the original: each copy
+// claims the objects renamed as it was, never the original's.
+func TestRenamedCopies(t *testing.T) {
+	base := injected(t, fakeEngine())
+	base = stream(append([]*yaml.RNode{}, base[:2]...))
+	var all stream
+	for _, prefix := range []string{"prod-", "canary-", ""} {
+		s := parseStream(t, base.bytes(t, nil))
+		rename(t, s, prefix, "shop")
+		all = append(all, s...)
+	}
+	configMaps := func(out []byte) string {
+		var cms []string
+		for _, n := range parseStream(t, out) {
+			if n.GetKind() == "ConfigMap" {
+				cms = append(cms, n.GetName())
+			}
+		}
+		return strings.Join(cms, ",")
+	}
+	e := fakeEngine()
+	e.Uninject = true
+	out, rep, err := e.Process("out.yaml", all.bytes(t, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cms := configMaps(out); cms != "" {
+		t.Errorf("uninject left ConfigMaps %s\n%s", cms, warnings(rep))
+	}
+	again, rep, err := fakeEngine().Process("out.yaml", all.bytes(t, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cms := configMaps(again); cms != "prod-api-fake,canary-api-fake,api-fake" {
+		t.Errorf("ConfigMaps after re-injection: %s\n%s", cms, warnings(rep))
+	}
+	// The original no longer selected (injected earlier, kept as it is):
+	// the copies' re-injection leaves its ConfigMap.
+	orig := all.find(t, "Deployment", "shop", "api")
+	if err := orig.PipeE(yaml.ClearAnnotation(transform.AnnotationInject)); err != nil {
+		t.Fatal(err)
+	}
+	again, rep, err = fakeEngine().Process("out.yaml", all.bytes(t, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cms := configMaps(again); cms != "prod-api-fake,canary-api-fake,api-fake" {
+		t.Errorf("ConfigMaps after re-injecting the copies only: %s\n%s", cms, warnings(rep))
+	}
+}
+
 // Hostile statuses: odd values in every field are warnings, never a panic
 // or a change outside the workload.
 func TestHostileStatuses(t *testing.T) {
