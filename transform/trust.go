@@ -119,7 +119,7 @@ func (w *Workload) trustStatus(st *Status, unknown []string, patterns []Pattern)
 	}
 	recordedMount := map[[2]string]bool{}
 	for _, e := range st.Edits {
-		if e.Op == "mount" && candidates[e.Name] && !removed[e.Container] {
+		if e.Op == EditMount && candidates[e.Name] && !removed[e.Container] {
 			recordedMount[[2]string{e.Container, e.Name}] = true
 		}
 	}
@@ -147,13 +147,13 @@ func (w *Workload) trustStatus(st *Status, unknown []string, patterns []Pattern)
 	current := map[string]*string{}
 	valueOf := func(e Edit) (key string, v *string, ok bool) {
 		switch e.Op {
-		case "annotation":
+		case EditAnnotation:
 			key = "annotation\x00" + e.Name
 			if x, found := w.tmpl.GetAnnotations()[e.Name]; found {
 				v = &x
 			}
 			return key, v, true
-		case "env":
+		case EditEnv:
 			c := findContainer(ps.Containers, e.Container)
 			if c == nil {
 				return "", nil, false
@@ -166,7 +166,7 @@ func (w *Workload) trustStatus(st *Status, unknown []string, patterns []Pattern)
 				}
 			}
 			return key, v, true
-		case "arg":
+		case EditArg:
 			c := findContainer(ps.Containers, e.Container)
 			if c == nil || e.Index < 0 || e.Index >= len(c.Args) {
 				return "", nil, false
@@ -180,7 +180,7 @@ func (w *Workload) trustStatus(st *Status, unknown []string, patterns []Pattern)
 	for i := len(st.Edits) - 1; i >= 0; i-- {
 		e := st.Edits[i]
 		switch e.Op {
-		case "mount":
+		case EditMount:
 			switch {
 			case findContainer(ps.Containers, e.Container) == nil:
 				warn("edits[%d]: container %q is not an app container of the pod: left alone", i, e.Container)
@@ -189,7 +189,7 @@ func (w *Workload) trustStatus(st *Status, unknown []string, patterns []Pattern)
 			default:
 				keep[i] = true
 			}
-		case "annotation", "env", "arg":
+		case EditAnnotation, EditEnv, EditArg:
 			key, v, ok := valueOf(e)
 			if !ok {
 				warn("edits[%d]: %s %q of container %q is not in the pod: left alone", i, e.Op, editName(e), e.Container)
@@ -210,7 +210,7 @@ func (w *Workload) trustStatus(st *Status, unknown []string, patterns []Pattern)
 				warn("edits[%d]: %s %q no longer has the value sidecarize set: left alone", i, e.Op, editName(e))
 				continue
 			}
-			if e.Op == "annotation" && strings.HasPrefix(e.Name, AnnotationPrefix) {
+			if e.Op == EditAnnotation && strings.HasPrefix(e.Name, AnnotationPrefix) {
 				warn("edits[%d]: annotation %q is sidecarize's own: left alone", i, e.Name)
 				continue
 			}
@@ -502,7 +502,7 @@ func quoteList(names []string) string {
 }
 
 func editName(e Edit) string {
-	if e.Op == "arg" {
+	if e.Op == EditArg {
 		return "args[" + strconv.Itoa(e.Index) + "]"
 	}
 	return e.Name
