@@ -40,25 +40,34 @@ e2e: build
 	scripts/deps.sh all
 	cd e2e && SIDECARIZE_BIN=$${SIDECARIZE_BIN:-$(CURDIR)/$(BIN)} $(GO) test -count=1 -timeout 30m ./...
 
-# The release build without publishing (slow: six cross builds, so not in
-# .ci/run): goreleaser v2.15.1 (built from the Go module proxy once) checks
+# The release build without publishing (six cross builds; .ci/run runs it
+# last): goreleaser v2.15.1 (built from the Go module proxy once) checks
 # .goreleaser.yaml, builds linux/darwin/windows ×
 # amd64/arm64 archives, checksums and the krew manifest into dist/release/, and
 # TestReleaseSnapshot verifies them (binary formats, sums, the krew manifest,
-# this platform's binary as `kubectl sidecarize`).
+# this platform's binary as `kubectl sidecarize`, installed with krew).
 GORELEASER_VERSION ?= v2.15.1
 GORELEASER ?= $(HOME)/.cache/sidecarize/goreleaser-$(GORELEASER_VERSION)/goreleaser
 $(GORELEASER):
 	GOBIN=$(dir $(GORELEASER)) $(GO) install github.com/goreleaser/goreleaser/v2@$(GORELEASER_VERSION)
 
+# krew v0.4.3 (built once from the Go module proxy) installs the plugin from
+# the snapshot's krew manifest and archive; kubectl: the e2e tools' build
+# (scripts/deps.sh), else the one on PATH.
+KREW_VERSION ?= v0.4.3
+KREW ?= $(HOME)/.cache/sidecarize/krew-$(KREW_VERSION)/krew
+$(KREW):
+	GOBIN=$(dir $(KREW)) $(GO) install sigs.k8s.io/krew/cmd/krew@$(KREW_VERSION)
+KUBECTL_BIN ?= $(firstword $(wildcard $(HOME)/.cache/sidecarize/bin/kubectl-v*) $(shell command -v kubectl))
+
 # It builds the committed HEAD, from a clone (whose origin remote gives
 # goreleaser the git state it stamps: commit and date).
-release-snapshot: $(GORELEASER)
+release-snapshot: $(GORELEASER) $(KREW)
 	rm -rf .cache/release dist/release
 	git clone --quiet . .cache/release
 	cd .cache/release && $(GORELEASER) check && $(GORELEASER) release --snapshot --clean
 	mkdir -p dist && mv .cache/release/dist dist/release
-	SIDECARIZE_RELEASE_DIST=$(CURDIR)/dist/release $(GO) test ./cli -run TestReleaseSnapshot -count=1 -v
+	SIDECARIZE_RELEASE_DIST=$(CURDIR)/dist/release KREW_BIN=$(KREW) KUBECTL_BIN=$(KUBECTL_BIN) $(GO) test ./cli -run TestReleaseSnapshot -count=1 -v
 
 bench:
 	$(GO) build -o $(BIN) ./cmd/sidecarize

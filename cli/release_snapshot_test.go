@@ -30,7 +30,8 @@ import (
 // platform (read back with debug/elf, debug/macho, debug/pe), LICENSE and
 // README.md; checksums.txt matching every archive; the krew manifest
 // pointing at each archive with its sha256; and this machine's binary
-// reporting the release version and commit, also as `kubectl sidecarize`.
+// reporting the release version and commit, also as `kubectl sidecarize`,
+// and installed with the real krew from the manifest and archive.
 func TestReleaseSnapshot(t *testing.T) {
 	dist := os.Getenv("SIDECARIZE_RELEASE_DIST")
 	if dist == "" {
@@ -82,6 +83,7 @@ func TestReleaseSnapshot(t *testing.T) {
 				checkBinary(t, goos, arch, files[bin])
 				if goos == runtime.GOOS && arch == runtime.GOARCH {
 					runReleased(t, files[bin], meta.Version)
+					krewInstall(t, filepath.Join(dist, "krew", "sidecarize.yaml"), filepath.Join(dist, name), meta.Version)
 				}
 			})
 		}
@@ -232,14 +234,63 @@ func runReleased(t *testing.T, bin []byte, version string) {
 	if v.Version != "v"+version || v.Commit != strings.TrimSpace(string(head)) || v.Date == "" {
 		t.Errorf("released binary: version %+v, want v%s at commit %s with a date", v, version, head)
 	}
-	if _, err := exec.LookPath("kubectl"); err != nil {
-		t.Log("no kubectl: the plugin check is left out")
+	kubectlSidecarize(t, tool(t, "KUBECTL_BIN", "kubectl"), dir, version)
+}
+
+// kubectlSidecarize runs `kubectl sidecarize version` with dir first on
+// PATH: kubectl finds the plugin there.
+func kubectlSidecarize(t *testing.T, kubectl, dir, version string, env ...string) {
+	t.Helper()
+	if kubectl == "" {
 		return
 	}
-	cmd := exec.Command("kubectl", "sidecarize", "version")
-	cmd.Env = append(os.Environ(), "PATH="+dir+string(os.PathListSeparator)+os.Getenv("PATH"))
-	out, err = cmd.CombinedOutput()
+	cmd := exec.Command(kubectl, "sidecarize", "version")
+	cmd.Env = append(append(os.Environ(), "PATH="+dir+string(os.PathListSeparator)+os.Getenv("PATH")), env...)
+	out, err := cmd.CombinedOutput()
 	if err != nil || !strings.HasPrefix(string(out), "v"+version+" ") {
-		t.Errorf("kubectl sidecarize version: %v: %s", err, out)
+		t.Errorf("kubectl sidecarize version (plugin in %s): %v: %s", dir, err, out)
 	}
+}
+
+// tool finds a host program: $envVar, else name on PATH; "" (and the check
+// left out) when there is none, a failure in CI.
+func tool(t *testing.T, envVar, name string) string {
+	t.Helper()
+	if p := os.Getenv(envVar); p != "" {
+		return p
+	}
+	if p, err := exec.LookPath(name); err == nil {
+		return p
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatalf("no %s (set %s or put it on PATH): required in CI", name, envVar)
+	}
+	t.Logf("no %s: the check that needs it is left out", name)
+	return ""
+}
+
+// krewInstall installs the plugin with the real krew from the release's
+// manifest and this platform's archive (`kubectl krew install --manifest
+// --archive`: what a user does before the manifest is in the krew index;
+// no network), into a fresh KREW_ROOT, and runs it as `kubectl sidecarize`
+// from krew's bin directory.
+func krewInstall(t *testing.T, manifest, archive, version string) {
+	t.Helper()
+	kubectl, krew := tool(t, "KUBECTL_BIN", "kubectl"), tool(t, "KREW_BIN", "krew")
+	if kubectl == "" || krew == "" {
+		return
+	}
+	root, bin := t.TempDir(), t.TempDir()
+	must(t, os.Symlink(krew, filepath.Join(bin, "kubectl-krew")))
+	env := []string{"KREW_ROOT=" + root, "PATH=" + bin + string(os.PathListSeparator) + os.Getenv("PATH")}
+	cmd := exec.Command(kubectl, "krew", "install", "--manifest="+manifest, "--archive="+archive)
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "Installed plugin: sidecarize") {
+		t.Fatalf("kubectl krew install: %v\n%s", err, out)
+	}
+	if _, err := os.Stat(filepath.Join(root, "bin", "kubectl-sidecarize")); err != nil {
+		t.Errorf("krew installed no kubectl-sidecarize link: %v", err)
+	}
+	kubectlSidecarize(t, kubectl, filepath.Join(root, "bin"), version, "KREW_ROOT="+root)
 }
