@@ -181,3 +181,93 @@ func TestFluxCommittedOutput(t *testing.T) {
 		t.Errorf("ci-check.sh after app/ changed: exit %d, want 3", code)
 	}
 }
+
+// TestArgoCDCMPServer runs gitops/argocd/plugin.yaml in Argo CD's own
+// argocd-cmp-server (built from argo-cd v2.14.21, e2e/argocd), driven over
+// its unix socket with Argo CD's client code as the repo-server drives it
+// (e2e/argocd/cmd/cmpclient): discover matches an application with a
+// sidecarize.yaml and not one without; generate gives the CLI's output.
+func TestArgoCDCMPServer(t *testing.T) {
+	server, err := env.Tool("ARGOCD_CMP_SERVER_BIN", "argocd-cmp-server", "ARGOCD_VERSION")
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := env.Tool("ARGOCD_CMPCLIENT_BIN", "argocd-cmpclient", "ARGOCD_VERSION")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	config, plugins, work := filepath.Join(dir, "config"), filepath.Join(dir, "plugins"), filepath.Join(dir, "work")
+	for _, d := range []string{config, plugins, work} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	plugin, err := os.ReadFile(filepath.Join(env.RepoRoot(), "gitops", "argocd", "plugin.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(config, "plugin.yaml"), plugin, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// As in the sidecar: the plugin's command on PATH, the config at
+	// --config-dir-path, the socket in ARGOCD_PLUGINSOCKFILEPATH.
+	srv := exec.Command(server, "--config-dir-path", config)
+	srv.Env = append(os.Environ(), pathWithSidecarize(t), "ARGOCD_PLUGINSOCKFILEPATH="+plugins, "ARGOCD_CMP_WORKDIR="+work)
+	var srvLog strings.Builder
+	srv.Stdout, srv.Stderr = &srvLog, &srvLog
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = srv.Process.Kill()
+		_ = srv.Wait()
+		if t.Failed() {
+			t.Logf("argocd-cmp-server log:\n%s", srvLog.String())
+		}
+	})
+	socket := filepath.Join(plugins, "sidecarize.sock")
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(100 * time.Millisecond) {
+		if _, err := os.Stat(socket); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("argocd-cmp-server made no %s in a minute", socket)
+		}
+	}
+
+	repo := t.TempDir()
+	gitopsApp(t, filepath.Join(repo, "apps", "shop"))
+	plain := filepath.Join(repo, "apps", "plain")
+	if err := os.MkdirAll(plain, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	copyPackage(t, plain)
+	cmp := func(app string) ([]byte, int) {
+		cmd := exec.Command(client, "-socket", socket, "-repo", repo, "-app", app)
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if ee, ok := err.(*exec.ExitError); ok {
+			return []byte(stderr.String()), ee.ExitCode()
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out, 0
+	}
+	if msg, code := cmp(plain); code != 3 {
+		t.Errorf("an application without sidecarize.yaml: exit %d, want 3 (discover does not match): %s", code, msg)
+	}
+	out, code := cmp(filepath.Join(repo, "apps", "shop"))
+	if code != 0 {
+		t.Fatalf("generate through argocd-cmp-server: exit %d: %s", code, out)
+	}
+	if strings.Contains(string(out), "kind: Sidecarize") {
+		t.Error("the generated manifests contain the sidecarize.yaml config")
+	}
+	// The CLI's output, which TestArgoCDPlugin and TestPackage apply.
+	if err := sameObjects(packageOutput(t), out); err != nil {
+		t.Errorf("argocd-cmp-server's output differs from the CLI's: %v", err)
+	}
+}

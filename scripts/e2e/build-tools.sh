@@ -6,6 +6,7 @@
 #   etcd-<etcd>                          (go.etcd.io/etcd/server/v3)
 #   kustomize-<kustomize>                (sigs.k8s.io/kustomize/kustomize/v5)
 #   helm-<v3>, helm-<v4>                 (helm.sh/helm/v3, helm.sh/helm/v4)
+#   argocd-cmp-server-<v>, argocd-cmpclient-<v>  (e2e/argocd: argo-cd/v2)
 # Re-running is cheap: a binary that exists is reused.
 set -euo pipefail
 export GOTOOLCHAIN=${GOTOOLCHAIN:-local}
@@ -89,14 +90,27 @@ helm() {
 helm3() { helm 3 "$HELM3_VERSION"; }
 helm4() { helm 4 "$HELM4_VERSION"; }
 
+# argocd: Argo CD's argocd-cmp-server and e2e/argocd's cmpclient (the
+# repo-server's side of the plugin protocol), from e2e/argocd's module (it
+# pins argo-cd and carries argo-cd's replace block).
+argocd() {
+  local srv=$bin/argocd-cmp-server-$ARGOCD_VERSION cli=$bin/argocd-cmpclient-$ARGOCD_VERSION
+  local dir=$here/../../e2e/argocd
+  grep -q "github.com/argoproj/argo-cd/v2 $ARGOCD_VERSION\$" "$dir/go.mod" ||
+    { log "e2e/argocd/go.mod does not require argo-cd $ARGOCD_VERSION"; exit 1; }
+  [ -x "$srv" ] || build_in "$dir" "$srv" ./cmd/argocd-cmp-server
+  [ -x "$cli" ] || build_in "$dir" "$cli" ./cmd/cmpclient
+}
+
 what=${1:-all}
 case "$what" in
   kubernetes) kubernetes ;;
   etcd) etcd ;;
   kustomize) kustomize ;;
   helm) helm3; helm4 ;;
-  all) etcd; kustomize; helm3; helm4; kubernetes ;;
-  *) echo "usage: build-tools.sh [all|kubernetes|etcd|kustomize|helm]" >&2; exit 2 ;;
+  argocd) argocd ;;
+  all) etcd; kustomize; helm3; helm4; argocd; kubernetes ;;
+  *) echo "usage: build-tools.sh [all|kubernetes|etcd|kustomize|helm|argocd]" >&2; exit 2 ;;
 esac
 echo "e2e binaries in $bin:"
 ls -1 "$bin" | sed 's/^/  /'
