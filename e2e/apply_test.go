@@ -80,6 +80,17 @@ func checkApply(ctx context.Context, c *cluster.Cluster, data []byte) error {
 			return err
 		}
 	}
+	for _, o := range objs {
+		if o.Name() == "" {
+			// kubectl apply cannot use generateName (a Job created with
+			// kubectl create): the stream is created instead, still
+			// validated strictly by the server.
+			if _, err := c.Kubectl(ctx, data, "create", "--dry-run=server", "--validate=strict", "-f", "-"); err != nil {
+				return fmt.Errorf("create (generateName): %s", cluster.Stderr(err))
+			}
+			return nil
+		}
+	}
 	_, err = c.Kubectl(ctx, data, "apply", "--dry-run=server", "--validate=strict", "-f", "-")
 	if err != nil {
 		return errors.New(cluster.Stderr(err))

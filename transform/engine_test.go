@@ -113,3 +113,33 @@ func TestWorkloadErrorFromRun(t *testing.T) {
 		t.Errorf("got %v", err)
 	}
 }
+
+// TestNullName: `name: null` is no name (FuzzStructure found it read as a
+// name by one check and as none by the rest: the Job was injected with a
+// ConfigMap "-fake…" and a second run added another). Selected broadly, a
+// nameless workload is skipped with no_name; the stream is written as it
+// was.
+func TestNullName(t *testing.T) {
+	in := []byte(`apiVersion: batch/v1
+kind: Job
+metadata:
+  name: null
+spec:
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+      - {name: migrate, image: "busybox:1.37", ports: [{containerPort: 8080}]}
+`)
+	e := &transform.Engine{Patterns: []transform.Pattern{fakePattern{}}, Version: "test", Flags: transform.Flags{Patterns: []string{"fake"}}}
+	out, rep, err := e.Process("in.yaml", in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(out) != string(in) {
+		t.Errorf("output changed:\n%s", out)
+	}
+	if len(rep.Workloads) != 1 || rep.Workloads[0].Reason != transform.ReasonNoName {
+		t.Errorf("report: %+v", rep.Workloads)
+	}
+}

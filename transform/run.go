@@ -196,12 +196,8 @@ func (r *run) readServices() {
 			seen[key] = s
 			r.svcs = append(r.svcs, s)
 			r.byNS.add(s)
-			field := "metadata.annotations[" + AnnotationStatus + "]"
-			if s.info.Name == "" {
-				field = "metadata.name"
-			}
 			for _, m := range s.warnings {
-				r.rep.Warn(s.obj.where, "Service "+qualified(s.info.Namespace, s.info.Name), field, m)
+				r.rep.Warn(s.obj.where, "Service "+qualified(s.info.Namespace, s.info.Name), "metadata.annotations["+AnnotationStatus+"]", m)
 			}
 		}
 	}

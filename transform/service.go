@@ -19,7 +19,7 @@ type service struct {
 	selector map[string]string
 	status   *serviceStatus // what this run changed, for the annotation
 	used     bool           // matched an injected workload
-	warnings []string       // entries of its status left alone (trust.go), or why it is not edited
+	warnings []string       // entries of its status left alone (trust.go)
 	order    int            // position in the stream
 }
 
@@ -45,14 +45,11 @@ func newService(o *object) (*service, error) {
 		// selector and ports, so it selects no pod and is never edited.
 		sel = nil
 	}
-	var warnings []string
 	if s.Name == "" && len(sel) > 0 {
-		// A Service without a name (the API server refuses it, or it uses
-		// generateName): its status could name nothing to restore, so it is
-		// never edited (FuzzStructure: retargeted, it moved the proxy port on
-		// the next run).
-		sel = nil
-		warnings = append(warnings, "it has no metadata.name: not edited")
+		// The API server refuses a Service without a name; left as it is,
+		// it would bypass the proxy, and retargeted it moved the proxy port
+		// on the next run (FuzzStructure).
+		return nil, fmt.Errorf("%s: Service: metadata.name: required (the API server refuses a Service without one)", o.where)
 	}
 	return &service{
 		obj:      o,
@@ -61,7 +58,6 @@ func newService(o *object) (*service, error) {
 			Name: s.Name, Namespace: s.Namespace, Labels: s.Labels, Ports: s.Spec.Ports,
 			Headless: s.Spec.ClusterIP == corev1.ClusterIPNone,
 		},
-		warnings: warnings,
 	}, nil
 }
 

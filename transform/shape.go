@@ -522,6 +522,10 @@ func expandAliases(n *yaml.Node) error {
 				}
 				cp := yaml.CopyYNode(c.Alias)
 				cp.Anchor = ""
+				// The copy keeps the alias's place and its comments, not the
+				// anchor's (FuzzStructure: the document's head comment, on an
+				// anchored key, was copied under the alias and lost next run).
+				cp.HeadComment, cp.LineComment, cp.FootComment = c.HeadComment, c.LineComment, c.FootComment
 				n.Content[i] = cp
 				c = cp
 			}

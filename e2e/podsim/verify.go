@@ -167,6 +167,17 @@ func (s *Sim) Verify(ctx context.Context) []Result {
 		// targets what sidecarize added or proxies (a Service for another
 		// port of the app, e.g. a gossip port, is none of its business).
 		viaProxy, touches := false, false
+		// Ports sidecarize added (its status on the Service) carry no app
+		// traffic: a Service that had no ports of its own only gets the
+		// metrics port, and that is not a bypass.
+		var st struct {
+			Ports []string `json:"ports"`
+		}
+		_ = json.Unmarshal([]byte(manifest.Str(svc, "metadata", "annotations", "sidecarize.dev/status")), &st)
+		added := map[string]bool{}
+		for _, n := range st.Ports {
+			added[n] = true
+		}
 		for _, sp := range manifest.Slice(svc, "spec", "ports") {
 			m, _ := sp.(map[string]any)
 			what := fmt.Sprintf("Service %s port %v (targetPort %v)", svc.Name(), m["port"], m["targetPort"])
@@ -178,7 +189,7 @@ func (s *Sim) Verify(ctx context.Context) []Result {
 				add(what, err)
 				continue
 			}
-			touches = touches || cp.Injected || fronted[cp.Port] || retargeted[cp.Port]
+			touches = touches || cp.Injected && !added[manifest.Str(m, "name")] || fronted[cp.Port] || retargeted[cp.Port]
 			if cp.Injected && !simulated[cp.Container] {
 				// A proxy the simulator cannot run (not HAProxy, e.g. Envoy):
 				// exercise the next hop of its retarget chain instead.
