@@ -164,6 +164,30 @@ func IsDNSSubdomain(s string) bool {
 	return true
 }
 
+// SecretKey checks the key of a Secret's data (a secretKeyRef's key):
+// letters, digits, '-', '_' and '.', at most 253 characters, as the API
+// server requires.
+func SecretKey(field, s string) error {
+	if len(validation.IsConfigMapKey(s)) > 0 {
+		return fail(field, "%q: not a Secret key (letters, digits, '-', '_' and '.', at most 253)", s)
+	}
+	return nil
+}
+
+// dbNameRE is the database and user name subset that stands as it is in a
+// connection URI, an environment variable and an argument (no '$', which
+// Kubernetes expands in both, no separators of a URI).
+var dbNameRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.@-]{0,62}$`)
+
+// DBName checks a database or database user name: at most 63 letters,
+// digits and '_', '.', '@', '-', not starting with a punctuation mark.
+func DBName(field, s string) error {
+	if !dbNameRE.MatchString(s) {
+		return fail(field, "%q: not a database or user name (at most 63 letters, digits and _.@-)", s)
+	}
+	return nil
+}
+
 // The image reference grammar of the OCI distribution spec (the one
 // container runtimes parse): [domain[:port]/]path[:tag][@digest].
 var (

@@ -326,8 +326,26 @@ func (o *Options) Validate() error {
 	if o.SecretRef.IsSet() && o.PasswordKey == "" {
 		return fmt.Errorf("passwordKey: must not be empty when secretRef is set")
 	}
-	if o.Type == Postgres && (o.Database == "" || strings.ContainsAny(o.Database, "/?&# ")) {
-		return fmt.Errorf("database: %q: not a database name", o.Database)
+	// What reaches a secretKeyRef, an env var, an argument or the URI.
+	if o.SecretRef.IsSet() {
+		if err := validate.SecretKey("passwordKey", o.PasswordKey); err != nil {
+			return err
+		}
+	}
+	if o.UsernameKey != "" {
+		if err := validate.SecretKey("usernameKey", o.UsernameKey); err != nil {
+			return err
+		}
+	}
+	if o.Username != "" {
+		if err := validate.DBName("username", o.Username); err != nil {
+			return err
+		}
+	}
+	if o.Type == Postgres {
+		if err := validate.DBName("database", o.Database); err != nil {
+			return err
+		}
 	}
 	if o.Type == Postgres && !slices.Contains(sslModes, o.SSLMode) {
 		return fmt.Errorf("sslMode: %q: must be one of %s", o.SSLMode, strings.Join(sslModes, ", "))

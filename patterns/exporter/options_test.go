@@ -245,3 +245,46 @@ func TestSecretRefForms(t *testing.T) {
 		t.Errorf("a namespace was accepted: %+v", o.SecretRef)
 	}
 }
+
+// Every exporter string that reaches the container — a Secret key in a
+// secretKeyRef, a user name in an env var or an argument, a database in the
+// connection URI — is checked by internal/validate: a hostile value is an
+// error naming the option, never written.
+func TestHostileConnectionStrings(t *testing.T) {
+	hostile := []string{"", "a b", "pass\nword", "$(MYSQLD_EXPORTER_PASSWORD)", "x;y", "a/b", "a:b", "a?b", "a#b", "a&host=evil", `a"b`, strings.Repeat("k", 254)}
+	for field, set := range map[string]func(o *exporter.Options, v string){
+		"passwordKey": func(o *exporter.Options, v string) { o.PasswordKey = v },
+		"usernameKey": func(o *exporter.Options, v string) { o.UsernameKey = v },
+		"username":    func(o *exporter.Options, v string) { o.Username = v },
+		"database":    func(o *exporter.Options, v string) { o.Database = v },
+	} {
+		for _, typ := range []string{"postgres", "mysql"} {
+			for _, v := range hostile {
+				if v == "" && field != "passwordKey" && field != "database" {
+					continue // empty means "not set"
+				}
+				o := exporter.Pattern{}.NewOptions().(*exporter.Options)
+				o.Type, o.SecretRef = typ, &validate.SecretRef{Name: "db"}
+				set(o, v)
+				err := o.Validate()
+				if typ == "mysql" && field == "database" {
+					continue // mysql takes no database
+				}
+				if err == nil || !strings.HasPrefix(err.Error(), field+": ") {
+					t.Errorf("%s %s=%q: %v", typ, field, v, err)
+				}
+			}
+		}
+	}
+	// What real Secrets and databases use stays valid.
+	o := exporter.Pattern{}.NewOptions().(*exporter.Options)
+	o.Type, o.SecretRef = "postgres", &validate.SecretRef{Name: "db"}
+	o.PasswordKey, o.UsernameKey, o.Database = "postgres-password", "DB_USER.name_1", "shop_2024-eu"
+	if err := o.Validate(); err != nil {
+		t.Error(err)
+	}
+	o.UsernameKey, o.Username = "", "app.reader@shop-1"
+	if err := o.Validate(); err != nil {
+		t.Error(err)
+	}
+}
