@@ -19,16 +19,27 @@ import (
 // error naming them, because neither answer is safe to guess.
 func (e *Engine) editServices(rep *Report, svcs []*service, sums []*summary, generated []*object) error {
 	var errs []error
-	byNS := map[string][]*summary{}
+	// The workloads by namespace and label pair: a Service looks only at
+	// those carrying one pair of its selector (not every workload of the
+	// namespace, which grows as the square of the stream).
+	byLabel := map[string][]*summary{}
 	for _, sum := range sums {
 		if sum != nil {
-			byNS[sum.namespace] = append(byNS[sum.namespace], sum)
+			for k, v := range sum.labels {
+				key := serviceIndex(nil).key(sum.namespace, k, v)
+				byLabel[key] = append(byLabel[key], sum)
+			}
 		}
 	}
 	matched := map[*summary]bool{}
 	for _, s := range svcs {
 		var selected, holders []*summary
-		for _, sum := range byNS[s.info.Namespace] {
+		var some []*summary
+		for k, v := range s.selector {
+			some = byLabel[serviceIndex(nil).key(s.info.Namespace, k, v)]
+			break
+		}
+		for _, sum := range some {
 			if !s.selects(sum.namespace, sum.labels) {
 				continue
 			}

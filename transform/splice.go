@@ -1005,6 +1005,9 @@ func (s *splicer) inline(n *yaml.Node, col int, flow bool) (string, error) {
 	if n.Kind == yaml.ScalarNode && n.Style == 0 && plainSafe(n, flow) {
 		return n.Value, nil
 	}
+	if n.Kind == yaml.ScalarNode && n.Style == yaml.SingleQuotedStyle && printableASCII(n.Value) {
+		return "'" + strings.ReplaceAll(n.Value, "'", "''") + "'", nil
+	}
 	c := *n
 	c.HeadComment, c.LineComment, c.FootComment = "", "", ""
 	if len(c.Content) == 0 && c.Kind != yaml.ScalarNode {
@@ -1064,9 +1067,15 @@ func plainSafe(n *yaml.Node, flow bool) bool {
 	}
 	for i := 0; i < len(v); i++ {
 		c := v[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.' || c == '/') {
-			return false
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.' || c == '/' {
+			continue
 		}
+		// "image:tag", "host:port": a colon not before a space, in block
+		// context.
+		if c == ':' && !flow && i+1 < len(v) && v[i+1] != ' ' {
+			continue
+		}
+		return false
 	}
 	if c := v[0]; c == '-' || c == '.' || c >= '0' && c <= '9' {
 		return false // numbers, "-" and ".inf" read as something else
@@ -1074,6 +1083,16 @@ func plainSafe(n *yaml.Node, flow bool) bool {
 	switch strings.ToLower(v) {
 	case "y", "yes", "n", "no", "true", "false", "on", "off", "null":
 		return false
+	}
+	return true
+}
+
+// printableASCII: a single-quoted scalar holds it as it is ('' for ').
+func printableASCII(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if v[i] < 0x20 || v[i] > 0x7e {
+			return false
+		}
 	}
 	return true
 }
