@@ -7,12 +7,15 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -27,9 +30,30 @@ spec:
     - monitor: {}
 `
 
+// kustomizePatch is the peer: a strategic-merge patch adding one sidecar to
+// every Deployment, what users write by hand.
+const kustomizePatch = `resources: [stream.yaml]
+patches:
+- target: {kind: Deployment}
+  patch: |-
+    apiVersion: apps/v1
+    kind: Deployment
+    metadata: {name: any}
+    spec:
+      template:
+        spec:
+          containers:
+          - name: monitor-proxy
+            image: haproxy:3.4-alpine
+            ports: [{name: mon-proxy, containerPort: 9080}]
+`
+
 func main() {
 	pairs := flag.Int("pairs", 5000, "Deployment + Service pairs in the stream")
-	runs := flag.Int("runs", 5, "runs per measurement, interleaved (the best wall time is kept)")
+	runs := flag.Int("runs", 3, "runs per measurement, interleaved (the best wall time is kept)")
+	sizes := flag.String("curve", "5000,20000,50000", "pairs at each point of the growth curve (one run each; empty: no curve)")
+	home, _ := os.UserHomeDir()
+	peer := flag.String("kustomize", filepath.Join(home, ".cache/sidecarize/bin/kustomize-v5.8.2"), "the kustomize binary of the peer row (absent: no peer row)")
 	flag.Parse()
 	if flag.Arg(0) == "roundtrip" {
 		if err := roundTrip(flag.Arg(1)); err != nil {
@@ -38,7 +62,7 @@ func main() {
 		}
 		return
 	}
-	if err := run(*pairs, *runs); err != nil {
+	if err := run(*pairs, *runs, *sizes, *peer); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -98,7 +122,7 @@ func measure(runs int, cmds [][]string) ([]result, error) {
 	return best, nil
 }
 
-func run(pairs, runs int) error {
+func run(pairs, runs int, sizes, peer string) error {
 	dir, err := os.MkdirTemp("", "sidecarize-bench")
 	if err != nil {
 		return err
@@ -143,7 +167,98 @@ func run(pairs, runs int) error {
 			float64(r.wall)/float64(base.wall), r.rss/1024, float64(r.rss)/float64(base.rss), target)
 	}
 	row("kyaml round trip (baseline)", base, "")
-	row("sidecarize, monitor on every one", mon, "target: time <= 0.6x, RSS <= 0.5x")
-	row("sidecarize, nothing selected", none, "target: time <= 0.2x, RSS <= 0.5x")
+	row("sidecarize, monitor on every one", mon, "target: time <= 0.3x, RSS <= 0.3x")
+	row("sidecarize, nothing selected", none, "target: time <= 0.2x")
+	n, err := reencoded(bin, cfg, stream)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("documents written whole by the emitter (not spliced): %d\n", n)
+	if sizes == "" {
+		return nil
+	}
+	return curve(dir, self, bin, cfg, sizes, peer)
+}
+
+// reencoded counts the documents a run could not splice (--report json).
+func reencoded(bin, cfg, stream string) (int, error) {
+	cmd := exec.Command(bin, "--report", "json", "-c", cfg, stream)
+	cmd.Stdout = io.Discard
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		return 0, fmt.Errorf("%v\n%s", err, stderr.String())
+	}
+	var rep struct{ Reencoded []json.RawMessage }
+	if err := json.Unmarshal(stderr.Bytes(), &rep); err != nil {
+		return 0, err
+	}
+	return len(rep.Reencoded), nil
+}
+
+// curve measures growth: sidecarize (monitor on every workload), the kyaml
+// round trip and the kustomize peer at each size, one run each. Peak RSS is
+// set against the bytes read and written. A command that took over two
+// minutes is not run at the larger sizes.
+func curve(dir, self, bin, cfg, sizes, peer string) error {
+	if _, err := os.Stat(peer); err != nil {
+		peer = ""
+	}
+	fmt.Printf("\ngrowth (one run each)\n%-8s %9s %9s | %-28s | %-20s | %s\n", "pairs", "in MiB", "out MiB",
+		"sidecarize: wall, RSS, RSS/(in+out)", "kyaml round trip", "kustomize patch (peer)")
+	var first result
+	slow := map[string]bool{}
+	for i, f := range strings.Split(sizes, ",") {
+		pairs, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil {
+			return fmt.Errorf("-curve: %v", err)
+		}
+		sub := filepath.Join(dir, fmt.Sprint(pairs))
+		if err := os.MkdirAll(sub, 0o755); err != nil {
+			return err
+		}
+		stream := filepath.Join(sub, "stream.yaml")
+		data := Generate(pairs)
+		if err := os.WriteFile(stream, data, 0o644); err != nil {
+			return err
+		}
+		out, err := exec.Command(bin, "--report", "none", "-c", cfg, stream).Output()
+		if err != nil {
+			return err
+		}
+		one := func(name string, args ...string) string {
+			if slow[name] {
+				return "(skipped)"
+			}
+			r, err := runOnce(args[0], args[1:]...)
+			if err != nil {
+				return "error: " + err.Error()[:min(60, len(err.Error()))]
+			}
+			if r.wall > 2*time.Minute {
+				slow[name] = true
+			}
+			return fmt.Sprintf("%8s %6d MiB", r.wall.Round(time.Millisecond), r.rss/1024)
+		}
+		mon, err := runOnce(bin, "--report", "none", "-c", cfg, stream)
+		if err != nil {
+			return err
+		}
+		if i == 0 {
+			first = mon
+		}
+		rt := one("roundtrip", self, "roundtrip", stream)
+		kz := "(no kustomize)"
+		if peer != "" {
+			if err := os.WriteFile(filepath.Join(sub, "kustomization.yaml"), []byte(kustomizePatch), 0o644); err != nil {
+				return err
+			}
+			kz = one("kustomize", peer, "build", sub)
+		}
+		inOut := float64(len(data) + len(out))
+		fmt.Printf("%-8d %9.1f %9.1f | %8s %6d MiB %5.2fx %4.1fx | %-20s | %s\n", pairs, float64(len(data))/(1<<20), float64(len(out))/(1<<20),
+			mon.wall.Round(time.Millisecond), mon.rss/1024, float64(mon.rss*1024)/inOut, float64(mon.wall)/float64(first.wall), rt, kz)
+	}
+	fmt.Println("(sidecarize columns: wall, peak RSS, peak RSS / (input + output bytes), wall / wall at the first size;")
+	fmt.Println(" targets: 5k -> 50k <= 11x the time, RSS <= 3x (input + output) at every size)")
 	return nil
 }

@@ -315,7 +315,7 @@ func (d *Doc) finalize() error {
 		out = []byte{}
 	}
 	d.final = out
-	d.node, d.extra = nil, nil
+	d.node, d.orig, d.extra = nil, nil, nil
 	return nil
 }
 
