@@ -31,13 +31,18 @@ echo "==> kube-prometheus-stack in namespace monitoring"
 helm repo add prometheus-community https://prometheus-community.github.io/helm-charts >/dev/null
 helm repo update prometheus-community >/dev/null
 # *SelectorNilUsesHelmValues=false: select every ServiceMonitor, PodMonitor
-# and PrometheusRule, not only those labelled with the Helm release.
+# and PrometheusRule, not only those labelled with the Helm release. The
+# Grafana sidecar imports the generated dashboards (ConfigMaps labelled
+# grafana_dashboard: "1") from every namespace, into their grafana_folder.
 helm upgrade --install kube-prometheus-stack prometheus-community/kube-prometheus-stack \
   ${KPS_VERSION:+--version "$KPS_VERSION"} \
   --namespace monitoring --create-namespace --wait --timeout 10m \
   --set prometheus.prometheusSpec.serviceMonitorSelectorNilUsesHelmValues=false \
   --set prometheus.prometheusSpec.podMonitorSelectorNilUsesHelmValues=false \
-  --set prometheus.prometheusSpec.ruleSelectorNilUsesHelmValues=false
+  --set prometheus.prometheusSpec.ruleSelectorNilUsesHelmValues=false \
+  --set grafana.sidecar.dashboards.searchNamespace=ALL \
+  --set grafana.sidecar.dashboards.folderAnnotation=grafana_folder \
+  --set grafana.sidecar.dashboards.provider.foldersFromFilesStructure=true
 
 echo "==> frontend image $IMAGE"
 docker build -q -f app/Dockerfile -t "$IMAGE" ..
@@ -54,6 +59,8 @@ The demo ($VERSION) is running. In three terminals:
   kubectl -n monitoring port-forward svc/kube-prometheus-stack-prometheus 9090
   while true; do curl -s -o /dev/null -w '%{http_code} ' localhost:8080; sleep 0.2; done
 Prometheus (v1+): sidecarize:http_errors:ratio_rate5m, alert SidecarizeHighErrorRate.
+Grafana (v1+): kubectl -n monitoring port-forward svc/kube-prometheus-stack-grafana 3000:80,
+  folder sidecarize (user admin, password: the admin-password of Secret kube-prometheus-stack-grafana).
 Logs (v2+): kubectl logs deploy/api -c logs-adapter -f
 Breaker (v3): kubectl port-forward deploy/frontend 9102, then
   curl -s localhost:9102/metrics | grep -E 'intercepted|check_up_down'

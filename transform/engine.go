@@ -343,6 +343,9 @@ func (e *Engine) inject(p *plan) error {
 	if len(w.status.Patterns) == 0 {
 		return nil // every pattern skipped: the workload stays as it is
 	}
+	if err := w.assemble(); err != nil {
+		return err
+	}
 	hash, err := w.configHash()
 	if err != nil {
 		return err

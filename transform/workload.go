@@ -54,6 +54,7 @@ type workload struct {
 	renamedVolumes map[string]string // default volume name -> allocated
 	podSpec        *corev1.PodSpec   // cache of pod(); edits keep it current or drop it
 	configs        []*yaml.RNode     // generated ConfigMaps, hashed into config-hash
+	assemblies     []assembly        // objects several patterns contribute to (assemble.go)
 	warnings       []string
 	annotatedBy    map[string]string // pod annotation -> the pattern that set it in this run
 }

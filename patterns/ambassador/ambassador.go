@@ -6,6 +6,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/sidecarize/sidecarize/patterns/dashboard"
 	"github.com/sidecarize/sidecarize/patterns/haproxy"
 	"github.com/sidecarize/sidecarize/patterns/scrape"
 	"github.com/sidecarize/sidecarize/templates"
@@ -123,10 +124,53 @@ func (Pattern) Inject(w *transform.Workload, opts transform.Options) error {
 	// one says the operator is there, so auto scrapes with its objects.
 	res, err := scrape.Apply(w, scrape.Options{Scrape: px.Scrape, Interval: px.Interval, Operator: px.Rules},
 		scrape.Endpoint{PortName: metrics.Name, Port: px.MetricsPort, Path: px.MetricsPath, ServicePort: transform.AmbassadorServicePort})
-	if err != nil || !px.Rules {
+	if err != nil {
 		return err
 	}
+	if *px.Dashboard {
+		dashboard.Add(w, panels(w, ups))
+	}
+	if !px.Rules {
+		return nil
+	}
 	return w.AddObject(rules(w, data, px, res.Job))
+}
+
+// panels are the ambassador's row of the workload's dashboard, a series
+// per upstream: its frontend (the proxy label is the upstream's name) and
+// its backend ("be_" + the name).
+func panels(w *transform.Workload, ups []upstream) dashboard.Section {
+	var all, web, tcp, canned dashboard.HAProxy
+	for _, h := range []*dashboard.HAProxy{&all, &web, &tcp, &canned} {
+		h.PerProxy = true
+	}
+	for _, u := range ups {
+		fe, be := u.Name, "be_"+u.Name
+		hs := []*dashboard.HAProxy{&all}
+		switch {
+		case u.protocol == "tcp":
+			hs = append(hs, &tcp)
+		case u.protocol == "http" && *u.Fallback.Passthrough:
+			hs = append(hs, &web, &canned)
+		default:
+			hs = append(hs, &web)
+		}
+		for _, h := range hs {
+			h.Frontends, h.Backends = append(h.Frontends, fe), append(h.Backends, be)
+		}
+	}
+	s := dashboard.Section{Title: "ambassador: upstreams"}
+	if len(web.Frontends) > 0 {
+		s.Panels = append(s.Panels, web.RequestRate(w), web.ErrorRatio(w, nil), web.ResponseTime(w))
+	}
+	if len(tcp.Frontends) > 0 {
+		s.Panels = append(s.Panels, tcp.ConnectionRate(w))
+	}
+	s.Panels = append(s.Panels, all.ActiveConnections(w), all.ActiveServers(w))
+	if len(canned.Frontends) > 0 {
+		s.Panels = append(s.Panels, canned.Intercepted(w))
+	}
+	return s
 }
 
 // rewriteApp points the app at the ambassador: each env var named in env

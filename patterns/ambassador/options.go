@@ -112,6 +112,9 @@ type Proxy struct {
 	// AlertFor is how long an upstream stays without a server before the
 	// alert fires (the rule's for:).
 	AlertFor string `json:"alertFor,omitempty" doc:"how long an upstream has no server up before the alert fires (container-wide)"`
+	// Dashboard adds the upstreams' panels to the workload's Grafana
+	// dashboard.
+	Dashboard *bool `json:"dashboard,omitempty" doc:"panels in the workload's Grafana dashboard: per upstream request rate, 5xx ratio, response time, connections, servers up (circuit) and canned responses (container-wide)"`
 }
 
 // CircuitBreaker options.
@@ -226,6 +229,7 @@ func DefaultUpstream(name string) Upstream {
 
 // DefaultProxy returns the container's defaults.
 func DefaultProxy() Proxy {
+	yes := true
 	return Proxy{
 		MetricsPort:   defaultMetricsPort,
 		MetricsPath:   defaultMetricsPath,
@@ -233,6 +237,7 @@ func DefaultProxy() Proxy {
 		Interval:      "30s",
 		ClusterDomain: defaultClusterDomain,
 		AlertFor:      "1m",
+		Dashboard:     &yes,
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/sidecarize/sidecarize/internal/validate"
+	"github.com/sidecarize/sidecarize/patterns/dashboard"
 	"github.com/sidecarize/sidecarize/patterns/scrape"
 	"github.com/sidecarize/sidecarize/transform"
 )
@@ -80,6 +81,9 @@ type Options struct {
 	// AlertFor is how long the app stays unreachable before the alert
 	// fires (the rule's for:).
 	AlertFor string `json:"alertFor,omitempty" doc:"how long the app is unreachable before the alert fires (the rule's for:)"`
+	// Dashboard adds the exporter's health to the workload's Grafana
+	// dashboard.
+	Dashboard bool `json:"dashboard,omitempty" doc:"a panel in the workload's Grafana dashboard: the database's up metric (pg_up, mysql_up, redis_up, mongodb_up, nginx_up; custom: the scrape's up)"`
 	// Resources overrides the container's requests and limits.
 	Resources *corev1.ResourceRequirements `json:"resources,omitempty" doc:"requests and limits of the exporter container"`
 }
@@ -95,6 +99,7 @@ func Default() *Options {
 		MetricsPath: "/metrics",
 		Options:     scrape.Options{Scrape: scrape.Auto, Interval: "30s"},
 		AlertFor:    "1m",
+		Dashboard:   true,
 	}
 }
 
@@ -103,7 +108,7 @@ func Default() *Options {
 type preset struct {
 	image string
 	// up is the exporter's gauge that is 1 while it reaches the app, 0
-	// when it cannot.
+	// when it cannot (the rules' alert, the dashboard's health panel).
 	up          string
 	metricsPort int32
 	appPort     int32
@@ -495,10 +500,32 @@ func (Pattern) Inject(w *transform.Workload, opts transform.Options) error {
 	so := o.Options
 	so.Operator = o.Rules
 	res, err := scrape.Apply(w, so, scrape.Endpoint{PortName: mp.Name, Port: port, Path: o.MetricsPath, ServicePort: ServicePortName})
-	if err != nil || !o.Rules {
+	if err != nil {
 		return err
 	}
+	if o.Dashboard {
+		dashboard.Add(w, panels(w, o))
+	}
+	if !o.Rules {
+		return nil
+	}
 	return w.AddObject(rules(w, o, presets[o.Type].up, res.Job))
+}
+
+// panels are the exporter's row of the workload's dashboard: whether the
+// exporter reaches the app (the preset's up metric), or for a custom
+// exporter whether its targets are scraped.
+func panels(w *transform.Workload, o *Options) dashboard.Section {
+	p := dashboard.Panel{Title: o.Type + " up", Health: true}
+	if pr, ok := presets[o.Type]; ok {
+		p.Description = fmt.Sprintf("1 while the exporter reaches %s (%s); 0: it is down or refuses the exporter.", o.Type, pr.up)
+		p.Queries = []dashboard.Query{{Expr: fmt.Sprintf("min(%s{%s})", pr.up, dashboard.Selector(w)), Legend: o.Type}}
+	} else {
+		p.Title = "Scrape targets up"
+		p.Description = "1 while Prometheus scrapes every metrics endpoint of the pods (up)."
+		p.Queries = []dashboard.Query{{Expr: fmt.Sprintf("min(up{%s})", dashboard.Selector(w)), Legend: "up"}}
+	}
+	return dashboard.Section{Title: "exporter: " + o.Type, Panels: []dashboard.Panel{p}}
 }
 
 // declaresPort: does any app container declare a port?

@@ -6,6 +6,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/sidecarize/sidecarize/internal/validate"
+	"github.com/sidecarize/sidecarize/patterns/dashboard"
 	"github.com/sidecarize/sidecarize/patterns/haproxy"
 	"github.com/sidecarize/sidecarize/patterns/scrape"
 	"github.com/sidecarize/sidecarize/transform"
@@ -48,6 +49,8 @@ type Options struct {
 	// AlertFor is how long the ratio stays above ErrorRatio before the
 	// alert fires (the rule's for:).
 	AlertFor string `json:"alertFor,omitempty" doc:"how long the 5xx ratio stays above errorRatio before the alert fires (the rule's for:)"`
+	// Dashboard adds the proxy's panels to the workload's Grafana dashboard.
+	Dashboard bool `json:"dashboard,omitempty" doc:"panels in the workload's Grafana dashboard (a ConfigMap the Grafana sidecar imports): request rate, 5xx ratio, response time, active connections"`
 	// Timeout is HAProxy's client/server timeout.
 	Timeout string `json:"timeout,omitempty" doc:"client and server timeout"`
 	// MaxConnections caps concurrent connections.
@@ -66,6 +69,7 @@ func Default() *Options {
 		Options:        scrape.Options{Scrape: scrape.Auto, Interval: "30s"},
 		ErrorRatio:     0.05,
 		AlertFor:       "5m",
+		Dashboard:      true,
 		Timeout:        "60s",
 		MaxConnections: 4096,
 	}
@@ -189,10 +193,30 @@ func (Pattern) Inject(w *transform.Workload, opts transform.Options) error {
 	if err != nil {
 		return err
 	}
+	if o.Dashboard {
+		dashboard.Add(w, panels(w, o, port.ContainerPort))
+	}
 	if o.Rules {
 		return w.AddObject(rules(w, o, res.Job))
 	}
 	return nil
+}
+
+// panels are the monitor's row of the workload's dashboard, over the same
+// series as the rules.
+func panels(w *transform.Workload, o *Options, appPort int32) dashboard.Section {
+	h := dashboard.HAProxy{Frontends: []string{FrontendProxy}, Backends: []string{BackendProxy}, Legend: "$" + dashboard.VarWorkload}
+	s := dashboard.Section{Title: fmt.Sprintf("monitor: the proxy in front of port %d (%s)", appPort, o.Protocol)}
+	if o.Protocol == "tcp" {
+		s.Panels = []dashboard.Panel{h.ConnectionRate(w), h.ActiveConnections(w)}
+		return s
+	}
+	var threshold *float64
+	if o.Rules {
+		threshold = &o.ErrorRatio
+	}
+	s.Panels = []dashboard.Panel{h.RequestRate(w), h.ErrorRatio(w, threshold), h.ResponseTime(w), h.ActiveConnections(w)}
+	return s
 }
 
 // rules are the recording rules and the alert of seed 1 "v1", over HAProxy's
