@@ -255,7 +255,7 @@ func TestDashboardOff(t *testing.T) {
 	if ds := dashboards(t, run(t, []string{"monitor"}, "monitor.dashboard=false")); len(ds) != 0 {
 		t.Errorf("monitor.dashboard=false: got %v", keys(ds))
 	}
-	off := append([]string{"monitor.dashboard=false", "ambassador.db.dashboard=false"}, upstreams...)
+	off := append([]string{"monitor.dashboard=false", "ambassador.dashboard=false"}, upstreams...)
 	ds := dashboards(t, run(t, all, off...))
 	cm := ds["api-exporter-dashboard"]
 	if len(ds) != 1 || cm == nil {
