@@ -1,7 +1,6 @@
 package transform
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"sort"
@@ -102,7 +101,25 @@ func skipNameless(o *object) bool {
 	if scalarField(field(o.node.YNode(), "metadata"), "name") != "" {
 		return false
 	}
-	return !bytes.Contains(o.doc.Raw, []byte("sidecarize.dev/"))
+	return !mentionsSidecarize(o.node.YNode())
+}
+
+// mentionsSidecarize: does the object itself (not its document: a List's
+// other items may be injected) hold a sidecarize.dev/ key?
+func mentionsSidecarize(n *yaml.Node) bool {
+	if n.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if strings.HasPrefix(n.Content[i].Value, AnnotationPrefix) {
+				return true
+			}
+		}
+	}
+	for _, c := range n.Content {
+		if mentionsSidecarize(c) {
+			return true
+		}
+	}
+	return false
 }
 
 // readWorkload finds the pod template and builds the workload's state, its
