@@ -1087,7 +1087,8 @@ func plainSafe(n *yaml.Node, flow bool) bool {
 	return true
 }
 
-// printableASCII: a single-quoted scalar holds it as it is ('' for ').
+// printableASCII: a single-quoted scalar holds it as it is (a quote
+// written twice).
 func printableASCII(v string) bool {
 	for i := 0; i < len(v); i++ {
 		if v[i] < 0x20 || v[i] > 0x7e {
