@@ -292,9 +292,11 @@ func TestCAConfig(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "haproxy.cfg"), []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command("haproxy", "-c", "-f", filepath.Join(dir, "haproxy.cfg"))
-	cmd.Dir = dir
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("haproxy -c: %v\n%s\n%s", err, out, cfg)
+	for _, h := range golden.RequireHAProxies(t) {
+		cmd := exec.Command(h.Path, "-c", "-f", filepath.Join(dir, "haproxy.cfg"))
+		cmd.Dir = dir
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("haproxy %s -c: %v\n%s\n%s", h.Version, err, out, cfg)
+		}
 	}
 }

@@ -45,12 +45,8 @@ type proxy struct {
 // a self-signed certificate where the kubernetes.io/tls Secret is mounted,
 // tls.crt and tls.key as the Secret has them) and runs the container's own
 // command with those paths moved under the root.
-func startProxy(t *testing.T, appPort int, extra string) *proxy {
+func startProxy(t *testing.T, bin string, appPort int, extra string) *proxy {
 	t.Helper()
-	bin, err := exec.LookPath("haproxy")
-	if err != nil {
-		t.Fatalf("haproxy is not installed: run scripts/deps.sh haproxy")
-	}
 	p := &proxy{tlsPort: freePort(t), redirectPort: freePort(t), metricsPort: freePort(t)}
 	cfg := fmt.Sprintf(`apiVersion: sidecarize.dev/v1alpha1
 kind: Sidecarize
@@ -184,7 +180,13 @@ func (p *proxy) client(min, max uint16) *http.Client {
 // 1.1 is refused, plain HTTP on the redirect port is sent to HTTPS, and the
 // metrics endpoint answers.
 func TestHAProxyTerminatesTLS(t *testing.T) {
-	p := startProxy(t, startApp(t), "")
+	for _, h := range golden.RequireHAProxies(t) {
+		t.Run("haproxy-"+h.Version, func(t *testing.T) { testHAProxyTerminatesTLS(t, h.Path) })
+	}
+}
+
+func testHAProxyTerminatesTLS(t *testing.T, bin string) {
+	p := startProxy(t, bin, startApp(t), "")
 	url := fmt.Sprintf("https://127.0.0.1:%d/hello?x=1", p.tlsPort)
 
 	for _, v := range []struct {
@@ -245,7 +247,13 @@ func TestHAProxyTerminatesTLS(t *testing.T) {
 
 // TestHAProxyTLS13Only: minVersion TLSv1.3 refuses TLS 1.2.
 func TestHAProxyTLS13Only(t *testing.T) {
-	p := startProxy(t, startApp(t), ", minVersion: TLSv1.3")
+	for _, h := range golden.RequireHAProxies(t) {
+		t.Run("haproxy-"+h.Version, func(t *testing.T) { testHAProxyTLS13Only(t, h.Path) })
+	}
+}
+
+func testHAProxyTLS13Only(t *testing.T, bin string) {
+	p := startProxy(t, bin, startApp(t), ", minVersion: TLSv1.3")
 	url := fmt.Sprintf("https://127.0.0.1:%d/", p.tlsPort)
 	if _, err := p.client(tls.VersionTLS12, tls.VersionTLS12).Get(url); err == nil {
 		t.Errorf("a TLS 1.2 client got through minVersion TLSv1.3")
