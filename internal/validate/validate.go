@@ -1,5 +1,6 @@
 // Package validate is the one place where user values are checked: ports
-// and port sets, port names, durations, HTTP paths, DNS names, image
+// and port sets, port names, durations, HTTP paths, DNS and host names,
+// environment variable names, image
 // references and Secret references. Config files, --set flags and
 // annotations all end up in a pattern's options, and every pattern checks
 // those options with these functions, so a value is accepted or refused the
@@ -20,6 +21,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -40,6 +42,19 @@ func Port(field string, p int64) error {
 		return fail(field, "%d: not a port (1 to 65535)", p)
 	}
 	return nil
+}
+
+// PortString parses a port written in digits ("8080", the port of a URL or
+// of host:port) and checks it as Port does.
+func PortString(field, s string) (int32, error) {
+	n, err := strconv.ParseInt(s, 10, 32)
+	if err != nil || strings.TrimLeft(s, "0123456789") != "" {
+		return 0, fail(field, "%q: not a port (1 to 65535)", s)
+	}
+	if err := Port(field, n); err != nil {
+		return 0, err
+	}
+	return int32(n), nil
 }
 
 // ListenPort checks a port a helper container listens on: helpers run as
@@ -162,6 +177,36 @@ func IsDNSSubdomain(s string) bool {
 		}
 	}
 	return true
+}
+
+// hostLabelRE is a label of a host name as a resolver looks it up: a
+// DNS-1123 label that may also hold '_' (names of external services do).
+var hostLabelRE = regexp.MustCompile(`^[a-z0-9_]([-a-z0-9_]*[a-z0-9])?$`)
+
+// IsHostname reports whether s is a lower-case host name: labels of
+// letters, digits, '-' and '_', at most 63 characters each and 253 in all,
+// with an optional final dot (a fully qualified name).
+func IsHostname(s string) bool {
+	s = strings.TrimSuffix(s, ".")
+	if s == "" || len(s) > 253 {
+		return false
+	}
+	for _, l := range strings.Split(s, ".") {
+		if len(l) > 63 || !hostLabelRE.MatchString(l) {
+			return false
+		}
+	}
+	return true
+}
+
+// EnvName checks an environment variable name as the API server does:
+// letters, digits, '-', '_' and '.', not starting with a digit, nor "."
+// or ".." alone or first.
+func EnvName(field, s string) error {
+	if len(validation.IsEnvVarName(s)) > 0 {
+		return fail(field, "%q: not an environment variable name (letters, digits, '-', '_' and '.', not starting with a digit or '..')", s)
+	}
+	return nil
 }
 
 // SecretKey checks the key of a Secret's data (a secretKeyRef's key):

@@ -148,3 +148,42 @@ func TestSecretRef(t *testing.T) {
 		t.Error("nil ref is set")
 	}
 }
+
+func TestPortString(t *testing.T) {
+	for s, want := range map[string]int32{"1": 1, "8080": 8080, "65535": 65535, "0080": 80} {
+		if got, err := PortString("port", s); err != nil || got != want {
+			t.Errorf("PortString(%q) = %d, %v; want %d", s, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "0", "65536", "-1", "+80", " 80", "80a", "0x50", "99999999999"} {
+		if _, err := PortString("port", bad); err == nil || !strings.HasPrefix(err.Error(), "port: ") {
+			t.Errorf("PortString(%q) = %v, want an error naming the field", bad, err)
+		}
+	}
+}
+
+func TestHostname(t *testing.T) {
+	for _, ok := range []string{"api", "api.shop.svc.cluster.local", "api.example.com.", "_grpc.example.com", "a1-b_c", strings.Repeat("a", 63)} {
+		if !IsHostname(ok) {
+			t.Errorf("%q rejected", ok)
+		}
+	}
+	for _, bad := range []string{"", ".", "-api", "api-", "API", "a..b", "a b", "a/b", strings.Repeat("a", 64), strings.Repeat("a.", 127) + "aa"} {
+		if IsHostname(bad) {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
+
+func TestEnvName(t *testing.T) {
+	for _, ok := range []string{"API_URL", "my.env-name", "_x", "a1"} {
+		if err := EnvName("env", ok); err != nil {
+			t.Errorf("EnvName(%q): %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"", "1A", "A B", "A=B", "$(X)", ".", "..", "..a"} {
+		if err := EnvName("env[0].name", bad); err == nil || !strings.HasPrefix(err.Error(), "env[0].name: ") {
+			t.Errorf("EnvName(%q) = %v, want an error naming the field", bad, err)
+		}
+	}
+}

@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/url"
 	"reflect"
-	"regexp"
 	"strconv"
 	"strings"
 
@@ -64,36 +63,21 @@ func parseUpstream(s string) (target, error) {
 		}
 		t.port = p
 	} else {
-		n, err := strconv.Atoi(port)
-		if err != nil || validate.Port("", int64(n)) != nil {
+		n, err := validate.PortString("", port)
+		if err != nil {
 			return t, fmt.Errorf("%q: bad port %q", s, port)
 		}
-		t.port, t.explicitPort = n, true
+		t.port, t.explicitPort = int(n), true
 	}
 	if host == "" {
 		return t, fmt.Errorf("%q: no host", s)
 	}
 	t.host = strings.ToLower(host)
 	t.ip = net.ParseIP(t.host) != nil
-	if !t.ip && !validHostname(t.host) {
+	if !t.ip && !validate.IsHostname(t.host) {
 		return t, fmt.Errorf("%q: %q is not a valid host name", s, host)
 	}
 	return t, nil
-}
-
-var hostLabel = regexp.MustCompile(`^[a-z0-9_]([-a-z0-9_]*[a-z0-9])?$`)
-
-func validHostname(h string) bool {
-	h = strings.TrimSuffix(h, ".")
-	if h == "" || len(h) > 253 {
-		return false
-	}
-	for _, l := range strings.Split(h, ".") {
-		if len(l) > 63 || !hostLabel.MatchString(l) {
-			return false
-		}
-	}
-	return true
 }
 
 // serviceName reports whether the host is a Service name of the workload's
@@ -181,7 +165,7 @@ func (o *Options) check() ([]upstream, Proxy, error) {
 	if err := scrape.CheckAlertFor("alertFor", px.AlertFor); err != nil {
 		return nil, px, err
 	}
-	if !validHostname(px.ClusterDomain) || strings.HasSuffix(px.ClusterDomain, ".") {
+	if !validate.IsHostname(px.ClusterDomain) || strings.HasSuffix(px.ClusterDomain, ".") {
 		return nil, px, fmt.Errorf("clusterDomain: %q: not a DNS domain", px.ClusterDomain)
 	}
 	names := map[string]bool{}
@@ -254,7 +238,7 @@ func resolveOne(raw Upstream) (upstream, error) {
 	if u.sni == "" && !t.ip {
 		u.sni = t.host
 	}
-	if u.sni != "" && !validHostname(u.sni) {
+	if u.sni != "" && !validate.IsHostname(u.sni) {
 		return u, fmt.Errorf("sni: %q: not a host name", u.sni)
 	}
 	if u.CA != nil {
@@ -264,13 +248,13 @@ func resolveOne(raw Upstream) (upstream, error) {
 		if u.CA.Key == "" {
 			u.CA.Key = "ca.crt"
 		}
-		if !secretKey.MatchString(u.CA.Key) {
-			return u, fmt.Errorf("ca.key: %q: not a Secret key", u.CA.Key)
+		if err := validate.SecretKey("ca.key", u.CA.Key); err != nil {
+			return u, err
 		}
 	}
 	for _, e := range u.Env {
-		if !envName.MatchString(e) {
-			return u, fmt.Errorf("env: %q: not an env var name", e)
+		if err := validate.EnvName("env", e); err != nil {
+			return u, err
 		}
 	}
 	if u.LocalPort != 0 {
@@ -322,11 +306,6 @@ func resolveOne(raw Upstream) (upstream, error) {
 	}
 	return u, nil
 }
-
-var (
-	secretKey = regexp.MustCompile(`^[-._a-zA-Z0-9]+$`)
-	envName   = regexp.MustCompile(`^[-._a-zA-Z][-._a-zA-Z0-9]*$`)
-)
 
 // rise is how many health checks in a row must pass, at the check
 // interval, to cover recoverAfter.

@@ -236,7 +236,6 @@ func Types() []string {
 }
 
 var (
-	envName = regexp.MustCompile(`^[-._a-zA-Z][-._a-zA-Z0-9]*$`)
 	// Names of env vars that hold credentials.
 	credentialName = regexp.MustCompile(`(?i)(pass|secret|token|credential|api_?key|private)`)
 	// A URL with a password in its userinfo (scheme://user:pass@host).
@@ -306,8 +305,8 @@ func (o *Options) Validate() error {
 		return fmt.Errorf("env: only type custom takes env (the %s preset sets its own)", o.Type)
 	}
 	for i, e := range o.Env {
-		if !envName.MatchString(e.Name) {
-			return fmt.Errorf("env[%d].name: %q: not a valid environment variable name", i, e.Name)
+		if err := validate.EnvName(fmt.Sprintf("env[%d].name", i), e.Name); err != nil {
+			return err
 		}
 		if e.Value != "" && e.ValueFrom != nil {
 			return fmt.Errorf("env[%d] (%s): value and valueFrom are exclusive", i, e.Name)

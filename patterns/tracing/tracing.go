@@ -277,11 +277,11 @@ func parseTarget(s string) (target, error) {
 			return target{}, fmt.Errorf("%q: scheme %q: expected http or https", s, u.Scheme)
 		}
 		if p := u.Port(); p != "" {
-			n, err := strconv.Atoi(p)
-			if err != nil || validate.Port("", int64(n)) != nil {
+			n, err := validate.PortString("", p)
+			if err != nil {
 				return target{}, fmt.Errorf("%q: bad port %q", s, p)
 			}
-			port = int32(n)
+			port = n
 		}
 		if u.Hostname() == "" {
 			return target{}, fmt.Errorf("%q: no host", s)
@@ -296,11 +296,11 @@ func parseTarget(s string) (target, error) {
 	if err != nil {
 		return target{}, fmt.Errorf("%q: expected host:port or an http:// URL", s)
 	}
-	n, err := strconv.Atoi(p)
-	if err != nil || validate.Port("", int64(n)) != nil || host == "" || strings.ContainsAny(host, " \t$(){}") {
+	n, err := validate.PortString("", p)
+	if err != nil || host == "" || strings.ContainsAny(host, " \t$(){}") {
 		return target{}, fmt.Errorf("%q: expected host:port or an http:// URL", s)
 	}
-	return target{Host: host, Port: int32(n), Rest: rest}, nil
+	return target{Host: host, Port: n, Rest: rest}, nil
 }
 
 // parseZipkin accepts an http URL (its path is the span endpoint) or
