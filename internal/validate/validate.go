@@ -1,8 +1,7 @@
 // Package validate is the one place where user values are checked: ports
 // and port sets, port names, durations, HTTP paths, DNS and host names,
-// environment variable names, image
-// references and Secret references. Config files, --set flags and
-// annotations all end up in a pattern's options, and every pattern checks
+// environment variable names, image references and Secret references.
+// Config files, --set flags and annotations all end up in a pattern's options, and every pattern checks
 // those options with these functions, so a value is accepted or refused the
 // same way whichever pattern reads it and wherever it was written.
 //
