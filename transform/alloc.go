@@ -254,6 +254,23 @@ func (w *Workload) usedPorts() (map[int32]string, error) {
 	return used, nil
 }
 
+// DeclaredPorts is the set of container ports the pod's containers declare
+// now (init and ephemeral containers included), for a pattern that picks
+// several ports of its own before allocating them.
+func (w *Workload) DeclaredPorts() (map[int32]bool, error) {
+	ps, err := w.pod()
+	if err != nil {
+		return nil, err
+	}
+	out := map[int32]bool{}
+	for _, c := range allContainers(ps) {
+		for _, p := range c.Ports {
+			out[p.ContainerPort] = true
+		}
+	}
+	return out, nil
+}
+
 func probePort(p *corev1.Probe) int32 {
 	if p == nil {
 		return 0

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	corev1 "k8s.io/api/core/v1"
 
 	"github.com/sidecarize/sidecarize/transform"
 )
@@ -80,5 +81,30 @@ func TestScopedHandles(t *testing.T) {
 	}
 	if strings.Contains(string(out), "changed") || strings.Count(string(out), "{name: api, image") != 1 {
 		t.Errorf("a change to the PodSpec copy reached the output:\n%s", out)
+	}
+}
+
+// DeclaredPorts is every container port the pod declares when the pattern
+// asks, including those an earlier pattern added.
+func TestDeclaredPorts(t *testing.T) {
+	var got map[int32]bool
+	e := &transform.Engine{Version: "test", Patterns: []transform.Pattern{
+		probePattern{"first", func(w *transform.Workload) error {
+			return w.AddContainer(corev1.Container{Name: "first", Image: "example.com/helper:1.0",
+				Ports: []corev1.ContainerPort{{ContainerPort: 9101, Protocol: corev1.ProtocolTCP}}})
+		}},
+		probePattern{"second", func(w *transform.Workload) (err error) {
+			got, err = w.DeclaredPorts()
+			return err
+		}},
+	}}
+	in := "apiVersion: v1\nkind: Pod\nmetadata: {name: api, annotations: {sidecarize.dev/inject: \"first,second\"}}\n" +
+		"spec:\n  initContainers: [{name: init, image: \"example.com/init:1.0\", ports: [{containerPort: 7000}]}]\n" +
+		"  containers: [{name: api, image: \"example.com/api:1.0\", ports: [{containerPort: 8080}, {containerPort: 8443}]}]\n"
+	if _, _, err := e.Process("in.yaml", []byte(in)); err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(map[int32]bool{7000: true, 8080: true, 8443: true, 9101: true}, got); d != "" {
+		t.Errorf("declared ports (-want +got):\n%s", d)
 	}
 }

@@ -47,17 +47,11 @@ func (Pattern) NewOptions() transform.Options { return Default() }
 // Inject implements transform.Pattern.
 func (Pattern) Inject(w *transform.Workload, opts transform.Options) error {
 	o := opts.(*Options)
-	ps, err := w.PodSpec()
+	declared, err := w.DeclaredPorts()
 	if err != nil {
 		return err
 	}
-	used := map[int32]bool{}
-	for _, c := range append(append([]corev1.Container{}, ps.InitContainers...), ps.Containers...) {
-		for _, p := range c.Ports {
-			used[p.ContainerPort] = true
-		}
-	}
-	ups, px, err := o.resolve(used)
+	ups, px, err := o.resolve(declared)
 	if err != nil {
 		return err
 	}
@@ -78,6 +72,10 @@ func (Pattern) Inject(w *transform.Workload, opts transform.Options) error {
 		if u.t.ambiguous(w.Namespace) {
 			w.Warn("%s: upstream host %q is resolved as it is (an external name); if it is a Service written <service>.<namespace>, write %s.svc", u.Name, u.t.host, u.t.host)
 		}
+	}
+	ps, err := w.PodSpec()
+	if err != nil {
+		return err
 	}
 	if err := rewriteApp(w, ps, ups, px); err != nil {
 		return err
