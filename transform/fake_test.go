@@ -2,7 +2,12 @@ package transform_test
 
 import (
 	"fmt"
+	"go/parser"
+	"go/token"
+	"path/filepath"
 	"strconv"
+	"strings"
+	"testing"
 
 	corev1 "k8s.io/api/core/v1"
 
@@ -92,4 +97,24 @@ func (fakePattern) Inject(w *transform.Workload, opts transform.Options) error {
 // fakeEngine runs the fake pattern.
 func fakeEngine() *transform.Engine {
 	return &transform.Engine{Patterns: []transform.Pattern{fakePattern{}}, Version: "test"}
+}
+
+// The engine's tests run on fakePattern (and the probes of handle_test.go),
+// never on a real pattern: a change to a pattern cannot break them.
+func TestEngineTestsImportNoPattern(t *testing.T) {
+	files, err := filepath.Glob("*_test.go")
+	if err != nil || len(files) < 10 {
+		t.Fatalf("test files: %d, %v", len(files), err)
+	}
+	for _, f := range files {
+		pf, err := parser.ParseFile(token.NewFileSet(), f, nil, parser.ImportsOnly)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, imp := range pf.Imports {
+			if p, _ := strconv.Unquote(imp.Path.Value); strings.HasPrefix(p, "github.com/sidecarize/sidecarize/patterns") {
+				t.Errorf("%s imports %s: engine tests run on fakePattern", f, p)
+			}
+		}
+	}
 }

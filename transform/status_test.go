@@ -9,7 +9,6 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/kio"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
-	"github.com/sidecarize/sidecarize/patterns/monitor"
 	"github.com/sidecarize/sidecarize/transform"
 )
 
@@ -54,7 +53,7 @@ func TestVersionIsNotInThePodTemplate(t *testing.T) {
 		t.Fatal(err)
 	}
 	run := func(version string) []byte {
-		e := &transform.Engine{Patterns: []transform.Pattern{monitor.Pattern{}}, Version: version, Flags: transform.Flags{Patterns: []string{"monitor"}}}
+		e := &transform.Engine{Patterns: []transform.Pattern{fakePattern{}}, Version: version, Flags: transform.Flags{Patterns: []string{"fake"}}}
 		out, _, err := e.Process("in.yaml", in)
 		if err != nil {
 			t.Fatal(err)
@@ -85,7 +84,7 @@ func TestVersionIsNotInThePodTemplate(t *testing.T) {
 	}
 	// Re-running the newer version over the older output changes only the
 	// workload's status annotation.
-	e := &transform.Engine{Patterns: []transform.Pattern{monitor.Pattern{}}, Version: "v2.0.0-rc.1+dirty", Flags: transform.Flags{Patterns: []string{"monitor"}}}
+	e := &transform.Engine{Patterns: []transform.Pattern{fakePattern{}}, Version: "v2.0.0-rc.1+dirty", Flags: transform.Flags{Patterns: []string{"fake"}}}
 	again, _, err := e.Process("out.yaml", v1)
 	if err != nil {
 		t.Fatal(err)
