@@ -63,6 +63,14 @@ func TestPrometheusSeed1(t *testing.T) {
 		if err := s.story(ctx, t, p); err != nil {
 			t.Fatal(err)
 		}
+		// The api's and the frontend's dashboards (monitor, ambassador)
+		// over the story's series, the page views still going: every query
+		// returns series (checked after the story, which must see the
+		// alerts go from pending).
+		if err := checkDashboards(ctx, t, p, objs, 30*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		sabotageDashboardMetric(ctx, t, p, objs)
 	})
 	sabotage := func(name string, edit func(manifest.Object) bool) {
 		t.Run("sabotage-"+name, func(t *testing.T) {
@@ -149,6 +157,11 @@ func TestPrometheusPodMonitorAndAnnotations(t *testing.T) {
 		t.Fatal("no prometheus.io annotation target")
 	}
 	if err := checkScrapeAndRecords(ctx, p, 60*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	// The dashboards select pods by namespace and pod labels, which the
+	// PodMonitor and annotation scrapes give as the ServiceMonitors do.
+	if err := checkDashboards(ctx, t, p, objs, 30*time.Second); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -372,13 +385,10 @@ func (s *seed1Pods) servedRatio() float64 {
 // checkScrapeAndRecords waits until every target is up where it was
 // generated (URL and interval) and every recording rule has a value.
 func checkScrapeAndRecords(ctx context.Context, p *promsim.Prom, within time.Duration) error {
-	deadline := time.Now().Add(within)
-	var problems []string
-	for {
-		problems = nil
+	return poll(ctx, within, func() (problems []string, err error) {
 		ths, err := p.TargetHealths(ctx)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		for _, tg := range p.Targets {
 			url := "http://" + tg.Addr + tg.Path
@@ -403,7 +413,7 @@ func checkScrapeAndRecords(ctx context.Context, p *promsim.Prom, within time.Dur
 		}
 		rules, err := p.Rules(ctx)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		for _, r := range rules {
 			if r.Health == "err" {
@@ -414,14 +424,24 @@ func checkScrapeAndRecords(ctx context.Context, p *promsim.Prom, within time.Dur
 			}
 			vs, err := p.Query(ctx, r.Selector())
 			if err != nil {
-				return err
+				return nil, err
 			}
 			if len(vs) == 0 {
 				problems = append(problems, fmt.Sprintf("recording rule %s (%s) has no value", r.Selector(), r.Query))
 			}
 		}
-		if len(problems) == 0 {
-			return nil
+		return problems, nil
+	})
+}
+
+// poll calls check every 250ms until it finds no problem (nil), an error
+// (returned), or within has passed (an error listing the last problems).
+func poll(ctx context.Context, within time.Duration, check func() ([]string, error)) error {
+	deadline := time.Now().Add(within)
+	for {
+		problems, err := check()
+		if err != nil || len(problems) == 0 {
+			return err
 		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("after %v: %s", within, strings.Join(problems, "; "))
@@ -611,6 +631,11 @@ func TestPrometheusExporterPostgres(t *testing.T) {
 	ctx := ctxFor(t, 3*time.Minute)
 	p := startProm(ctx, t, prom, objs, pods, []*podsim.Sim{{Pod: pods[0], NS: ns}})
 	if err := checkScrapeAndRecords(ctx, p, 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	// The products-db dashboard: the exporter's pg_up panel (the only
+	// pattern on this workload) has PostgreSQL's state.
+	if err := checkDashboards(ctx, t, p, objs, 30*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	const alert = "SidecarizeExporterTargetDown"

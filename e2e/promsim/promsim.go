@@ -10,6 +10,10 @@
 // every scraped container port to the pod's own namespace, so a target is
 // reached the way a cluster's Prometheus reaches a pod: its IP and the
 // container port.
+//
+// The generated Grafana dashboards are run on it as Grafana would run them
+// (dashboard.go): their variables substituted, each query parsed with
+// Prometheus' own PromQL parser and evaluated by the server.
 package promsim
 
 import (
@@ -195,13 +199,35 @@ func namespace(p *podsim.Pod) string {
 	return "default"
 }
 
-// podName stands for the pod's name: its workload's name and "-0".
+// podName stands for the pod's name, as the controller of its workload's
+// kind names its pods (a Deployment's api-7d9c5b6f48-x2kqz, a StatefulSet's
+// db-0, a bare Pod's own name): the generated dashboards select a
+// workload's pods by these names.
 func podName(p *podsim.Pod) string {
-	name := p.Workload
+	kind, name := p.Workload, p.Workload
+	if i := strings.Index(kind, "/"); i >= 0 {
+		kind = kind[:i]
+	}
 	if i := strings.LastIndex(name, "/"); i >= 0 {
 		name = name[i+1:]
 	}
-	return name + "-0"
+	return name + PodSuffix(kind)
+}
+
+// PodSuffix is what the controller of a workload kind appends to the
+// workload's name in its pods' names (one example name each).
+func PodSuffix(kind string) string {
+	switch kind {
+	case "Pod":
+		return ""
+	case "Deployment", "Rollout":
+		return "-7d9c5b6f48-x2kqz"
+	case "StatefulSet":
+		return "-0"
+	case "CronJob":
+		return "-29123456-x2kqz"
+	}
+	return "-x2kqz" // DaemonSet, ReplicaSet, ReplicationController, Job
 }
 
 // RuleGroups are the groups of every PrometheusRule in objs.
@@ -455,6 +481,21 @@ func (p *Prom) Query(ctx context.Context, q string) ([]Sample, error) {
 		out = append(out, Sample{Labels: r.Metric, Value: v})
 	}
 	return out, nil
+}
+
+// LabelValues is /api/v1/label/<label>/values for the series match
+// selects ("" for every series): what Grafana's label_values(match, label)
+// lists.
+func (p *Prom) LabelValues(ctx context.Context, label, match string) ([]string, error) {
+	path := "label/" + url.PathEscape(label) + "/values"
+	if match != "" {
+		path += "?match[]=" + url.QueryEscape(match)
+	}
+	var vs []string
+	if err := p.api(ctx, path, &vs); err != nil {
+		return nil, err
+	}
+	return vs, nil
 }
 
 // Rule is a rule's state from /api/v1/rules.

@@ -42,7 +42,9 @@ const (
 	Part = "dashboard"
 )
 
-// The template variables every query uses (see Substitute).
+// The template variables every query uses (e2e/promsim substitutes them as
+// Grafana does, parses each query with Prometheus' parser and runs it
+// against a real Prometheus).
 const (
 	VarDatasource = "datasource"
 	VarNamespace  = "namespace"
@@ -113,13 +115,6 @@ func PodSuffix(kind string) string {
 // Rate is the per-second rate of a counter over Grafana's rate interval.
 func Rate(metric, sel string) string {
 	return fmt.Sprintf(`rate(%s{%s}[$__rate_interval])`, metric, sel)
-}
-
-// Substitute replaces the template variables of a query as Grafana does
-// for the given namespace and workload (and a rate interval), giving
-// PromQL a Prometheus server evaluates.
-func Substitute(expr, namespace, workload, rateInterval string) string {
-	return strings.NewReplacer("$__rate_interval", rateInterval, "$"+VarNamespace, namespace, "$"+VarWorkload, workload).Replace(expr)
 }
 
 // board collects the sections of one workload's dashboard.
