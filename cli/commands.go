@@ -248,7 +248,7 @@ spec:
       # sidecar: a Prometheus exporter beside a database.
       # exporter:
       #   type: postgres
-      #   secretRef: db-credentials
+      #   secretRef: {name: db-credentials}
       # sidecar: Envoy, request ids and traces.
       # tracing:
       #   tracer: zipkin

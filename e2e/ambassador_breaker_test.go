@@ -77,20 +77,21 @@ spec:
   rules:
     - select: {names: [frontend]}
       ambassadors:
-        - name: api
-          upstream: http://127.0.0.1:%d
-          env: [API_URL]
-          timeout: 1s
-          retries: 1
-          maxConnections: 1
-          circuitBreaker:
-            consecutiveErrors: 3
-            healthCheck: {path: /healthz, interval: 200ms}
-            recoverAfter: 1s
-          fallback:
-            status: 200
-            contentType: application/json
-            body: '{"quote":"canned","degraded":true}'
+        upstreams:
+          - name: api
+            upstream: http://127.0.0.1:%d
+            env: [API_URL]
+            timeout: 1s
+            retries: 1
+            maxConnections: 1
+            circuitBreaker:
+              consecutiveErrors: 3
+              healthCheck: {path: /healthz, interval: 200ms}
+              recoverAfter: 1s
+            fallback:
+              status: 200
+              contentType: application/json
+              body: '{"quote":"canned","degraded":true}'
 `
 
 const ambassadorInput = `apiVersion: apps/v1

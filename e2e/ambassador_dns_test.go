@@ -27,12 +27,13 @@ spec:
   rules:
     - select: {names: [frontend]}
       ambassadors:
-        - upstream: http://api:8080
-          env: [API_URL]
-          circuitBreaker:
-            healthCheck: {path: /healthz, interval: 200ms}
-            recoverAfter: 200ms
-          fallback: {status: 200, body: canned}
+        upstreams:
+          - upstream: http://api:8080
+            env: [API_URL]
+            circuitBreaker:
+              healthCheck: {path: /healthz, interval: 200ms}
+              recoverAfter: 200ms
+            fallback: {status: 200, body: canned}
 `
 
 const ambassadorDNSInput = `apiVersion: apps/v1

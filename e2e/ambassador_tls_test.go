@@ -31,15 +31,16 @@ spec:
   rules:
     - select: {names: [frontend]}
       ambassadors:
-        - name: quotes
-          upstream: https://127.0.0.2:8443
-          sni: quotes.example.com
-          ca: {secret: quotes-ca}
-          env: [QUOTES_URL]
-          circuitBreaker:
-            healthCheck: {path: /healthz, interval: 200ms}
-            recoverAfter: 200ms
-          fallback: {status: 200, body: canned}
+        upstreams:
+          - name: quotes
+            upstream: https://127.0.0.2:8443
+            sni: quotes.example.com
+            ca: {name: quotes-ca}
+            env: [QUOTES_URL]
+            circuitBreaker:
+              healthCheck: {path: /healthz, interval: 200ms}
+              recoverAfter: 200ms
+            fallback: {status: 200, body: canned}
 `
 
 const ambassadorTLSInput = `apiVersion: apps/v1

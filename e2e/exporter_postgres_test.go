@@ -24,7 +24,7 @@ import (
 
 // exporterCase is the exporter golden whose output runs against a real
 // PostgreSQL: seed 2's products-db with `exporter: {type: postgres,
-// secretRef: products-db-password}`.
+// secretRef: {name: products-db-password}}`.
 const exporterCase = "patterns/exporter/testdata/seed-products-db/expected.yaml"
 
 // TestExporterPostgres runs Debian's PostgreSQL and postgres_exporter

@@ -19,10 +19,11 @@ spec:
   rules:
   - select: {names: [frontend]}
     ambassadors:
-    - upstream: http://api
-      env: [API_URL]
-      circuitBreaker: {consecutiveErrors: 3, healthCheck: {path: /healthz}}
-      fallback: {status: 200, body: '{"quotes": []}'}
+      upstreams:
+      - upstream: http://api
+        env: [API_URL]
+        circuitBreaker: {consecutiveErrors: 3, healthCheck: {path: /healthz}}
+        fallback: {status: 200, body: '{"quotes": []}'}
 `
 	input := `
 apiVersion: apps/v1
