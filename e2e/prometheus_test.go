@@ -766,6 +766,16 @@ func expPrometheus(t *testing.T, file, workload string, ns *podsim.NetNS, bin st
 		}
 		if err == nil && len(got) == 1 && got[0].Value == want && (alert == "" || state == "firing") {
 			t.Logf("Prometheus scraped %s (%s, job %s): %s = %v%s", targets[0].Source, targets[0].Path, targets[0].Labels["job"], query, want, map[bool]string{true: ", " + alert + " firing"}[alert != ""])
+			// The workload's dashboard (its exporter row) on the same data.
+			var own []manifest.Object
+			for _, o := range objs {
+				if o.Kind() != "ConfigMap" || strings.HasSuffix(manifest.Str(o, "metadata", "annotations", "sidecarize.dev/owner"), "/"+workload) {
+					own = append(own, o)
+				}
+			}
+			if err := checkDashboards(ctx, t, p, own, 20*time.Second); err != nil {
+				t.Fatal(err)
+			}
 			return
 		}
 		if time.Now().After(deadline) {
