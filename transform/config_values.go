@@ -117,6 +117,9 @@ func ruleValues(p Pattern, raw json.RawMessage) error {
 	}
 	err := opts.Validate()
 	if err == nil {
+		err = checkResources(opts)
+	}
+	if err == nil {
 		return nil
 	}
 	var v any

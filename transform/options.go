@@ -59,21 +59,30 @@ func setPath(v reflect.Value, path []string, value, done string) error {
 				}
 				return setPath(v.Field(i), path, value, done)
 			}
-			return fmt.Errorf("%s: unknown option (options: %s)", here, strings.Join(jsonNames(v.Type()), ", "))
+			names := jsonNames(v.Type())
+			if len(names) == 0 {
+				break // a value read whole (a resource.Quantity)
+			}
+			return fmt.Errorf("%s: unknown option (options: %s)", here, strings.Join(names, ", "))
 		}
 		return setPath(f, path[1:], value, here)
 	case reflect.Map:
+		if v.Type().Key().Kind() != reflect.String {
+			break
+		}
+		// The key's type may be a named string (corev1.ResourceName).
+		key := reflect.ValueOf(seg).Convert(v.Type().Key())
 		if v.IsNil() {
 			v.Set(reflect.MakeMap(v.Type()))
 		}
 		elem := reflect.New(v.Type().Elem()).Elem()
-		if old := v.MapIndex(reflect.ValueOf(seg)); old.IsValid() {
+		if old := v.MapIndex(key); old.IsValid() {
 			elem.Set(old)
 		}
 		if err := setPath(elem, path[1:], value, here); err != nil {
 			return err
 		}
-		v.SetMapIndex(reflect.ValueOf(seg), elem)
+		v.SetMapIndex(key, elem)
 		return nil
 	case reflect.Slice:
 		et := v.Type().Elem()
@@ -170,7 +179,7 @@ func fieldByJSON(v reflect.Value, name string) (reflect.Value, bool) {
 		if tag == name {
 			return v.Field(i), true
 		}
-		if f.Anonymous && tag == "" {
+		if f.Anonymous && tag == "" && f.Type.Kind() == reflect.Struct {
 			if fv, ok := fieldByJSON(v.Field(i), name); ok {
 				return fv, true
 			}
@@ -184,7 +193,7 @@ func jsonNames(t reflect.Type) []string {
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
 		tag := strings.Split(f.Tag.Get("json"), ",")[0]
-		if f.Anonymous && tag == "" {
+		if f.Anonymous && tag == "" && f.Type.Kind() == reflect.Struct {
 			out = append(out, jsonNames(f.Type)...)
 			continue
 		}

@@ -267,6 +267,9 @@ func (e *Engine) layerOptions(p *plan) error {
 		if err := opts.Validate(); err != nil {
 			return w.failAt(pat.Name(), err)
 		}
+		if err := checkResources(opts); err != nil {
+			return w.failAt(pat.Name(), err)
+		}
 		p.enabled = append(p.enabled, pat)
 		p.opts[pat.Name()] = opts
 	}

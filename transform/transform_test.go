@@ -101,6 +101,11 @@ func TestSetOption(t *testing.T) {
 		"case matters":            {path: "proxyport", value: "1", err: "proxyport: unknown option"},
 		"leaf has no sub-options": {path: "port.x", value: "1", err: "has no sub-options"},
 		"unknown nested field":    {path: "resources", value: "{limitz: {}}", err: `unknown field "limitz"`},
+		// A map whose keys are a named string type (corev1.ResourceList):
+		// --set monitor.resources.limits.cpu=2 panicked in reflect.
+		"map of a named key type": {path: "resources.limits.cpu", value: "2", check: func(o *fakeOptions) bool { return o.Resources != nil && o.Resources.Limits.Cpu().String() == "2" }},
+		"map entry, bad quantity": {path: "resources.requests.memory", value: "lots", err: "resources.requests.memory"},
+		"below a map entry":       {path: "resources.limits.cpu.x", value: "2", err: "has no sub-options"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
