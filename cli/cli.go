@@ -407,7 +407,7 @@ func runTransform(c *cli.Context, uninject bool) error {
 		}
 	case c.Bool("in-place"):
 		for _, in := range inputs {
-			targets = append(targets, &target{name: in.path, data: in.out})
+			targets = append(targets, &target{name: in.path, data: in.out, read: in.data})
 		}
 	}
 

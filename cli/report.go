@@ -52,7 +52,11 @@ func (r *runReport) write(w io.Writer, format string) error {
 	for _, f := range r.Files {
 		switch f.Action {
 		case "written":
-			fmt.Fprintf(w, "sidecarize: wrote %s\n", f.Path)
+			if f.Note != "" {
+				fmt.Fprintf(w, "sidecarize: wrote %s (%s)\n", f.Path, f.Note)
+			} else {
+				fmt.Fprintf(w, "sidecarize: wrote %s\n", f.Path)
+			}
 		case "would_change":
 			fmt.Fprintf(w, "sidecarize: %s would change\n", f.Path)
 		default:

@@ -22,7 +22,12 @@ import (
 //  3. Targets that are not regular files (a device such as /dev/null or
 //     /dev/full, a FIFO, /dev/stdout) are opened and written directly: they
 //     are never replaced. A write error (ENOSPC on /dev/full) is an error.
-//  4. Only then is every staged file renamed over its target.
+//  4. Only then is every staged file renamed over its target, after a last
+//     look at every file -i read: one that no longer holds what was read
+//     was changed by someone else meanwhile, and nothing is replaced.
+//
+// A file with other hard links gets a new file under the name written (the
+// rename); its other names keep the old content, and the report says so.
 //
 // A failure in 1–3 removes every staged file (and the directories -o
 // created), so no target has changed, except a device or FIFO already
@@ -35,17 +40,23 @@ import (
 type target struct {
 	name string // as the user named it, for messages and the report
 	data []byte
+	// read is what -i read from the file (nil for -o): a file that no
+	// longer holds it was changed by someone else meanwhile and is not
+	// overwritten.
+	read []byte
 
 	real    string      // the path written: name with symlinks resolved
 	info    fs.FileInfo // of real; nil if it does not exist
 	staged  string      // the temporary file, once staged
 	changed bool        // the target's content differs (or it does not exist)
+	note    string      // said in the report (a file with other hard links)
 }
 
 // fileResult is one line of the files part of the report.
 type fileResult struct {
 	Path   string `json:"path"`
 	Action string `json:"action"` // written, unchanged, would_change
+	Note   string `json:"note,omitempty"`
 }
 
 // resolve follows symlinks in the last path element (up to 40, as the
@@ -75,7 +86,14 @@ func resolve(path string) (string, fs.FileInfo, error) {
 			return "", nil, err
 		}
 		if !filepath.IsAbs(link) {
-			link = filepath.Join(filepath.Dir(p), link)
+			// Relative to the directory the link is in, as the kernel
+			// reads it: that directory's own symlinks resolved first, so
+			// "../x" leaves the directory a symlinked path points to.
+			dir, err := filepath.EvalSymlinks(filepath.Dir(p))
+			if err != nil {
+				return "", nil, err
+			}
+			link = filepath.Join(dir, link)
 		}
 		p = link
 	}
@@ -115,7 +133,19 @@ func prepare(targets []*target) error {
 				return err
 			}
 			t.changed = !bytes.Equal(old, t.data)
+			if n, ok := links(fi); ok && n > 1 && t.changed {
+				t.note = fmt.Sprintf("it had %d hard links: the other names keep the old content", n)
+			}
 		}
+	}
+	return nil
+}
+
+// unchangedSinceRead refuses to overwrite a file (-i) whose content is no
+// longer what was read from it.
+func (t *target) unchangedSinceRead(now []byte) error {
+	if t.read != nil && !bytes.Equal(now, t.read) {
+		return fmt.Errorf("%s: changed since sidecarize read it: not overwritten (run it again)", t.name)
 	}
 	return nil
 }
@@ -168,6 +198,21 @@ func writeTargets(targets []*target) ([]fileResult, error) {
 			return nil, err // names the file
 		}
 	}
+	// The last look before replacing: a file -i read that someone changed
+	// while the outputs were staged is not overwritten.
+	for _, t := range targets {
+		if t.staged == "" || t.read == nil {
+			continue
+		}
+		now, err := os.ReadFile(t.real)
+		if err == nil {
+			err = t.unchangedSinceRead(now)
+		}
+		if err != nil {
+			cleanup()
+			return nil, err
+		}
+	}
 	// Commit.
 	var done []string
 	for _, t := range targets {
@@ -191,7 +236,7 @@ func writeTargets(targets []*target) ([]fileResult, error) {
 		if !t.changed {
 			action = "unchanged"
 		}
-		res = append(res, fileResult{Path: t.name, Action: action})
+		res = append(res, fileResult{Path: t.name, Action: action, Note: t.note})
 	}
 	return res, nil
 }

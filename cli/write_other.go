@@ -10,3 +10,6 @@ func fileID(fs.FileInfo) (string, bool) { return "", false }
 
 // owner: no uid/gid to keep (Windows).
 func owner(fs.FileInfo) (uid, gid int, ok bool) { return 0, 0, false }
+
+// links: not counted (Windows).
+func links(fs.FileInfo) (uint64, bool) { return 0, false }
