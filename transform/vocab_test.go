@@ -5,8 +5,10 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"os"
 	"sort"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -164,5 +166,33 @@ func TestWorkloadErrorMessage(t *testing.T) {
 	err = &WorkloadError{Where: "d.yaml[1]", Workload: "Pod web", Err: cause}
 	if got, want := err.Error(), "d.yaml[1]: Pod web: port 80: in use"; got != want {
 		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
+// docs/contract.md shows users the reasons: its table lists every Reason
+// constant, and nothing else, in vocab.go's order.
+func TestContractListsEveryReason(t *testing.T) {
+	b, err := os.ReadFile("../docs/contract.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var listed []string
+	in := false
+	for _, line := range strings.Split(string(b), "\n") {
+		switch {
+		case line == "| reason | when |":
+			in = true
+		case in && strings.HasPrefix(line, "| `"):
+			listed = append(listed, strings.SplitN(strings.TrimPrefix(line, "| `"), "`", 2)[0])
+		case in && !strings.HasPrefix(line, "|"):
+			in = false
+		}
+	}
+	want := make([]string, len(reasons))
+	for i, r := range reasons {
+		want[i] = string(r)
+	}
+	if d := cmp.Diff(want, listed); d != "" {
+		t.Errorf("docs/contract.md's reason table is not the Reason list (-vocab.go +contract.md):\n%s", d)
 	}
 }
