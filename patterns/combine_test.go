@@ -8,8 +8,6 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-	corev1 "k8s.io/api/core/v1"
-	"sigs.k8s.io/kustomize/kyaml/kio"
 	sigyaml "sigs.k8s.io/yaml"
 
 	"github.com/sidecarize/sidecarize/internal/golden"
@@ -89,7 +87,7 @@ func TestEveryCombinationWithDefaults(t *testing.T) {
 			if got := rep.Workloads[0]; got.Action != transform.ActionInjected || len(got.Patterns) != len(c) {
 				t.Fatalf("not every pattern applied: %+v", got)
 			}
-			checkPod(t, out)
+			golden.CheckPod(t, out)
 			again, _, err := e.Process("out.yaml", out)
 			if err != nil {
 				t.Fatalf("second run: %v", err)
@@ -107,78 +105,6 @@ func TestEveryCombinationWithDefaults(t *testing.T) {
 			}
 			golden.CheckHAProxy(t, out)
 		})
-	}
-}
-
-// checkPod: container names, port numbers and port names are unique in the
-// pod, and every Service targetPort names a port the pod declares.
-func checkPod(t *testing.T, out []byte) {
-	t.Helper()
-	nodes, err := (&kio.ByteReader{Reader: bytes.NewReader(out), OmitReaderAnnotations: true}).Read()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var pod corev1.PodSpec
-	var svc corev1.Service
-	for _, n := range nodes {
-		s, err := n.MarshalJSON()
-		if err != nil {
-			t.Fatal(err)
-		}
-		switch n.GetKind() {
-		case "Deployment":
-			var d struct {
-				Spec struct {
-					Template corev1.PodTemplateSpec `json:"template"`
-				} `json:"spec"`
-			}
-			if err := sigyaml.Unmarshal(s, &d); err != nil {
-				t.Fatal(err)
-			}
-			pod = d.Spec.Template.Spec
-		case "Service":
-			if err := sigyaml.Unmarshal(s, &svc); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	names, nums, pnames := map[string]bool{}, map[int32]string{}, map[string]bool{}
-	for _, c := range append(append([]corev1.Container{}, pod.InitContainers...), pod.Containers...) {
-		if names[c.Name] {
-			t.Errorf("container name %q twice", c.Name)
-		}
-		names[c.Name] = true
-		for _, p := range c.Ports {
-			if o, ok := nums[p.ContainerPort]; ok {
-				t.Errorf("port %d in %s and %s", p.ContainerPort, o, c.Name)
-			}
-			nums[p.ContainerPort] = c.Name
-			if p.Name != "" {
-				if pnames[p.Name] || len(p.Name) > 15 {
-					t.Errorf("port name %q twice or too long", p.Name)
-				}
-				pnames[p.Name] = true
-			}
-		}
-	}
-	vols := map[string]bool{}
-	for _, v := range pod.Volumes {
-		if vols[v.Name] {
-			t.Errorf("volume %q twice", v.Name)
-		}
-		vols[v.Name] = true
-	}
-	sp := map[string]bool{}
-	for _, p := range svc.Spec.Ports {
-		key := fmt.Sprint(p.Port)
-		if sp[p.Name] || sp[key] {
-			t.Errorf("Service port %s/%d twice", p.Name, p.Port)
-		}
-		sp[p.Name], sp[key] = true, true
-		tp := p.TargetPort.String()
-		if p.TargetPort.Type == 1 && !pnames[tp] {
-			t.Errorf("Service port %s: targetPort %s is not a port of the pod", p.Name, tp)
-		}
 	}
 }
 

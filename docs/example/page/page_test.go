@@ -148,3 +148,60 @@ func TestNoEngineFileKnowsThePattern(t *testing.T) {
 		}
 	}
 }
+
+// The seventh pattern's defaults collide with none of the six's: all seven
+// with default options on an app that uses no default of theirs move no
+// port and no name (the status records no allocation, the report no
+// "port … is used by" warning), and container ports and names are unique
+// (golden.CheckPod).
+func TestDefaultsDoNotCollide(t *testing.T) {
+	const app = `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: api, namespace: shop}
+spec:
+  selector: {matchLabels: {app: api}}
+  template:
+    metadata: {labels: {app: api}}
+    spec:
+      containers:
+      - name: api
+        image: example.com/api:1.0
+        env: [{name: DB_URL, value: "http://db:5432"}]
+        ports: [{name: http, containerPort: 8080}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: api, namespace: shop}
+spec:
+  selector: {app: api}
+  ports: [{name: http, port: 80, targetPort: http}]
+`
+	var names []string
+	for _, p := range withPage() {
+		names = append(names, p.Name())
+	}
+	set := []string{"tls.secretName=api-tls", "ambassador.db.upstream=http://db:5432", "ambassador.db.env=DB_URL",
+		"exporter.type=redis", "exporter.port=8080", "logs.files=/var/log/api/app.log"}
+	e := &transform.Engine{Patterns: withPage(), Version: "test", Flags: transform.Flags{Patterns: names, Set: set}}
+	out, rep, err := e.Process("app.yaml", []byte(app))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := rep.Workloads[0]
+	if w.Action != transform.ActionInjected || len(w.Patterns) != len(names) {
+		t.Fatalf("want all %d patterns applied: %+v", len(names), w)
+	}
+	for _, m := range w.Warnings {
+		if strings.Contains(m, " is used by ") {
+			t.Errorf("a default moved: %s", m)
+		}
+	}
+	dep := golden.Objects(t, out)["Deployment/api"]
+	if dep == nil {
+		t.Fatalf("no Deployment in the output:\n%s", out)
+	}
+	if s := dep.GetAnnotations()[transform.AnnotationStatus]; !strings.Contains(s, `"patterns":[`) || strings.Contains(s, `"allocated"`) {
+		t.Errorf("a default moved (allocated) or no status:\n%s", s)
+	}
+	golden.CheckPod(t, out)
+}
