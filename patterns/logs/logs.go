@@ -204,6 +204,9 @@ func validFile(f, engine string) error {
 	if strings.ContainsAny(f, ", \t\n'\"\\") {
 		return fmt.Errorf("files: %q: commas, quotes, spaces and backslashes are not supported in paths", f)
 	}
+	if strings.Contains(f, "$") {
+		return fmt.Errorf("files: %q: $ is not supported in paths (fluent-bit expands ${VAR} in its config, Kubernetes $(VAR) in the tail engine's arguments: another file would be read)", f)
+	}
 	dir, base := path.Split(f)
 	if dir == "/" {
 		return fmt.Errorf("files: %q: the file must be in a directory other than / (that directory is mounted as a volume)", f)

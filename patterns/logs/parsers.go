@@ -73,6 +73,9 @@ func checkPortableRegex(option, re string, named bool) error {
 	if strings.ContainsAny(re, "\n\r") {
 		return fmt.Errorf("%s: the pattern must be one line", option)
 	}
+	if strings.Contains(re, "${") {
+		return fmt.Errorf("%s: %q: fluent-bit expands ${VAR} in its config, a pattern included: write \\$\\{ to match the characters", option, re)
+	}
 	c, err := regexp.Compile(re)
 	if err != nil {
 		return fmt.Errorf("%s: %q: %v", option, re, err)
