@@ -2,6 +2,7 @@ package fuzz
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -89,4 +90,51 @@ func TestHostileOptionValues(t *testing.T) {
 		t.Errorf("refused %d, accepted %d: the test does not exercise both sides", refused, accepted)
 	}
 	t.Logf("%d hostile values refused, %d accepted (%d distinct haproxy.cfg checked)", refused, accepted, len(seen))
+}
+
+// below are option paths under each option: sub-options of objects, map
+// entries (resources.limits.cpu: a map whose keys are a named string
+// type panicked in reflect), and paths below a value that has none.
+var below = []string{"", ".x", ".limits.cpu", ".requests.memory", ".name", ".x.y", ".0"}
+
+// oddValues are set at every path.
+var oddValues = []string{"", "2", "-1", "x y", "{}", "[]", "{a: b}", "[{name: x}]", "null", "${HOME}", "1e400", "a\nb"}
+
+// TestEveryOptionPath sets every option of every pattern, and paths below
+// it, to odd values, as --set and as an annotation: each is accepted or
+// refused with an error, never a panic.
+func TestEveryOptionPath(t *testing.T) {
+	all := patterns.All()
+	runs := 0
+	for _, p := range all {
+		for _, o := range transform.DescribeOptions(p) {
+			name := p.Name() + "." + strings.ReplaceAll(o.Name, "<name>", "api")
+			for _, sub := range below {
+				for _, v := range oddValues {
+					set := append(append([]string{}, required[p.Name()]...), name+sub+"="+v)
+					e := &transform.Engine{Patterns: all, Version: "test", Flags: transform.Flags{Patterns: []string{p.Name()}, Set: set}}
+					process(t, e, name+sub+"="+v, []byte(hostileInput))
+					ann := strings.Replace(hostileInput, "metadata: {name: web}",
+						fmt.Sprintf("metadata: {name: web, annotations: {%q: %q}}", "sidecarize.dev/"+name+sub, v), 1)
+					e = &transform.Engine{Patterns: all, Version: "test", Flags: transform.Flags{Patterns: []string{p.Name()}, Set: required[p.Name()]}}
+					process(t, e, "annotation "+name+sub+"="+v, []byte(ann))
+					runs += 2
+				}
+			}
+		}
+	}
+	t.Logf("%d runs", runs)
+}
+
+// process runs e, failing the test on a panic or an internal error.
+func process(t *testing.T, e *transform.Engine, what string, input []byte) {
+	t.Helper()
+	defer func() {
+		if r := recover(); r != nil {
+			t.Fatalf("%s: panic: %v", what, r)
+		}
+	}()
+	if _, _, err := e.Process("input.yaml", input); err != nil && strings.Contains(err.Error(), "internal error") {
+		t.Errorf("%s: %v", what, err)
+	}
 }
