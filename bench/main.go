@@ -55,6 +55,13 @@ func main() {
 	home, _ := os.UserHomeDir()
 	peer := flag.String("kustomize", filepath.Join(home, ".cache/sidecarize/bin/kustomize-v5.8.2"), "the kustomize binary of the peer row (absent: no peer row)")
 	flag.Parse()
+	if flag.Arg(0) == "profile" {
+		if err := profile(*pairs, flag.Arg(1), flag.Arg(2)); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		return
+	}
 	if flag.Arg(0) == "roundtrip" {
 		if err := roundTrip(flag.Arg(1)); err != nil {
 			fmt.Fprintln(os.Stderr, err)

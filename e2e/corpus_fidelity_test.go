@@ -45,6 +45,9 @@ func checkFidelity(t *testing.T, linediff string, in []byte) int {
 	run := func(stdin []byte, args ...string) ([]byte, []byte) {
 		t.Helper()
 		cmd := exec.Command(bin, args...)
+		// Every spliced document is read back and compared with the
+		// edited tree (off outside tests: transform/splice.go).
+		cmd.Env = append(os.Environ(), "SIDECARIZE_VERIFY_SPLICE=1")
 		cmd.Stdin = bytes.NewReader(stdin)
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr

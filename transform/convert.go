@@ -3,8 +3,8 @@ package transform
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -15,7 +15,7 @@ import (
 // toRNode turns a typed value (k8s.io/api types, or a pattern's own struct
 // for CRDs) into a block-style RNode in the type's field order, dropping
 // nulls such as creationTimestamp: null — objects are built as structure,
-// never as text (docs/design.md#structure-not-text). The JSON encoding is walked token by token into
+// never as text (docs/design.md#structure-not-text). The JSON encoding is read into
 // yaml nodes: it keeps the struct's field order and honours every type's
 // own MarshalJSON (quantities, int-or-string).
 func toRNode(v any) (*yaml.RNode, error) {
@@ -28,9 +28,10 @@ func toRNode(v any) (*yaml.RNode, error) {
 	if n, ok := nodeCache.Load(string(b)); ok {
 		return yaml.NewRNode(yaml.CopyYNode(n.(*yaml.Node))), nil
 	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	n, err := jsonNode(dec)
+	n, rest, err := jsonNode(b)
+	if err == nil && len(bytes.TrimSpace(rest)) > 0 {
+		err = fmt.Errorf("unexpected %.20q after the value", rest)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("encoding %T: %w", v, err)
 	}
@@ -50,63 +51,110 @@ var (
 
 const maxCached = 256
 
-// jsonNode reads one JSON value from dec as a yaml node; null-valued object
-// keys are dropped.
-func jsonNode(dec *json.Decoder) (*yaml.Node, error) {
-	tok, err := dec.Token()
-	if err != nil {
-		return nil, err
+// jsonNode reads one JSON value (as json.Marshal writes it) from the front
+// of b as a yaml node and returns what follows; null-valued object keys are
+// dropped (a null list item is kept as null).
+func jsonNode(b []byte) (*yaml.Node, []byte, error) {
+	b = bytes.TrimLeft(b, " \t\r\n")
+	if len(b) == 0 {
+		return nil, nil, errors.New("unexpected end of JSON")
 	}
-	switch t := tok.(type) {
-	case json.Delim:
-		switch t {
-		case '{':
-			m := &yaml.Node{Kind: yaml.MappingNode, Tag: yaml.NodeTagMap}
-			for dec.More() {
-				kt, err := dec.Token()
-				if err != nil {
-					return nil, err
-				}
-				val, err := jsonNode(dec)
-				if err != nil {
-					return nil, err
-				}
-				if val == nil {
-					continue
-				}
-				m.Content = append(m.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: yaml.NodeTagString, Value: kt.(string)}, val)
+	switch c := b[0]; {
+	case c == '{':
+		m := &yaml.Node{Kind: yaml.MappingNode, Tag: yaml.NodeTagMap}
+		b = b[1:]
+		for {
+			b = bytes.TrimLeft(b, " \t\r\n,")
+			if len(b) > 0 && b[0] == '}' {
+				return m, b[1:], nil
 			}
-			_, err := dec.Token() // }
-			return m, err
-		case '[':
-			seq := &yaml.Node{Kind: yaml.SequenceNode, Tag: yaml.NodeTagSeq}
-			for dec.More() {
-				val, err := jsonNode(dec)
-				if err != nil {
-					return nil, err
-				}
-				if val == nil {
-					val = &yaml.Node{Kind: yaml.ScalarNode, Tag: yaml.NodeTagNull, Value: "null"}
-				}
-				seq.Content = append(seq.Content, val)
+			key, rest, err := jsonString(b)
+			if err != nil {
+				return nil, nil, err
 			}
-			_, err := dec.Token() // ]
-			return seq, err
+			rest = bytes.TrimLeft(rest, " \t\r\n")
+			if len(rest) == 0 || rest[0] != ':' {
+				return nil, nil, errors.New("expected ':' after an object key")
+			}
+			val, rest, err := jsonNode(rest[1:])
+			if err != nil {
+				return nil, nil, err
+			}
+			b = rest
+			if val != nil {
+				m.Content = append(m.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: yaml.NodeTagString, Value: key}, val)
+			}
 		}
-	case string:
-		return &yaml.Node{Kind: yaml.ScalarNode, Tag: yaml.NodeTagString, Value: t}, nil
-	case json.Number:
+	case c == '[':
+		seq := &yaml.Node{Kind: yaml.SequenceNode, Tag: yaml.NodeTagSeq}
+		b = b[1:]
+		for {
+			b = bytes.TrimLeft(b, " \t\r\n,")
+			if len(b) > 0 && b[0] == ']' {
+				return seq, b[1:], nil
+			}
+			val, rest, err := jsonNode(b)
+			if err != nil {
+				return nil, nil, err
+			}
+			if val == nil {
+				val = &yaml.Node{Kind: yaml.ScalarNode, Tag: yaml.NodeTagNull, Value: "null"}
+			}
+			seq.Content = append(seq.Content, val)
+			b = rest
+		}
+	case c == '"':
+		v, rest, err := jsonString(b)
+		if err != nil {
+			return nil, nil, err
+		}
+		return &yaml.Node{Kind: yaml.ScalarNode, Tag: yaml.NodeTagString, Value: v}, rest, nil
+	case bytes.HasPrefix(b, []byte("true")):
+		return &yaml.Node{Kind: yaml.ScalarNode, Tag: yaml.NodeTagBool, Value: "true"}, b[4:], nil
+	case bytes.HasPrefix(b, []byte("false")):
+		return &yaml.Node{Kind: yaml.ScalarNode, Tag: yaml.NodeTagBool, Value: "false"}, b[5:], nil
+	case bytes.HasPrefix(b, []byte("null")):
+		return nil, b[4:], nil
+	case c == '-' || c >= '0' && c <= '9':
+		i := 1
+		for i < len(b) && strings.IndexByte("0123456789+-.eE", b[i]) >= 0 {
+			i++
+		}
+		num := string(b[:i])
+		if !json.Valid(b[:i]) {
+			return nil, nil, fmt.Errorf("malformed number %q", num)
+		}
 		tag := yaml.NodeTagInt
-		if strings.ContainsAny(string(t), ".eE") {
+		if strings.ContainsAny(num, ".eE") {
 			tag = yaml.NodeTagFloat
 		}
-		return &yaml.Node{Kind: yaml.ScalarNode, Tag: tag, Value: string(t)}, nil
-	case bool:
-		return &yaml.Node{Kind: yaml.ScalarNode, Tag: yaml.NodeTagBool, Value: strconv.FormatBool(t)}, nil
-	case nil:
-		return nil, nil
+		return &yaml.Node{Kind: yaml.ScalarNode, Tag: tag, Value: num}, b[i:], nil
 	}
-	return nil, fmt.Errorf("unexpected JSON token %v", tok)
+	return nil, nil, fmt.Errorf("unexpected %.20q", b)
+}
+
+// jsonString reads a JSON string at the front of b; one with escapes is
+// decoded by encoding/json.
+func jsonString(b []byte) (string, []byte, error) {
+	if len(b) == 0 || b[0] != '"' {
+		return "", nil, fmt.Errorf("expected a string at %.20q", b)
+	}
+	escaped := false
+	for i := 1; i < len(b); i++ {
+		switch b[i] {
+		case '\\':
+			escaped = true
+			i++
+		case '"':
+			if !escaped {
+				return string(b[1:i]), b[i+1:], nil
+			}
+			var v string
+			err := json.Unmarshal(b[:i+1], &v)
+			return v, b[i+1:], err
+		}
+	}
+	return "", nil, errors.New("unterminated string")
 }
 
 // ToRNode is toRNode for patterns and tests.

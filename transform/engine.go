@@ -158,15 +158,12 @@ func (e *Engine) processWorkload(o *object, specs []FieldSpec, byNS serviceIndex
 		if o.changed {
 			o.doc.MarkChanged()
 		}
-		// The workload's own document is encoded now and its tree let go;
-		// the generated objects stay as nodes until the Services are done
-		// (a ServiceMonitor two workloads would both generate is kept once).
-		extra := o.extra
-		if err := o.doc.finalize(); err != nil {
+		// The workload's own document is encoded now and its tree let go,
+		// with its generated objects (finalize).
+		if err := o.doc.finalize(o.extra); err != nil {
 			return nil, err
 		}
 		o.node, o.extra = nil, nil
-		o.doc.extra = extra
 	}
 	return sum, nil
 }

@@ -3,8 +3,12 @@ package transform
 import (
 	"bytes"
 	"fmt"
+	"os"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
 	"unicode/utf8"
 
 	"sigs.k8s.io/kustomize/kyaml/yaml"
@@ -31,8 +35,17 @@ import (
 // A shape splice cannot place safely (anchors and aliases, a key before the
 // first entry of a list item, reordered keys, a block scalar that keeps
 // its trailing blank lines) returns an error: the document is then written
-// by the emitter as before, and the report says so. The result is parsed
-// again and compared with the edited tree; a mismatch is such an error too.
+// by the emitter as before, and the report says so. With verifySplice the
+// result is parsed again and compared with the edited tree; a mismatch is
+// such an error too.
+
+// verifySplice re-reads every spliced document and compares it with the
+// edited tree. It is on in every test binary (the golden cases, where a
+// mismatch would show in reencoded.txt, the transform and fuzz tests) and
+// with SIDECARIZE_VERIFY_SPLICE=1 (the e2e corpus runs the binary so); off
+// in normal runs, where parsing each changed document a second time cost a
+// tenth of the CPU of a run (README "Benchmark").
+var verifySplice = testing.Testing() || os.Getenv("SIDECARIZE_VERIFY_SPLICE") != ""
 
 // errSplice is a shape splice does not handle; the caller falls back.
 type errSplice string
@@ -83,6 +96,9 @@ func splice(src []byte, line0 int, orig, cur *yaml.Node) ([]byte, error) {
 	out, err := s.apply()
 	if err != nil {
 		return nil, err
+	}
+	if !verifySplice {
+		return out, nil
 	}
 	// The spliced bytes must read as the edited tree.
 	var check yaml.Node
@@ -1008,6 +1024,53 @@ func (s *splicer) inline(n *yaml.Node, col int, flow bool) (string, error) {
 	if n.Kind == yaml.ScalarNode && n.Style == yaml.SingleQuotedStyle && printableASCII(n.Value) {
 		return "'" + strings.ReplaceAll(n.Value, "'", "''") + "'", nil
 	}
+	// The emitter is costly to start: a scalar it rendered once (the same
+	// "-W", "128Mi" in every workload) is looked up.
+	cache := n.Kind == yaml.ScalarNode && len(n.Value) <= maxInlineCached
+	key := inlineKey{n.Value, n.Tag, n.Style, s.indent, col, flow}
+	if cache {
+		if v, ok := inlineCache.Load(key); ok {
+			r := v.(inlineResult)
+			return r.text, r.err
+		}
+	}
+	text, err := s.emitInline(n, col, flow)
+	if cache {
+		if inlineCached.Add(1) <= maxInlineEntries {
+			inlineCache.Store(key, inlineResult{text, err})
+		}
+	}
+	return text, err
+}
+
+// inlineKey is what inline's rendering of a scalar depends on.
+type inlineKey struct {
+	value, tag string
+	style      yaml.Style
+	indent     int
+	col        int
+	flow       bool
+}
+
+type inlineResult struct {
+	text string
+	err  error
+}
+
+// The cache of rendered scalars is bounded: a stream of all-different
+// values does not keep them all.
+var (
+	inlineCache  sync.Map
+	inlineCached atomic.Int64
+)
+
+const (
+	maxInlineCached  = 256 // bytes of a value
+	maxInlineEntries = 4096
+)
+
+// emitInline renders a node with the YAML emitter.
+func (s *splicer) emitInline(n *yaml.Node, col int, flow bool) (string, error) {
 	c := *n
 	c.HeadComment, c.LineComment, c.FootComment = "", "", ""
 	if len(c.Content) == 0 && c.Kind != yaml.ScalarNode {

@@ -25,6 +25,7 @@ type Doc struct {
 	parsed  bool
 	err     error  // the parse error, kept for every caller
 	final   []byte // the output, once finalized
+	joined  bool   // the output was handed to Join
 	changed bool
 	drop    bool          // generated object removed by re-injection or uninject
 	extra   []*yaml.RNode // generated objects that follow this document
@@ -305,17 +306,31 @@ func (d *Doc) crlf() bool {
 }
 
 // finalize computes the document's output now and releases its tree, so a
-// large stream does not hold every document's nodes at once.
-func (d *Doc) finalize() error {
+// large stream does not hold every document's nodes at once. The generated
+// objects that follow it are written now too, unless one is a
+// ServiceMonitor or PodMonitor: those stay nodes until the Services are
+// done (dedupeMonitors keeps one of two identical ones).
+func (d *Doc) finalize(extra []*yaml.RNode) error {
+	late := false
+	for _, x := range extra {
+		if k := x.GetKind(); k == "ServiceMonitor" || k == "PodMonitor" {
+			late = true
+		}
+	}
+	if !late {
+		d.extra = extra
+	}
 	out, err := d.Output()
 	if err != nil {
 		return err
 	}
-	if out == nil {
-		out = []byte{}
-	}
-	d.final = out
+	// Kept until the stream is written: without the spare capacity the
+	// buffer grew into.
+	d.final = append(make([]byte, 0, len(out)), out...)
 	d.node, d.orig, d.extra = nil, nil, nil
+	if late {
+		d.extra = extra
+	}
 	return nil
 }
 
