@@ -62,6 +62,17 @@ func main() {
 		}
 		return
 	}
+	if flag.Arg(0) == "realshape" { // the real-shape stream on stdout
+		data, _, _, err := RealShape(*pairs)
+		if err == nil {
+			_, err = os.Stdout.Write(data)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		return
+	}
 	if flag.Arg(0) == "roundtrip" {
 		if err := roundTrip(flag.Arg(1)); err != nil {
 			fmt.Fprintln(os.Stderr, err)
@@ -159,6 +170,32 @@ func run(pairs, runs int, sizes, peer string) error {
 	}
 	fmt.Printf("stream: %d Deployment+Service pairs, %d lines, %.1f MiB; best of %d interleaved runs\n",
 		pairs, bytes.Count(data, []byte("\n")), float64(len(data))/(1<<20), runs)
+	if err := table(self, bin, cfg, stream, runs); err != nil {
+		return err
+	}
+	real, workloads, copies, err := RealShape(pairs)
+	if err != nil {
+		return fmt.Errorf("real-shape stream: %w", err)
+	}
+	realStream := filepath.Join(dir, "real.yaml")
+	if err := os.WriteFile(realStream, real, 0o644); err != nil {
+		return err
+	}
+	fmt.Printf("\nreal-shape stream: argo-rollouts dashboard-install.yaml + kube-state-metrics examples/standard as published,\n"+
+		"repeated in %d namespaces: %d workloads, %d documents, %.1f MiB; best of %d interleaved runs\n",
+		copies, workloads, bytes.Count(real, []byte("\n---\n")), float64(len(real))/(1<<20), runs)
+	if err := table(self, bin, cfg, realStream, runs); err != nil {
+		return err
+	}
+	if sizes == "" {
+		return nil
+	}
+	return curve(dir, self, bin, cfg, sizes, peer)
+}
+
+// table measures the kyaml round trip, monitor on every workload and
+// nothing selected on one stream, interleaved, and prints them as ratios.
+func table(self, bin, cfg, stream string, runs int) error {
 	res, err := measure(runs, [][]string{
 		{self, "roundtrip", stream},
 		{bin, "--report", "none", "-c", cfg, stream},
@@ -181,10 +218,7 @@ func run(pairs, runs int, sizes, peer string) error {
 		return err
 	}
 	fmt.Printf("documents written whole by the emitter (not spliced): %d\n", n)
-	if sizes == "" {
-		return nil
-	}
-	return curve(dir, self, bin, cfg, sizes, peer)
+	return nil
 }
 
 // reencoded counts the documents a run could not splice (--report json).

@@ -158,10 +158,29 @@ func (d *Doc) Node() (*yaml.RNode, error) {
 	switch {
 	case anchors:
 		d.noSplice = "anchors, aliases or merge keys"
-	case !d.JSON: // JSON documents are written back whole, as JSON
+	case d.JSON: // written back whole, as JSON
+	case d.kind == "Service" || d.kind == "NetworkPolicy":
+		// Kept as trees until the end of the run: their originals are
+		// read again when they are written (original), not kept twice.
+	default:
 		d.orig = copyTree(n.YNode())
 	}
 	return n, nil
+}
+
+// original is the document's tree as parsed (positions included), for the
+// splice: the copy Node took, or the bytes parsed again.
+func (d *Doc) original() *yaml.Node {
+	if d.orig != nil || d.noSplice != "" || d.JSON {
+		return d.orig
+	}
+	n, err := yaml.Parse(string(d.Raw))
+	if err != nil || objectShape(d.Where(), d.Line, n.YNode()) != nil {
+		// It parsed once; should it not again, it is written whole.
+		d.noSplice = "its bytes did not parse again"
+		return nil
+	}
+	return n.YNode()
 }
 
 func kindName(k yaml.Kind) string {
@@ -194,10 +213,24 @@ func (d *Doc) Encode(n *yaml.RNode) ([]byte, error) {
 			d.seqStyle = yaml.WideSequenceStyle
 		}
 	}
-	style := d.seqStyle
 	plainMergeKeys(n.YNode())
+	// Long block scalars are written apart (literal.go).
+	var subs []literalSub
+	takeLiterals(n.YNode(), &subs)
+	out, err := d.emit(n)
+	restore(subs)
+	if err != nil || len(subs) == 0 {
+		return out, err
+	}
+	if out, ok := putLiterals(out, subs); ok {
+		return out, nil
+	}
+	return d.emit(n)
+}
+
+func (d *Doc) emit(n *yaml.RNode) ([]byte, error) {
 	var buf bytes.Buffer
-	enc := yaml.NewEncoderWithOptions(&buf, &yaml.EncoderOptions{SeqIndent: style})
+	enc := yaml.NewEncoderWithOptions(&buf, &yaml.EncoderOptions{SeqIndent: d.seqStyle})
 	if err := enc.Encode(n.Document()); err != nil {
 		return nil, err
 	}
@@ -275,9 +308,10 @@ func (d *Doc) Output() ([]byte, error) {
 // spliced in (splice.go), or, for a shape splicing does not handle, the
 // whole document from the emitter (Reencoded says why).
 func (d *Doc) encodeChanged() ([]byte, error) {
+	orig := d.original()
 	d.Reencoded = d.noSplice
-	if d.orig != nil {
-		out, err := splice(d.Raw, d.Line, d.orig, d.node.YNode())
+	if orig != nil {
+		out, err := splice(d.Raw, d.Line, orig, d.node.YNode())
 		var es errSplice
 		if !errors.As(err, &es) {
 			return out, err
