@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 
 	"sigs.k8s.io/kustomize/kyaml/yaml"
@@ -46,8 +47,11 @@ func (d *Doc) Where() string { return fmt.Sprintf("%s[%d]", d.Source, d.Index) }
 // SplitStream cuts a YAML (or JSON) file into documents at "---" lines. It does
 // not parse anything: parsing is deferred until a document is known to matter.
 func SplitStream(source string, data []byte) []*Doc {
+	// A file that opens with { or [ and has no "---" line is one JSON (or
+	// flow) document; with a "---" line it is a YAML stream whose first
+	// document happens to be a flow collection, and every document counts.
 	trimmed := bytes.TrimSpace(data)
-	if len(trimmed) > 0 && (trimmed[0] == '{' || trimmed[0] == '[') {
+	if len(trimmed) > 0 && (trimmed[0] == '{' || trimmed[0] == '[') && !hasSeparator(data) {
 		return []*Doc{{Source: source, Raw: data, JSON: true, Line: 1}}
 	}
 	var docs []*Doc
@@ -83,6 +87,21 @@ func SplitStream(source string, data []byte) []*Doc {
 		}
 	}
 	return docs
+}
+
+func hasSeparator(data []byte) bool {
+	for len(data) > 0 {
+		line := data
+		if i := bytes.IndexByte(data, '\n'); i >= 0 {
+			line, data = data[:i], data[i+1:]
+		} else {
+			data = nil
+		}
+		if isSeparator(line) {
+			return true
+		}
+	}
+	return false
 }
 
 func isSeparator(line []byte) bool {
@@ -137,11 +156,12 @@ func (d *Doc) Node() (*yaml.RNode, error) {
 	if d.Empty() {
 		return nil, nil
 	}
-	n, err := yaml.Parse(string(d.Raw))
+	doc, err := parseOne(d)
 	if err != nil {
-		d.err = fmt.Errorf("%s: malformed YAML: %w", d.Where(), err)
+		d.err = err
 		return nil, d.err
 	}
+	n := yaml.NewRNode(doc)
 	if n.YNode().Kind != yaml.MappingNode {
 		d.err = fmt.Errorf("%s: expected a Kubernetes object (a mapping), got %s", d.Where(), kindName(n.YNode().Kind))
 		return nil, d.err
@@ -181,6 +201,23 @@ func (d *Doc) original() *yaml.Node {
 		return nil
 	}
 	return n.YNode()
+}
+
+// parseOne parses the document's bytes, which must hold one YAML document:
+// a JSON stream of several objects, or a "..." end marker followed by more,
+// would otherwise be read as its first object only while kubectl applies
+// them all, so the rest would pass uninjected and unchecked.
+func parseOne(d *Doc) (*yaml.Node, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(d.Raw))
+	var n yaml.Node
+	if err := dec.Decode(&n); err != nil {
+		return nil, fmt.Errorf("%s: malformed YAML: %w", d.Where(), err)
+	}
+	var more yaml.Node
+	if err := dec.Decode(&more); err != io.EOF {
+		return nil, fmt.Errorf("%s: malformed YAML: more than one document without a \"---\" line between them (a JSON stream or a \"...\" end marker); separate documents with \"---\"", d.Where())
+	}
+	return &n, nil
 }
 
 func kindName(k yaml.Kind) string {

@@ -5,8 +5,6 @@ import (
 	"runtime"
 	"runtime/debug"
 	"sync"
-
-	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
 // checkSyntax parses documents only to report malformed YAML and duplicate
@@ -18,16 +16,16 @@ func checkSyntax(docs []*Doc) []error {
 	}
 	errs := make([]error, len(docs))
 	parallel(len(docs), func(i int) {
-		var n yaml.Node
-		if err := yaml.Unmarshal(docs[i].Raw, &n); err != nil {
-			errs[i] = fmt.Errorf("%s: malformed YAML: %w", docs[i].Where(), err)
+		n, err := parseOne(docs[i])
+		if err != nil {
+			errs[i] = err
 			return
 		}
 		// Duplicate keys are refused in every document, read or not
 		// (shape.go).
-		shiftLines(&n, docs[i].Line-1)
-		if se := checkKeys(&n, ""); se != nil {
-			errs[i] = shapeErr(docs[i].Where(), objectNode(&n), se)
+		shiftLines(n, docs[i].Line-1)
+		if se := checkKeys(n, ""); se != nil {
+			errs[i] = shapeErr(docs[i].Where(), objectNode(n), se)
 		}
 	})
 	var out []error

@@ -22,6 +22,9 @@ func TestSplitStream(t *testing.T) {
 		"sep with comment": {input: "kind: A\n--- # two\nkind: B", raws: []string{"kind: A\n", "kind: B"}, kinds: []string{"A", "B"}},
 		"indented dashes":  {input: "kind: A\ndata:\n  x: |\n    ---\n", raws: []string{"kind: A\ndata:\n  x: |\n    ---\n"}, kinds: []string{"A"}},
 		"json":             {input: "{\"kind\": \"A\"}\n", raws: []string{"{\"kind\": \"A\"}\n"}, kinds: []string{"A"}},
+		// A stream may open with a flow mapping: it is still a stream of
+		// documents, not one JSON document hiding the rest (FuzzStructure).
+		"flow then docs": {input: "{app: a}\n---\nkind: B\n", raws: []string{"{app: a}\n", "kind: B\n"}, kinds: []string{"", "B"}},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
