@@ -8,6 +8,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -51,7 +52,7 @@ patches:
 func main() {
 	pairs := flag.Int("pairs", 5000, "Deployment + Service pairs in the stream")
 	runs := flag.Int("runs", 3, "runs per measurement, interleaved (the best wall time is kept)")
-	sizes := flag.String("curve", "5000,20000,50000", "pairs at each point of the growth curve (one run each; empty: no curve)")
+	sizes := flag.String("curve", "500,1000,5000,20000,50000", "pairs at each point of the growth curve (one run each; empty: no curve)")
 	home, _ := os.UserHomeDir()
 	peer := flag.String("kustomize", filepath.Join(home, ".cache/sidecarize/bin/kustomize-v5.8.2"), "the kustomize binary of the peer row (absent: no peer row)")
 	flag.Parse()
@@ -108,15 +109,44 @@ type result struct {
 
 // runOnce runs a command and returns its wall time and peak RSS.
 func runOnce(name string, args ...string) (result, error) {
+	r, _, err := runCounted(0, name, args...)
+	return r, err
+}
+
+// errStopped: the command ran past its time limit and was stopped.
+var errStopped = errors.New("stopped")
+
+// runCounted runs a command, stopped after limit (0: none), and returns its
+// wall time, peak RSS and the bytes it wrote on stdout.
+func runCounted(limit time.Duration, name string, args ...string) (result, int64, error) {
 	cmd := exec.Command(name, args...)
-	cmd.Stdout = io.Discard
+	var out counter
+	cmd.Stdout = &out
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	start := time.Now()
-	if err := cmd.Run(); err != nil {
-		return result{}, fmt.Errorf("%s %v: %v\n%s", name, args, err, stderr.String())
+	if err := cmd.Start(); err != nil {
+		return result{}, 0, err
 	}
-	return result{wall: time.Since(start), rss: cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss}, nil
+	if limit > 0 {
+		t := time.AfterFunc(limit, func() { cmd.Process.Kill() })
+		defer t.Stop()
+	}
+	if err := cmd.Wait(); err != nil {
+		if limit > 0 && time.Since(start) >= limit {
+			return result{}, 0, errStopped
+		}
+		return result{}, 0, fmt.Errorf("%s %v: %v\n%s", name, args, err, stderr.String())
+	}
+	return result{wall: time.Since(start), rss: cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss}, out.n, nil
+}
+
+// counter counts what is written to it.
+type counter struct{ n int64 }
+
+func (c *counter) Write(p []byte) (int, error) {
+	c.n += int64(len(p))
+	return len(p), nil
 }
 
 // measure runs the commands in turn, runs times over, and keeps each one's
@@ -239,17 +269,26 @@ func reencoded(bin, cfg, stream string) (int, error) {
 
 // curve measures growth: sidecarize (monitor on every workload), the kyaml
 // round trip and the kustomize peer at each size, one run each. Peak RSS is
-// set against the bytes read and written. A command that took over two
-// minutes is not run at the larger sizes.
+// set against the bytes read and written, wall time against the 5,000-pair
+// row (else the first). A command is stopped after limit and not run at
+// the larger sizes.
 func curve(dir, self, bin, cfg, sizes, peer string) error {
+	const limit = 2 * time.Minute
 	if _, err := os.Stat(peer); err != nil {
 		peer = ""
 	}
-	fmt.Printf("\ngrowth (one run each)\n%-8s %9s %9s | %-28s | %-20s | %s\n", "pairs", "in MiB", "out MiB",
+	fmt.Printf("\ngrowth (one run each)\n%-8s %9s %9s | %-35s | %-20s | %s\n", "pairs", "in MiB", "out MiB",
 		"sidecarize: wall, RSS, RSS/(in+out)", "kyaml round trip", "kustomize patch (peer)")
-	var first result
+	type row struct {
+		pairs   int
+		in, out int64
+		mon     result
+		rt, kz  string
+	}
+	var rows []row
+	var base time.Duration
 	slow := map[string]bool{}
-	for i, f := range strings.Split(sizes, ",") {
+	for _, f := range strings.Split(sizes, ",") {
 		pairs, err := strconv.Atoi(strings.TrimSpace(f))
 		if err != nil {
 			return fmt.Errorf("-curve: %v", err)
@@ -263,29 +302,26 @@ func curve(dir, self, bin, cfg, sizes, peer string) error {
 		if err := os.WriteFile(stream, data, 0o644); err != nil {
 			return err
 		}
-		out, err := exec.Command(bin, "--report", "none", "-c", cfg, stream).Output()
-		if err != nil {
-			return err
-		}
 		one := func(name string, args ...string) string {
 			if slow[name] {
-				return "(skipped)"
+				return "(not run)"
 			}
-			r, err := runOnce(args[0], args[1:]...)
+			r, _, err := runCounted(limit, args[0], args[1:]...)
+			if err == errStopped {
+				slow[name] = true
+				return fmt.Sprintf("stopped at %s", limit)
+			}
 			if err != nil {
 				return "error: " + err.Error()[:min(60, len(err.Error()))]
 			}
-			if r.wall > 2*time.Minute {
-				slow[name] = true
-			}
 			return fmt.Sprintf("%8s %6d MiB", r.wall.Round(time.Millisecond), r.rss/1024)
 		}
-		mon, err := runOnce(bin, "--report", "none", "-c", cfg, stream)
+		mon, outLen, err := runCounted(0, bin, "--report", "none", "-c", cfg, stream)
 		if err != nil {
 			return err
 		}
-		if i == 0 {
-			first = mon
+		if len(rows) == 0 || pairs == 5000 {
+			base = mon.wall
 		}
 		rt := one("roundtrip", self, "roundtrip", stream)
 		kz := "(no kustomize)"
@@ -295,11 +331,15 @@ func curve(dir, self, bin, cfg, sizes, peer string) error {
 			}
 			kz = one("kustomize", peer, "build", sub)
 		}
-		inOut := float64(len(data) + len(out))
-		fmt.Printf("%-8d %9.1f %9.1f | %8s %6d MiB %5.2fx %4.1fx | %-20s | %s\n", pairs, float64(len(data))/(1<<20), float64(len(out))/(1<<20),
-			mon.wall.Round(time.Millisecond), mon.rss/1024, float64(mon.rss*1024)/inOut, float64(mon.wall)/float64(first.wall), rt, kz)
+		rows = append(rows, row{pairs: pairs, in: int64(len(data)), out: outLen, mon: mon, rt: rt, kz: kz})
+		fmt.Fprintf(os.Stderr, "bench: %d pairs measured\n", pairs)
 	}
-	fmt.Println("(sidecarize columns: wall, peak RSS, peak RSS / (input + output bytes), wall / wall at the first size;")
-	fmt.Println(" targets: 5k -> 50k <= 11x the time, RSS <= 3x (input + output) at every size)")
+	for _, r := range rows {
+		inOut := float64(r.in + r.out)
+		fmt.Printf("%-8d %9.1f %9.1f | %8s %6d MiB %5.2fx %5.1fx | %-20s | %s\n", r.pairs, float64(r.in)/(1<<20), float64(r.out)/(1<<20),
+			r.mon.wall.Round(time.Millisecond), r.mon.rss/1024, float64(r.mon.rss*1024)/inOut, float64(r.mon.wall)/float64(base), r.rt, r.kz)
+	}
+	fmt.Println("(sidecarize columns: wall, peak RSS, peak RSS / (input + output bytes), wall / wall at 5,000 pairs, else at the first size;")
+	fmt.Printf(" targets: 5k -> 50k <= 11x the time, RSS <= 3x (input + output) at every size; a command is stopped after %s)\n", limit)
 	return nil
 }
