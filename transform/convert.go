@@ -5,9 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"unicode/utf16"
+	"unicode/utf8"
 
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
@@ -133,28 +136,67 @@ func jsonNode(b []byte) (*yaml.Node, []byte, error) {
 	return nil, nil, fmt.Errorf("unexpected %.20q", b)
 }
 
-// jsonString reads a JSON string at the front of b; one with escapes is
-// decoded by encoding/json.
+// jsonString reads a JSON string at the front of b. Escapes are decoded
+// here (json.Marshal writes \n, \" and \u003c for every line, quote and
+// "<" of a dashboard); a surrogate pair is left to encoding/json.
 func jsonString(b []byte) (string, []byte, error) {
 	if len(b) == 0 || b[0] != '"' {
 		return "", nil, fmt.Errorf("expected a string at %.20q", b)
 	}
-	escaped := false
+	var buf []byte
+	from := 1
 	for i := 1; i < len(b); i++ {
 		switch b[i] {
-		case '\\':
-			escaped = true
-			i++
 		case '"':
-			if !escaped {
+			if buf == nil {
 				return string(b[1:i]), b[i+1:], nil
 			}
-			var v string
-			err := json.Unmarshal(b[:i+1], &v)
-			return v, b[i+1:], err
+			return string(append(buf, b[from:i]...)), b[i+1:], nil
+		case '\\':
+			if i+1 >= len(b) {
+				return "", nil, errors.New("unterminated string")
+			}
+			buf = append(buf, b[from:i]...)
+			r, n := rune(-1), 2
+			switch c := b[i+1]; c {
+			case '"', '\\', '/':
+				r = rune(c)
+			case 'b':
+				r = '\b'
+			case 'f':
+				r = '\f'
+			case 'n':
+				r = '\n'
+			case 'r':
+				r = '\r'
+			case 't':
+				r = '\t'
+			case 'u':
+				if i+6 <= len(b) {
+					if v, err := strconv.ParseUint(string(b[i+2:i+6]), 16, 16); err == nil && !utf16.IsSurrogate(rune(v)) {
+						r, n = rune(v), 6
+					}
+				}
+			}
+			if r < 0 {
+				return jsonStringSlow(b)
+			}
+			buf = utf8.AppendRune(buf, r)
+			i += n - 1
+			from = i + 1
 		}
 	}
 	return "", nil, errors.New("unterminated string")
+}
+
+// jsonStringSlow decodes a string jsonString does not: with encoding/json.
+func jsonStringSlow(b []byte) (string, []byte, error) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	var v string
+	if err := dec.Decode(&v); err != nil {
+		return "", nil, err
+	}
+	return v, b[dec.InputOffset():], nil
 }
 
 // ToRNode is toRNode for patterns and tests.
