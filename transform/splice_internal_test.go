@@ -146,3 +146,27 @@ func TestSpliceRefuses(t *testing.T) {
 		})
 	}
 }
+
+// TestVerifySplice: in test binaries every splice is read back and compared
+// with the edited tree, and a splice that would not read as it (here a
+// value tagged !!int that is not a number) falls back to the emitter.
+func TestVerifySplice(t *testing.T) {
+	if !verifySplice {
+		t.Fatal("verifySplice is off in a test binary: the golden cases and fuzz tests would not check the splice")
+	}
+	edit := func(r *yaml.RNode) {
+		r.YNode().Content = append(r.YNode().Content,
+			&yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: "b"},
+			&yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: "x"})
+	}
+	_, err := spliceEdit(t, "a: 1\n", edit)
+	var es errSplice
+	if !errors.As(err, &es) || !strings.Contains(err.Error(), "does not read as the edited one") {
+		t.Errorf("a splice that reads back otherwise: %v, want the fallback", err)
+	}
+	verifySplice = false
+	defer func() { verifySplice = true }()
+	if out, err := spliceEdit(t, "a: 1\n", edit); err != nil || out != "a: 1\nb: x\n" {
+		t.Errorf("without the check: %q, %v", out, err)
+	}
+}

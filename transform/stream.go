@@ -194,13 +194,13 @@ func (d *Doc) original() *yaml.Node {
 	if d.orig != nil || d.noSplice != "" || d.JSON {
 		return d.orig
 	}
-	n, err := yaml.Parse(string(d.Raw))
-	if err != nil || objectShape(d.Where(), d.Line, n.YNode()) != nil {
+	doc, err := parseOne(d)
+	if err != nil || objectShape(d.Where(), d.Line, yaml.NewRNode(doc).YNode()) != nil {
 		// It parsed once; should it not again, it is written whole.
 		d.noSplice = "its bytes did not parse again"
 		return nil
 	}
-	return n.YNode()
+	return yaml.NewRNode(doc).YNode()
 }
 
 // parseOne parses the document's bytes, which must hold one YAML document:
