@@ -696,23 +696,31 @@ func isDir(p string) bool {
 
 // writeStream concatenates the outputs as one YAML stream.
 func writeStream(w io.Writer, inputs []*input) error {
-	var buf bytes.Buffer
+	// Written input by input: the stream is not copied into one more
+	// buffer (it is most of a large run's memory).
+	var last byte
 	for _, in := range inputs {
 		if len(bytes.TrimSpace(in.out)) == 0 {
 			continue
 		}
-		if buf.Len() > 0 {
-			if !bytes.HasSuffix(buf.Bytes(), []byte("\n")) {
-				buf.WriteByte('\n')
+		if last != 0 {
+			var sep []byte
+			if last != '\n' {
+				sep = append(sep, '\n')
 			}
 			if !bytes.HasPrefix(in.out, []byte("---")) {
-				buf.WriteString("---\n")
+				sep = append(sep, "---\n"...)
+			}
+			if _, err := w.Write(sep); err != nil {
+				return err
 			}
 		}
-		buf.Write(in.out)
+		if _, err := w.Write(in.out); err != nil {
+			return err
+		}
+		last = in.out[len(in.out)-1]
 	}
-	_, err := w.Write(buf.Bytes())
-	return err
+	return nil
 }
 
 func listPatterns(w io.Writer, markdown bool) error {
