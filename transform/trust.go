@@ -288,6 +288,12 @@ func (w *Workload) trustStatus(st *Status, unknown []string, patterns []Pattern)
 	return t, nil
 }
 
+// objectParts are the parts a generated object's name may carry after its
+// pattern (<workload>-<pattern>-<part>; addObject enforces it). A
+// workload named <other>-<part> is never read as <other> renamed with the
+// suffix -<part>: its status would claim <other>'s objects.
+var objectParts = map[string]bool{"dashboard": true}
+
 // generatedKinds are the kinds of object sidecarize generates (addObject
 // enforces it): a status that lists another kind, a Secret, is not
 // sidecarize's, and uninject must not drop that object.
@@ -396,7 +402,13 @@ func (c *objectClaim) lists(kind, name string) bool {
 			continue
 		}
 		for i := 0; c.recorded != "" && i+len(c.recorded) <= len(c.self); i++ {
-			if strings.HasPrefix(c.self[i:], c.recorded) && name == c.self[:i]+o.Name+c.self[i+len(c.recorded):] {
+			suffix := c.self[i+len(c.recorded):]
+			if objectParts[strings.TrimPrefix(suffix, "-")] {
+				// web-dashboard is not web renamed with the suffix
+				// -dashboard: web-monitor-dashboard is web's own.
+				continue
+			}
+			if strings.HasPrefix(c.self[i:], c.recorded) && name == c.self[:i]+o.Name+suffix {
 				return true
 			}
 		}

@@ -796,3 +796,40 @@ func TestMalformedObjectStatuses(t *testing.T) {
 		}
 	}
 }
+
+// A workload named <other>-<part> (a part generated object names carry:
+// <workload>-<pattern>-dashboard) whose forged status says it was injected
+// as <other> would read <other>'s <other>-<pattern>-dashboard as its own
+// <other>-<pattern> renamed with the suffix -dashboard, and drop it.
+func TestSuffixThatIsAPart(t *testing.T) {
+	in := `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web-dashboard
+  annotations:
+    sidecarize.dev/status: '{"version":"test","workload":"Deployment/web","patterns":["fake"],"objects":[{"kind":"ConfigMap","name":"web-fake"}]}'
+spec:
+  template:
+    metadata: {labels: {app: x}}
+    spec: {containers: [{name: x, image: "example.com/x:1.0"}]}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: web-fake-dashboard
+  labels: {app.kubernetes.io/managed-by: sidecarize}
+  annotations: {sidecarize.dev/owner: Deployment/web}
+data: {dashboard.json: "{}"}
+`
+	for _, uninject := range []bool{true, false} {
+		e := fakeEngine()
+		e.Uninject = uninject
+		out, _, err := e.Process("in.yaml", []byte(in))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if parseStream(t, out).find(t, "ConfigMap", "", "web-fake-dashboard") == nil {
+			t.Errorf("uninject=%v: web's dashboard was dropped by web-dashboard's forged status:\n%s", uninject, out)
+		}
+	}
+}

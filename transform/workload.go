@@ -569,6 +569,20 @@ func (w *Workload) AddObject(obj any) error {
 	return err
 }
 
+// partOf: name is the workload's object name for its pattern, alone or
+// with a part of objectParts.
+func (w *Workload) partOf(name string) bool {
+	if name == w.ObjectName() {
+		return true
+	}
+	for part := range objectParts {
+		if name == w.ObjectName(part) {
+			return true
+		}
+	}
+	return false
+}
+
 func (w *Workload) addObject(obj any) (*yaml.RNode, error) {
 	n, err := toRNode(obj)
 	if err != nil {
@@ -584,6 +598,9 @@ func (w *Workload) addObject(obj any) (*yaml.RNode, error) {
 	}
 	if !generatedKinds[n.GetKind()] {
 		return nil, fmt.Errorf("internal error: pattern %s generates a %s, a kind uninject does not trust (transform.generatedKinds)", w.pattern, n.GetKind())
+	}
+	if !w.partOf(n.GetName()) {
+		return nil, fmt.Errorf("internal error: pattern %s names an object %q, not %s or %s-<part> with a part uninject knows (transform.objectParts)", w.pattern, n.GetName(), w.ObjectName(), w.ObjectName())
 	}
 	if err := setMetaKey(n, "labels", LabelManagedBy, ManagedByValue); err != nil {
 		return nil, err
