@@ -273,7 +273,7 @@ func reencoded(bin, cfg, stream string) (int, error) {
 // row (else the first). A command is stopped after limit and not run at
 // the larger sizes.
 func curve(dir, self, bin, cfg, sizes, peer string) error {
-	const limit = 2 * time.Minute
+	const limit = time.Minute
 	if _, err := os.Stat(peer); err != nil {
 		peer = ""
 	}
