@@ -371,6 +371,13 @@ func (s *service) apply(edits []ServiceEdit, from string) error {
 					return fmt.Errorf("%s: Service %s: spec.ports: %s: a port named %q already exists", s.obj.where, s.info.Name, from, e.Name)
 				}
 			}
+			if i := servicePortNumbered(ports, e.Port); i >= 0 {
+				// The allocation avoids the Service's ports; a port that
+				// is in the way now was edited after the run that recorded
+				// it (its name changed or removed): adding it again would
+				// write a Service the API server refuses (FuzzStructure).
+				return fmt.Errorf("%s: Service %s: spec.ports[%d]: port %d/TCP is in the way of the port %q the %s pattern adds (recorded in the workload's %s; the Service was edited since): rename or remove one of them", s.obj.where, s.info.Name, i, e.Port, e.Name, e.Pattern, AnnotationStatus)
+			}
 			st := s.record()
 			if ports == nil || len(ports.YNode().Content) == 0 {
 				// No ports yet (absent, null or []): the shape is recorded,
@@ -427,6 +434,24 @@ func (s *service) apply(edits []ServiceEdit, from string) error {
 		}
 	}
 	return nil
+}
+
+// servicePortNumbered is the index of the TCP port numbered port, or -1.
+func servicePortNumbered(ports *yaml.RNode, port int32) int {
+	if ports == nil {
+		return -1
+	}
+	want := strconv.Itoa(int(port))
+	for i, p := range ports.Content() {
+		rn := yaml.NewRNode(p)
+		if pr := rn.Field("protocol"); pr != nil && pr.Value.YNode().Value != "" && pr.Value.YNode().Value != "TCP" {
+			continue
+		}
+		if pn := rn.Field("port"); pn != nil && pn.Value.YNode().Value == want {
+			return i
+		}
+	}
+	return -1
 }
 
 // openPorts makes spec.ports a list sidecarize can append to, recording
