@@ -3,13 +3,18 @@ package fuzz
 import (
 	"bytes"
 	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 
 	"sigs.k8s.io/kustomize/kyaml/kio"
+	kyaml "sigs.k8s.io/kustomize/kyaml/yaml"
+	sigyaml "sigs.k8s.io/yaml"
 
 	"github.com/sidecarize/sidecarize/internal/golden"
 	"github.com/sidecarize/sidecarize/patterns"
+	"github.com/sidecarize/sidecarize/patterns/logs"
+	"github.com/sidecarize/sidecarize/patterns/tracing"
 	"github.com/sidecarize/sidecarize/transform"
 )
 
@@ -21,7 +26,7 @@ var hostileValues = []string{"/m#x", "#", "a b", `/m"x`, "/m'x", `/m\x`, "/m\nx"
 // required gives each pattern what it cannot do without, so that the
 // hostile option is the only thing that can fail.
 var required = map[string][]string{
-	"logs":       {"logs.files=/var/log/app/app.log"},
+	"logs":       {"logs.files=/var/log/app/app.log", "logs.format=regex", "logs.regex=^(?<message>.*)$"},
 	"ambassador": {"ambassador.api.upstream=http://api:8080"},
 	"exporter":   {"exporter.type=redis"},
 	"tls":        {"tls.secretName=web-tls"},
@@ -46,7 +51,9 @@ spec: {selector: {app: web}, ports: [{port: 80, targetPort: http}]}
 
 // TestHostileOptionValues sets every string option of every pattern to
 // each hostile value (--set): the value is refused with an error, or the
-// output's every haproxy.cfg passes the real `haproxy -c`.
+// output's every haproxy.cfg passes the real `haproxy -c`, every
+// fluent-bit config parses and expands no ${VAR} that no container sets,
+// and every Envoy bootstrap parses.
 func TestHostileOptionValues(t *testing.T) {
 	all := patterns.All()
 	seen := map[string]bool{}
@@ -75,6 +82,15 @@ func TestHostileOptionValues(t *testing.T) {
 				for _, n := range nodes {
 					if n.GetKind() != "ConfigMap" {
 						continue
+					}
+					if fb, ok := n.GetDataMap()[logs.ConfigFile]; ok {
+						checkFluentBit(t, name+"="+v, fb, nodes)
+					}
+					if ev, ok := n.GetDataMap()[tracing.ConfigKey]; ok {
+						var boot map[string]any
+						if err := sigyaml.Unmarshal([]byte(ev), &boot); err != nil || boot["static_resources"] == nil {
+							t.Errorf("%s=%q: %s is not an Envoy bootstrap (%v)", name, v, tracing.ConfigKey, err)
+						}
 					}
 					cfg, ok := n.GetDataMap()["haproxy.cfg"]
 					if !ok || seen[cfg] {
@@ -136,5 +152,37 @@ func process(t *testing.T, e *transform.Engine, what string, input []byte) {
 	}()
 	if _, _, err := e.Process("input.yaml", input); err != nil && strings.Contains(err.Error(), "internal error") {
 		t.Errorf("%s: %v", what, err)
+	}
+}
+
+var envRef = regexp.MustCompile(`\$\{([^}]*)\}`)
+
+// checkFluentBit: the config is YAML with fluent-bit's sections, and every
+// ${VAR} in it (fluent-bit expands them anywhere) names an environment
+// variable the adapter container sets: a user string never becomes one.
+func checkFluentBit(t *testing.T, what, cfg string, nodes []*kyaml.RNode) {
+	t.Helper()
+	var doc map[string]any
+	if err := sigyaml.Unmarshal([]byte(cfg), &doc); err != nil || doc["pipeline"] == nil {
+		t.Errorf("%s: %s does not parse as fluent-bit's YAML config (%v):\n%s", what, logs.ConfigFile, err, cfg)
+		return
+	}
+	env := map[string]bool{}
+	for _, n := range nodes {
+		for _, list := range []string{"containers", "initContainers"} {
+			cs, _ := n.Pipe(kyaml.Lookup("spec", "template", "spec", list))
+			for _, c := range cs.Content() {
+				vars, _ := kyaml.NewRNode(c).Pipe(kyaml.Lookup("env"))
+				names, _ := vars.ElementValues("name")
+				for _, e := range names {
+					env[e] = true
+				}
+			}
+		}
+	}
+	for _, m := range envRef.FindAllStringSubmatch(cfg, -1) {
+		if !env[m[1]] {
+			t.Errorf("%s: %s holds ${%s}, which fluent-bit expands and no container sets", what, logs.ConfigFile, m[1])
+		}
 	}
 }
