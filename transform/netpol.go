@@ -76,7 +76,7 @@ func parsePolicies(objs []*object) ([]*policy, []error) {
 		p := &policy{obj: o, name: np.Name, ns: np.Namespace, selector: sel}
 		if raw, ok := np.Annotations[AnnotationStatus]; ok {
 			p.recorded = &policyStatus{}
-			if err := json.Unmarshal([]byte(raw), p.recorded); err != nil {
+			if err := decodeStatus(raw, p.recorded); err != nil {
 				errs = append(errs, fmt.Errorf("%s: NetworkPolicy %s: annotation %s: %w", o.where, np.Name, AnnotationStatus, cleanJSONError(err)))
 				continue
 			}

@@ -128,7 +128,7 @@ func (s *service) restore() (bool, error) {
 		return false, nil
 	}
 	var st serviceStatus
-	if err := json.Unmarshal([]byte(raw), &st); err != nil {
+	if err := decodeStatus(raw, &st); err != nil {
 		return false, fmt.Errorf("%s: Service %s: annotation %s: %w", s.obj.where, s.info.Name, AnnotationStatus, err)
 	}
 	if err := s.undo(&st); err != nil {

@@ -135,7 +135,7 @@ type portOrig struct {
 // an error: what they record is left alone and reported.
 func parseStatus(s string) (st *Status, unknown []string, err error) {
 	st = &Status{}
-	if err := json.Unmarshal([]byte(s), st); err != nil {
+	if err := decodeStatus(s, st); err != nil {
 		return nil, nil, fmt.Errorf("annotation %s: not a sidecarize status (%v); remove the annotation, or restore it from the output sidecarize wrote", AnnotationStatus, cleanJSONError(err))
 	}
 	strict, err := kjson.UnmarshalStrict([]byte(s), &Status{}, kjson.DisallowUnknownFields)
@@ -146,6 +146,21 @@ func parseStatus(s string) (st *Status, unknown []string, err error) {
 		unknown = append(unknown, cleanJSONError(e).Error())
 	}
 	return st, unknown, nil
+}
+
+// maxStatus is the most the API server stores in all of an object's
+// annotations together (256 KiB): a larger status was never on a live
+// object, so it is not one sidecarize wrote. It is refused before it is
+// read, so a forged status cannot make a run's time grow with its size.
+const maxStatus = 256 << 10
+
+// decodeStatus decodes a status annotation (a workload's, a Service's or a
+// NetworkPolicy's) into v.
+func decodeStatus(raw string, v any) error {
+	if len(raw) > maxStatus {
+		return fmt.Errorf("%d bytes, more than the 256 KiB the API server allows for all of an object's annotations", len(raw))
+	}
+	return json.Unmarshal([]byte(raw), v)
 }
 
 func (s *Status) has(list []string, v string) bool {

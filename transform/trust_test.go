@@ -2,6 +2,7 @@ package transform_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -830,6 +831,31 @@ data: {dashboard.json: "{}"}
 		}
 		if parseStream(t, out).find(t, "ConfigMap", "", "web-fake-dashboard") == nil {
 			t.Errorf("uninject=%v: web's dashboard was dropped by web-dashboard's forged status:\n%s", uninject, out)
+		}
+	}
+}
+
+// A status larger than the API server lets all of an object's annotations
+// be (256 KiB) is not one sidecarize wrote: it is refused before it is
+// read, so a forged status cannot make the run's time grow with its square.
+func TestOversizedStatus(t *testing.T) {
+	var b strings.Builder
+	b.WriteString(`{"patterns":["fake"],"objects":[`)
+	for i := 0; b.Len() < 300<<10; i++ {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		fmt.Fprintf(&b, `{"kind":"ConfigMap","name":"api-fake-%d"}`, i)
+	}
+	b.WriteString(`]}`)
+	for _, uninject := range []bool{true, false} {
+		s := injected(t, fakeEngine())
+		setRaw(s, t, "shop", "api", b.String())
+		e := fakeEngine()
+		e.Uninject = uninject
+		_, _, err := e.Process("out.yaml", s.bytes(t, nil))
+		if err == nil || !strings.Contains(err.Error(), "256 KiB") {
+			t.Errorf("uninject %v: want the 256 KiB error, got %v", uninject, err)
 		}
 	}
 }
