@@ -99,7 +99,7 @@ func findHAProxy(version, envVar, def, onPath string) (string, error) {
 	if v != version {
 		return "", fmt.Errorf("%s is HAProxy %s, want %s (%s)", bin, v, version, envVar)
 	}
-	return bin, nil
+	return reachable(bin)
 }
 
 var haproxyVersionRE = regexp.MustCompile(`(?m)^HA-?Proxy version (\d+\.\d+)\.`)
