@@ -47,13 +47,6 @@ func (d *Doc) Where() string { return fmt.Sprintf("%s[%d]", d.Source, d.Index) }
 // SplitStream cuts a YAML (or JSON) file into documents at "---" lines. It does
 // not parse anything: parsing is deferred until a document is known to matter.
 func SplitStream(source string, data []byte) []*Doc {
-	// A file that opens with { or [ and has no "---" line is one JSON (or
-	// flow) document; with a "---" line it is a YAML stream whose first
-	// document happens to be a flow collection, and every document counts.
-	trimmed := bytes.TrimSpace(data)
-	if len(trimmed) > 0 && (trimmed[0] == '{' || trimmed[0] == '[') && !hasSeparator(data) {
-		return []*Doc{{Source: source, Raw: data, JSON: true, Line: 1}}
-	}
 	var docs []*Doc
 	cur := &Doc{Source: source, Line: 1}
 	start, lineNo := 0, 1
@@ -77,6 +70,13 @@ func SplitStream(source string, data []byte) []*Doc {
 	}
 	cur.Raw = data[start:]
 	docs = append(docs, cur)
+	// A file that opens with { or [ and has no "---" line is one JSON (or
+	// flow) document; with a "---" line it is a YAML stream whose first
+	// document happens to be a flow collection, and every document counts.
+	if trimmed := bytes.TrimSpace(data); len(docs) == 1 && len(trimmed) > 0 && (trimmed[0] == '{' || trimmed[0] == '[') {
+		docs[0].JSON = true
+		return docs
+	}
 	// A leading "---" leaves an empty first document: fold it away so the
 	// indices users see match kubectl's.
 	if len(docs) > 1 && len(docs[0].Raw) == 0 {
@@ -87,21 +87,6 @@ func SplitStream(source string, data []byte) []*Doc {
 		}
 	}
 	return docs
-}
-
-func hasSeparator(data []byte) bool {
-	for len(data) > 0 {
-		line := data
-		if i := bytes.IndexByte(data, '\n'); i >= 0 {
-			line, data = data[:i], data[i+1:]
-		} else {
-			data = nil
-		}
-		if isSeparator(line) {
-			return true
-		}
-	}
-	return false
 }
 
 func isSeparator(line []byte) bool {
