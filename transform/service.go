@@ -330,7 +330,7 @@ func (s *service) apply(edits []ServiceEdit, from string) error {
 			}
 			for _, p := range ports.Content() {
 				rn := yaml.NewRNode(p)
-				if pr := rn.Field("protocol"); pr != nil && pr.Value.YNode().Value != "" && pr.Value.YNode().Value != "TCP" {
+				if !tcpPort(rn) {
 					continue // a UDP or SCTP port never goes to a TCP proxy
 				}
 				tp := rn.Field("targetPort")
@@ -444,7 +444,7 @@ func servicePortNumbered(ports *yaml.RNode, port int32) int {
 	want := strconv.Itoa(int(port))
 	for i, p := range ports.Content() {
 		rn := yaml.NewRNode(p)
-		if pr := rn.Field("protocol"); pr != nil && pr.Value.YNode().Value != "" && pr.Value.YNode().Value != "TCP" {
+		if !tcpPort(rn) {
 			continue
 		}
 		if pn := rn.Field("port"); pn != nil && pn.Value.YNode().Value == want {
@@ -452,6 +452,12 @@ func servicePortNumbered(ports *yaml.RNode, port int32) int {
 		}
 	}
 	return -1
+}
+
+// tcpPort: is the Service port TCP (its protocol absent, empty or TCP)?
+func tcpPort(p *yaml.RNode) bool {
+	pr := p.Field("protocol")
+	return pr == nil || pr.Value.YNode().Value == "" || pr.Value.YNode().Value == "TCP"
 }
 
 // openPorts makes spec.ports a list sidecarize can append to, recording
