@@ -63,8 +63,11 @@ func main() {
 		}
 		return
 	}
-	if flag.Arg(0) == "realshape" { // the real-shape stream on stdout
-		data, _, _, err := RealShape(*pairs)
+	if flag.Arg(0) == "realshape" || flag.Arg(0) == "synthetic" { // a stream on stdout
+		data, err := Generate(*pairs), error(nil)
+		if flag.Arg(0) == "realshape" {
+			data, _, _, err = RealShape(*pairs)
+		}
 		if err == nil {
 			_, err = os.Stdout.Write(data)
 		}
