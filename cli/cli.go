@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -321,11 +322,12 @@ More: sidecarize help COMMAND, sidecarize patterns, the README.`
 
 // input is one file (or stdin) with its documents.
 type input struct {
-	path string // "" for stdin
-	rel  string // path relative to its input root, for -o DIR
-	data []byte
-	docs []*transform.Doc
-	out  []byte
+	path   string // "" for stdin
+	rel    string // path relative to its input root, for -o DIR
+	data   []byte
+	docs   []*transform.Doc
+	stream *transform.Stream // the output
+	out    []byte            // the output, in memory (not when written to stdout)
 }
 
 func runTransform(c *cli.Context, uninject bool) error {
@@ -374,10 +376,19 @@ func runTransform(c *cli.Context, uninject bool) error {
 		return err
 	}
 
-	// Everything is computed before anything is written.
+	// Everything is computed before anything is written. Written to
+	// stdout, the finished documents wait in a temporary file (a spool)
+	// rather than in memory.
+	toStdout := !c.Bool("in-place") && c.String("output") == "" && !c.Bool("check") && !c.Bool("diff")
+	var spool *transform.Spool
+	if toStdout {
+		spool = transform.NewSpool()
+		defer spool.Close()
+	}
 	var docs []*transform.Doc
 	for _, in := range inputs {
 		in.docs = transform.SplitStream(in.name(), in.data)
+		transform.UseSpool(in.docs, spool)
 		docs = append(docs, in.docs...)
 	}
 	rep, err := e.Run(docs)
@@ -388,11 +399,14 @@ func runTransform(c *cli.Context, uninject bool) error {
 		inputs = withoutLocalConfig(inputs) // localconfig.go
 	}
 	for _, in := range inputs {
-		out, err := transform.Join(in.docs)
-		if err != nil {
+		if in.stream, err = transform.Collect(in.docs); err != nil {
 			return exitErr{exitError, err}
 		}
-		in.out = out
+		if !toStdout {
+			if in.out, err = in.stream.Bytes(); err != nil {
+				return exitErr{exitError, err}
+			}
+		}
 		rep.NoteReencoded(in.docs)
 	}
 	r := &runReport{Report: rep, Skipped: skipped}
@@ -698,9 +712,10 @@ func isDir(p string) bool {
 func writeStream(w io.Writer, inputs []*input) error {
 	// Written input by input: the stream is not copied into one more
 	// buffer (it is most of a large run's memory).
+	bw := bufio.NewWriterSize(w, 1<<16)
 	var last byte
 	for _, in := range inputs {
-		if len(bytes.TrimSpace(in.out)) == 0 {
+		if in.stream.Empty() {
 			continue
 		}
 		if last != 0 {
@@ -708,19 +723,19 @@ func writeStream(w io.Writer, inputs []*input) error {
 			if last != '\n' {
 				sep = append(sep, '\n')
 			}
-			if !bytes.HasPrefix(in.out, []byte("---")) {
+			if !in.stream.HasPrefix("---") {
 				sep = append(sep, "---\n"...)
 			}
-			if _, err := w.Write(sep); err != nil {
+			if _, err := bw.Write(sep); err != nil {
 				return err
 			}
 		}
-		if _, err := w.Write(in.out); err != nil {
+		if _, err := in.stream.WriteTo(bw); err != nil {
 			return err
 		}
-		last = in.out[len(in.out)-1]
+		last = in.stream.Last()
 	}
-	return nil
+	return bw.Flush()
 }
 
 func listPatterns(w io.Writer, markdown bool) error {

@@ -281,7 +281,7 @@ func (r *run) writeBack() {
 			}
 			continue
 		}
-		if o.doc.final != nil {
+		if o.doc.finalized {
 			continue
 		}
 		if o.changed {

@@ -22,14 +22,18 @@ type Doc struct {
 	Raw    []byte
 	JSON   bool // the document was JSON; changed documents are written back as JSON
 
-	node    *yaml.RNode // parsed on demand
-	parsed  bool
-	err     error  // the parse error, kept for every caller
-	final   []byte // the output, once finalized
-	joined  bool   // the output was handed to Join
-	changed bool
-	drop    bool          // generated object removed by re-injection or uninject
-	extra   []*yaml.RNode // generated objects that follow this document
+	node      *yaml.RNode // parsed on demand
+	parsed    bool
+	err       error  // the parse error, kept for every caller
+	final     []byte // the output, once finalized (in memory)
+	spooled   *chunk // the output, once finalized (in the spool)
+	spool     *Spool // where finalize puts the output; nil: in memory
+	finalized bool
+	finalEnd  byte // the output's last byte, once finalized
+	joined    bool // the output was handed to Collect
+	changed   bool
+	drop      bool          // generated object removed by re-injection or uninject
+	extra     []*yaml.RNode // generated objects that follow this document
 
 	kind     string // from a cheap scan; "" if unknown
 	seqStyle yaml.SequenceIndentStyle
@@ -279,21 +283,25 @@ func encodeJSON(n *yaml.RNode) ([]byte, error) {
 // document did not change (or changed back to what it was), otherwise the
 // encoded node. Generated objects that follow it are appended as documents.
 func (d *Doc) Output() ([]byte, error) {
-	if d.final != nil && len(d.extra) == 0 {
-		return d.final, nil
+	if d.finalized && len(d.extra) == 0 {
+		return d.finalBytes()
 	}
 	var buf bytes.Buffer
 	if d.drop {
 		return nil, nil
 	}
-	if d.final != nil {
+	if d.finalized {
 		// Encoded early (finalize); generated objects follow.
-		buf.Write(d.final)
+		final, err := d.finalBytes()
+		if err != nil {
+			return nil, err
+		}
+		buf.Write(final)
 	} else {
 		buf.WriteString(d.Sep)
 	}
 	body := d.Raw
-	if d.final != nil {
+	if d.finalized {
 		body = nil
 	} else if d.changed && d.node != nil {
 		enc, err := d.encodeChanged()
@@ -380,14 +388,34 @@ func (d *Doc) finalize(extra []*yaml.RNode) error {
 	if err != nil {
 		return err
 	}
-	// Kept until the stream is written: without the spare capacity the
-	// buffer grew into.
-	d.final = append(make([]byte, 0, len(out)), out...)
+	// Kept until the stream is written: in the spool, or without the
+	// spare capacity the buffer grew into.
+	d.finalized = true
+	if len(out) > 0 {
+		d.finalEnd = out[len(out)-1]
+	}
+	if d.spool != nil && len(out) > 0 {
+		c, err := d.spool.put(out)
+		if err != nil {
+			return fmt.Errorf("%s: writing the output to a temporary file: %w", d.Where(), err)
+		}
+		d.spooled = &c
+	} else {
+		d.final = append(make([]byte, 0, len(out)), out...)
+	}
 	d.node, d.orig, d.extra = nil, nil, nil
 	if late {
 		d.extra = extra
 	}
 	return nil
+}
+
+// finalBytes is the output finalize computed.
+func (d *Doc) finalBytes() ([]byte, error) {
+	if d.spooled != nil {
+		return d.spool.read(*d.spooled)
+	}
+	return d.final, nil
 }
 
 // plainMergeKeys drops the explicit !!merge tag the parser puts on "<<"

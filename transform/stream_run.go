@@ -3,12 +3,26 @@ package transform
 import (
 	"bytes"
 	"errors"
+	"io"
 )
 
-// Join writes documents back into one stream. It hands each document's
-// output over to the stream (the copy a finalized document kept is let go):
-// it is called once per document.
-func Join(docs []*Doc) ([]byte, error) {
+// Stream is one input's output: its documents in order, each as bytes or
+// as a chunk of the run's spool, with the separators between them.
+type Stream struct {
+	spool  *Spool
+	pieces []piece
+}
+
+type piece struct {
+	text  []byte // a separator, a document's bytes
+	chunk *chunk // or a document's output in the spool
+}
+
+// Collect assembles the documents' outputs into a Stream, computing every
+// output not computed yet, so that an error comes before anything is
+// written. It hands each document's output over to the stream (the copy a
+// finalized document kept is let go): it is called once per document.
+func Collect(docs []*Doc) (*Stream, error) {
 	outs := make([][]byte, len(docs))
 	errs := make([]error, len(docs))
 	parallel(len(docs), func(i int) {
@@ -17,44 +31,95 @@ func Join(docs []*Doc) ([]byte, error) {
 			errs[i] = errors.New(d.Where() + ": internal error: joined twice")
 			return
 		}
-		if d.final == nil && !d.changed && !d.drop && len(d.extra) == 0 {
-			return // written from its bytes below, not copied first
+		if d.spooled != nil && len(d.extra) == 0 || d.verbatim() {
+			return // written from the spool or its bytes, not copied first
 		}
 		outs[i], errs[i] = d.Output()
 	})
-	size := 0
-	for i, out := range outs {
-		if errs[i] != nil {
-			return nil, errs[i]
-		}
-		size += len(out) + len("\n---\n")
-		if out == nil {
-			size += len(docs[i].Sep) + len(docs[i].Raw)
-		}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
 	}
-	// The stream is written once into a buffer of its size; each
-	// document's copy is let go as it is written.
-	var buf bytes.Buffer
-	buf.Grow(size)
+	s := &Stream{}
+	written := false // anything so far
+	var last byte    // the last byte written so far
 	for i, d := range docs {
-		head, out := "", outs[i]
-		if out == nil && d.final == nil && !d.changed && !d.drop && len(d.extra) == 0 {
-			head, out = d.Sep, d.Raw
+		p, head := piece{text: outs[i]}, ""
+		size := len(p.text)
+		switch {
+		case d.verbatim():
+			p.text, head = d.Raw, d.Sep
+			size = len(head) + len(p.text)
+		case d.spooled != nil && len(d.extra) == 0:
+			p.chunk, s.spool, size = d.spooled, d.spool, int(d.spooled.n)
 		}
-		outs[i], d.final, d.joined = nil, nil, true
-		if len(head)+len(out) == 0 {
+		end := d.finalEnd
+		switch {
+		case len(p.text) > 0:
+			end = p.text[len(p.text)-1]
+		case p.chunk == nil && head != "":
+			end = head[len(head)-1]
+		}
+		outs[i], d.final, d.spooled, d.joined = nil, nil, nil, true
+		if size == 0 {
+			continue // nothing to write
+		}
+		var sep []byte
+		if i > 0 && written && last != '\n' {
+			sep = append(sep, '\n')
+		}
+		if written && d.Sep == "" {
+			sep = append(sep, "---\n"...)
+		}
+		if sep = append(sep, head...); len(sep) > 0 {
+			s.pieces = append(s.pieces, piece{text: sep})
+		}
+		if p.chunk != nil || len(p.text) > 0 {
+			s.pieces = append(s.pieces, p)
+		}
+		written, last = true, end
+	}
+	return s, nil
+}
+
+// verbatim: the document is written back from its bytes.
+func (d *Doc) verbatim() bool {
+	return !d.finalized && !d.changed && !d.drop && len(d.extra) == 0
+}
+
+// WriteTo writes the stream to w.
+func (s *Stream) WriteTo(w io.Writer) (int64, error) {
+	var n int64
+	for _, p := range s.pieces {
+		if p.chunk != nil {
+			if err := s.spool.writeTo(w, *p.chunk); err != nil {
+				return n, err
+			}
+			n += p.chunk.n
 			continue
 		}
-		if i > 0 && buf.Len() > 0 && !bytes.HasSuffix(buf.Bytes(), []byte("\n")) {
-			buf.WriteByte('\n')
+		m, err := w.Write(p.text)
+		n += int64(m)
+		if err != nil {
+			return n, err
 		}
-		if buf.Len() > 0 && d.Sep == "" {
-			buf.WriteString("---\n")
-		}
-		buf.WriteString(head)
-		buf.Write(out)
 	}
-	return buf.Bytes(), nil
+	return n, nil
+}
+
+// Bytes is the stream in memory.
+func (s *Stream) Bytes() ([]byte, error) {
+	var buf bytes.Buffer
+	_, err := s.WriteTo(&buf)
+	return buf.Bytes(), err
+}
+
+// Join is Collect, then Bytes.
+func Join(docs []*Doc) ([]byte, error) {
+	s, err := Collect(docs)
+	if err != nil {
+		return nil, err
+	}
+	return s.Bytes()
 }
 
 // Process is the whole filter on one input: split, run, join.
@@ -67,4 +132,53 @@ func (e *Engine) Process(source string, data []byte) ([]byte, *Report, error) {
 	out, err := Join(docs)
 	rep.NoteReencoded(docs)
 	return out, rep, err
+}
+
+// Empty: the stream has nothing but white space.
+func (s *Stream) Empty() bool {
+	for _, p := range s.pieces {
+		if p.chunk != nil || len(bytes.TrimSpace(p.text)) > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// HasPrefix reports whether the stream starts with prefix.
+func (s *Stream) HasPrefix(prefix string) bool {
+	var head []byte
+	for _, p := range s.pieces {
+		if len(head) >= len(prefix) {
+			break
+		}
+		text := p.text
+		if p.chunk != nil {
+			c := *p.chunk
+			c.n = min(c.n, int64(len(prefix)))
+			var err error
+			if text, err = s.spool.read(c); err != nil {
+				return false
+			}
+		}
+		head = append(head, text...)
+	}
+	return bytes.HasPrefix(head, []byte(prefix))
+}
+
+// Last is the stream's last byte (0 when it is empty).
+func (s *Stream) Last() byte {
+	for i := len(s.pieces) - 1; i >= 0; i-- {
+		p := s.pieces[i]
+		if p.chunk != nil {
+			b, err := s.spool.read(chunk{p.chunk.off + p.chunk.n - 1, 1})
+			if err != nil {
+				return 0
+			}
+			return b[0]
+		}
+		if len(p.text) > 0 {
+			return p.text[len(p.text)-1]
+		}
+	}
+	return 0
 }

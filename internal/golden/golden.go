@@ -102,6 +102,12 @@ func runCase(t *testing.T, caseDir string, patterns []transform.Pattern) {
 	}
 	compareOptional(t, filepath.Join(caseDir, "reencoded.txt"), reencoded.String())
 
+	// Written to stdout, the CLI keeps finished documents in a spool file:
+	// the same bytes.
+	if spooled := processSpooled(t, e, input); !bytes.Equal(spooled, out) {
+		t.Errorf("the output through a spool differs (-memory +spool):\n%s", cmp.Diff(string(out), string(spooled)))
+	}
+
 	// Idempotency: running on the output changes nothing.
 	again, _, err := e.Process("expected.yaml", out)
 	if err != nil {
@@ -157,6 +163,30 @@ func runCase(t *testing.T, caseDir string, patterns []transform.Pattern) {
 		t.Errorf("injecting the uninjected output again does not give the output (err %v):\n%s", err, cmp.Diff(string(out), string(again)))
 	}
 	CheckHAProxy(t, out)
+}
+
+// processSpooled runs the case as the CLI writing to stdout does.
+func processSpooled(t *testing.T, e *transform.Engine, input []byte) []byte {
+	t.Helper()
+	spool := transform.NewSpool()
+	if spool == nil {
+		t.Fatal("no spool: the temporary directory is not writable")
+	}
+	defer spool.Close()
+	docs := transform.SplitStream("input.yaml", input)
+	transform.UseSpool(docs, spool)
+	if _, err := e.Run(docs); err != nil {
+		t.Fatalf("spooled run: %v", err)
+	}
+	s, err := transform.Collect(docs)
+	if err != nil {
+		t.Fatalf("spooled run: %v", err)
+	}
+	var buf bytes.Buffer
+	if _, err := s.WriteTo(&buf); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
 }
 
 // compare checks got against a golden file, or rewrites it with UPDATE_GOLDEN.
