@@ -57,7 +57,7 @@ func main() {
 	peer := flag.String("kustomize", filepath.Join(home, ".cache/sidecarize/bin/kustomize-v5.8.2"), "the kustomize binary of the peer row (absent: no peer row)")
 	flag.Parse()
 	if flag.Arg(0) == "profile" {
-		if err := profile(*pairs, flag.Arg(1), flag.Arg(2)); err != nil {
+		if err := profile(*pairs, flag.Arg(1), flag.Arg(2), flag.Arg(3)); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}

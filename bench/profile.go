@@ -15,15 +15,20 @@ import (
 // process and writes a CPU profile and a heap profile (taken at the end of
 // the run, before the output is dropped): where the time and memory go.
 //
-//	go run ./bench -pairs 5000 profile cpu.pprof heap.pprof
+//	go run ./bench -pairs 5000 profile cpu.pprof heap.pprof [stream.yaml]
 //	go tool pprof -top cpu.pprof
-func profile(pairs int, cpuOut, heapOut string) error {
+func profile(pairs int, cpuOut, heapOut, stream string) error {
 	all := patterns.All()
 	cfg, err := transform.LoadConfig("bench", []byte(config), all)
 	if err != nil {
 		return err
 	}
 	data := Generate(pairs)
+	if stream != "" {
+		if data, err = os.ReadFile(stream); err != nil {
+			return err
+		}
+	}
 	f, err := os.Create(cpuOut)
 	if err != nil {
 		return err
