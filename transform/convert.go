@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"testing"
 	"unicode/utf16"
 	"unicode/utf8"
 
@@ -20,8 +22,57 @@ import (
 // nulls such as creationTimestamp: null — objects are built as structure,
 // never as text (docs/design.md#structure-not-text). The JSON encoding is read into
 // yaml nodes: it keeps the struct's field order and honours every type's
-// own MarshalJSON (quantities, int-or-string).
+// own MarshalJSON (quantities, int-or-string). typedNode builds the same
+// nodes without the JSON text where it can (typednode.go).
 func toRNode(v any) (*yaml.RNode, error) {
+	if n, ok := typedNode(reflect.ValueOf(v)); ok && n != nil {
+		typeMetaFirst(n)
+		if verifyTyped {
+			if err := sameAsSlow(v, n); err != nil {
+				return nil, err
+			}
+		}
+		return yaml.NewRNode(n), nil
+	}
+	return toRNodeSlow(v)
+}
+
+// verifyTyped: test binaries build every value both ways (typedNode and
+// the JSON encoding) and fail on a difference, so every golden case and
+// fuzz input checks the fast path.
+var verifyTyped = testing.Testing()
+
+// sameAsSlow compares the fast path's nodes with the slow path's.
+func sameAsSlow(v any, n *yaml.Node) error {
+	slow, err := toRNodeSlow(v)
+	if err != nil {
+		return fmt.Errorf("internal error: %T: the slow path fails (%v), the typed one does not", v, err)
+	}
+	if !sameNode(n, slow.YNode()) {
+		return fmt.Errorf("internal error: %T: typedNode differs from its JSON encoding", v)
+	}
+	return nil
+}
+
+// sameNode: the same tree, as the emitter sees it.
+func sameNode(a, b *yaml.Node) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	if a.Kind != b.Kind || a.Tag != b.Tag || a.Value != b.Value || a.Style != b.Style || len(a.Content) != len(b.Content) ||
+		a.HeadComment != b.HeadComment || a.LineComment != b.LineComment || a.FootComment != b.FootComment || a.Anchor != b.Anchor {
+		return false
+	}
+	for i := range a.Content {
+		if !sameNode(a.Content[i], b.Content[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// toRNodeSlow is toRNode by the JSON encoding.
+func toRNodeSlow(v any) (*yaml.RNode, error) {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return nil, fmt.Errorf("encoding %T: %w", v, err)
