@@ -55,10 +55,17 @@ func takeLiterals(n *yaml.Node, subs *[]literalSub) {
 
 func literalBlock(n *yaml.Node) bool {
 	v := n.Value
-	if len(v) < literalMin || n.Style&^yaml.LiteralStyle != 0 || n.ShortTag() != "!!str" ||
-		n.Anchor != "" || n.HeadComment != "" || n.LineComment != "" || n.FootComment != "" ||
-		v[0] == ' ' || v[0] == '\n' || v[len(v)-1] != '\n' || v[len(v)-2] == '\n' ||
-		strings.Contains(v, " \n") || strings.Contains(v, literalToken) {
+	return len(v) >= literalMin && n.Style&^yaml.LiteralStyle == 0 && n.ShortTag() == "!!str" &&
+		n.Anchor == "" && n.HeadComment == "" && n.LineComment == "" && n.FootComment == "" &&
+		!strings.Contains(v, literalToken) && literalValue(v)
+}
+
+// literalValue reports a string the emitter writes as a plain "|" block:
+// printable ASCII lines, no space before a line break, no leading space or
+// break, exactly one final newline.
+func literalValue(v string) bool {
+	if len(v) < 2 || v[0] == ' ' || v[0] == '\n' || v[len(v)-1] != '\n' || v[len(v)-2] == '\n' ||
+		strings.Contains(v, " \n") {
 		return false
 	}
 	for i := 0; i < len(v); i++ {

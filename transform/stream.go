@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
@@ -233,12 +234,36 @@ func (d *Doc) Encode(n *yaml.RNode) ([]byte, error) {
 	if d.JSON {
 		return encodeJSON(n)
 	}
+	var buf bytes.Buffer
+	if err := d.encodeTo(&buf, n); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// encodeTo appends the YAML encoding of n to buf: written directly
+// (emitgen.go) when the tree has the shape of a generated object, else by
+// the emitter.
+func (d *Doc) encodeTo(buf *bytes.Buffer, n *yaml.RNode) error {
 	if d.seqStyle == "" {
 		d.seqStyle = yaml.CompactSequenceStyle
 		if len(d.Raw) > 0 && yaml.DeriveSeqIndentStyle(string(d.Raw)) == string(yaml.WideSequenceStyle) {
 			d.seqStyle = yaml.WideSequenceStyle
 		}
 	}
+	direct := !emitterOnly.Load() && writeTree(buf, n.YNode(), d.seqStyle)
+	if direct {
+		treesDirect.Add(1)
+		return nil
+	}
+	treesEmitter.Add(1)
+	out, err := d.encodeEmitter(n)
+	buf.Write(out)
+	return err
+}
+
+// encodeEmitter encodes n with the YAML emitter.
+func (d *Doc) encodeEmitter(n *yaml.RNode) ([]byte, error) {
 	plainMergeKeys(n.YNode())
 	// Long block scalars are written apart (literal.go).
 	var subs []literalSub
@@ -287,41 +312,66 @@ func (d *Doc) Output() ([]byte, error) {
 		return d.finalBytes()
 	}
 	var buf bytes.Buffer
-	if d.drop {
-		return nil, nil
+	if err := d.writeOutput(&buf); err != nil || d.drop {
+		return nil, err
 	}
-	if d.finalized {
-		// Encoded early (finalize); generated objects follow.
-		final, err := d.finalBytes()
-		if err != nil {
-			return nil, err
+	return buf.Bytes(), nil
+}
+
+// writeOutput appends what Output returns to buf.
+func (d *Doc) writeOutput(buf *bytes.Buffer) error {
+	if d.drop {
+		return nil
+	}
+	var body []byte // the document, when not encoded early (finalize)
+	if !d.finalized {
+		body = d.Raw
+		if d.changed && d.node != nil {
+			enc, err := d.encodeChanged()
+			if err != nil {
+				return fmt.Errorf("%s: %w", d.Where(), err)
+			}
+			if !bytes.Equal(enc, d.Raw) {
+				body = enc
+			}
 		}
-		buf.Write(final)
+	}
+	var final []byte
+	if d.finalized {
+		var err error
+		if final, err = d.finalBytes(); err != nil {
+			return err
+		}
+	}
+	// One buffer of about the output's size: the generated objects are
+	// written into it without regrowing it.
+	size := len(final) + len(d.Sep) + len(body)
+	for _, x := range d.extra {
+		size += len("---\n") + treeSize(x.YNode(), 0)
+	}
+	buf.Grow(size)
+	if d.finalized {
+		buf.Write(final) // generated objects follow
 	} else {
 		buf.WriteString(d.Sep)
+		buf.Write(body)
 	}
-	body := d.Raw
-	if d.finalized {
-		body = nil
-	} else if d.changed && d.node != nil {
-		enc, err := d.encodeChanged()
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", d.Where(), err)
-		}
-		if !bytes.Equal(enc, d.Raw) {
-			body = enc
-		}
-	}
-	buf.Write(body)
 	// Generated objects follow as further documents; for a JSON file they are
 	// JSON documents after "---", which kubectl and kyaml read as a stream.
 	for _, x := range d.extra {
 		if buf.Len() > 0 && !bytes.HasSuffix(buf.Bytes(), []byte("\n")) {
 			buf.WriteByte('\n')
 		}
+		if !d.JSON && !d.crlf() {
+			buf.WriteString("---\n")
+			if err := d.encodeTo(buf, x); err != nil {
+				return err
+			}
+			continue
+		}
 		enc, err := d.Encode(x)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if d.crlf() {
 			buf.WriteString("---\r\n")
@@ -331,7 +381,7 @@ func (d *Doc) Output() ([]byte, error) {
 		}
 		buf.Write(enc)
 	}
-	return buf.Bytes(), nil
+	return nil
 }
 
 // encodeChanged writes a changed document: its own bytes with the edits
@@ -384,12 +434,14 @@ func (d *Doc) finalize(extra []*yaml.RNode) error {
 	if !late {
 		d.extra = extra
 	}
-	out, err := d.Output()
-	if err != nil {
+	buf := outputBuffers.Get().(*bytes.Buffer)
+	defer putOutputBuffer(buf)
+	buf.Reset()
+	if err := d.writeOutput(buf); err != nil {
 		return err
 	}
-	// Kept until the stream is written: in the spool, or without the
-	// spare capacity the buffer grew into.
+	out := buf.Bytes()
+	// Kept until the stream is written: in the spool, or in memory.
 	d.finalized = true
 	if len(out) > 0 {
 		d.finalEnd = out[len(out)-1]
@@ -401,13 +453,23 @@ func (d *Doc) finalize(extra []*yaml.RNode) error {
 		}
 		d.spooled = &c
 	} else {
-		d.final = append(make([]byte, 0, len(out)), out...)
+		d.final = append([]byte(nil), out...)
 	}
 	d.node, d.orig, d.extra = nil, nil, nil
 	if late {
 		d.extra = extra
 	}
 	return nil
+}
+
+// outputBuffers are finalize's buffers, used again once their bytes are
+// in the spool or copied.
+var outputBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+func putOutputBuffer(b *bytes.Buffer) {
+	if b.Cap() <= 1<<22 {
+		outputBuffers.Put(b)
+	}
 }
 
 // finalBytes is the output finalize computed.

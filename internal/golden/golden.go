@@ -74,8 +74,9 @@ func runCase(t *testing.T, caseDir string, patterns []transform.Pattern) {
 	e, err := engine(caseDir, patterns)
 	var out []byte
 	var rep *transform.Report
+	var direct trees
 	if err == nil {
-		out, rep, err = e.Process("input.yaml", input)
+		direct = countTrees(func() { out, rep, err = e.Process("input.yaml", input) })
 	}
 	if err != nil {
 		compare(t, errFile, []byte(err.Error()+"\n"))
@@ -108,11 +109,18 @@ func runCase(t *testing.T, caseDir string, patterns []transform.Pattern) {
 		t.Errorf("the output through a spool differs (-memory +spool):\n%s", cmp.Diff(string(out), string(spooled)))
 	}
 
+	// Generated objects are written without the YAML emitter
+	// (transform/emitgen.go): all of them, the same bytes as the emitter's.
+	emitterSame(t, e, "input.yaml", input, out, direct, rep)
+
 	// Idempotency: running on the output changes nothing.
-	again, _, err := e.Process("expected.yaml", out)
+	var again []byte
+	var againRep *transform.Report
+	direct = countTrees(func() { again, againRep, err = e.Process("expected.yaml", out) })
 	if err != nil {
 		t.Fatalf("second run: %v", err)
 	}
+	emitterSame(t, e, "expected.yaml", out, again, direct, againRep)
 	if d := cmp.Diff(string(out), string(again)); d != "" {
 		t.Errorf("not idempotent: second run differs (-first +second):\n%s", d)
 	}
@@ -187,6 +195,38 @@ func processSpooled(t *testing.T, e *transform.Engine, input []byte) []byte {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
+}
+
+// trees counts the YAML trees a run wrote directly and by the emitter.
+type trees struct{ direct, emitter int64 }
+
+// countTrees counts the trees run writes. The golden cases run one at a
+// time, and before any parallel test: nothing else writes meanwhile.
+func countTrees(run func()) trees {
+	d0, e0 := transform.TreeWrites()
+	run()
+	d1, e1 := transform.TreeWrites()
+	return trees{d1 - d0, e1 - e0}
+}
+
+// emitterSame checks that a run (out) wrote every YAML tree directly but
+// the documents written whole (rep.Reencoded), and that with the YAML
+// emitter writing them the output is the same bytes.
+func emitterSame(t *testing.T, e *transform.Engine, name string, input, out []byte, n trees, rep *transform.Report) {
+	t.Helper()
+	if n.emitter > int64(len(rep.Reencoded)) {
+		t.Errorf("%s: %d YAML trees (generated objects) written by the emitter, not directly (transform/emitgen.go gave up on them)",
+			name, n.emitter-int64(len(rep.Reencoded)))
+	}
+	transform.DirectWrite(false)
+	defer transform.DirectWrite(true)
+	slow, _, err := e.Process(name, input)
+	if err != nil {
+		t.Fatalf("%s with the emitter: %v", name, err)
+	}
+	if !bytes.Equal(slow, out) {
+		t.Errorf("%s: generated objects written directly differ from the emitter's (-emitter +direct):\n%s", name, cmp.Diff(string(slow), string(out)))
+	}
 }
 
 // compare checks got against a golden file, or rewrites it with UPDATE_GOLDEN.
