@@ -221,8 +221,19 @@ func removeMetaKeys(n *yaml.RNode, field string, keys []string, created bool) er
 }
 
 // setMetaKey sets metadata.<field>[key] in place: an existing value keeps
-// its position, style and comments; a new key goes last.
+// its position, style and comments; a new key goes last. Directly on the
+// nodes where the shape is plain, by kyaml's filters otherwise (metaedit.go).
 func setMetaKey(n *yaml.RNode, field, key, value string) error {
+	slow := func(n *yaml.RNode) error { return setMetaKeySlow(n, field, key, value) }
+	ok, err := checkMetaEdit(n, func(n *yaml.RNode) bool { return setMetaKeyFast(n, field, key, value) }, slow)
+	if ok || err != nil {
+		return err
+	}
+	return slow(n)
+}
+
+// setMetaKeySlow is setMetaKey by kyaml's filters (metaedit.go).
+func setMetaKeySlow(n *yaml.RNode, field, key, value string) error {
 	m, err := n.Pipe(yaml.LookupCreate(yaml.MappingNode, "metadata", field))
 	if err != nil {
 		return err

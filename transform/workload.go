@@ -589,7 +589,13 @@ func (w *Workload) addObject(obj any) (*yaml.RNode, error) {
 		return nil, err
 	}
 	if w.Namespace != "" {
-		if err := n.SetNamespace(w.Namespace); err != nil {
+		ns := w.Namespace
+		slow := func(n *yaml.RNode) error { return n.SetNamespace(ns) }
+		ok, err := checkMetaEdit(n, func(n *yaml.RNode) bool { return setNamespaceFast(n, ns) }, slow)
+		if err == nil && !ok {
+			err = slow(n)
+		}
+		if err != nil {
 			return nil, err
 		}
 	}

@@ -1,0 +1,82 @@
+package transform
+
+import (
+	"testing"
+
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+)
+
+// TestMetaEditFast: the direct metadata edits give the nodes kyaml's
+// filters give, on every shape of metadata (missing, null, flow, aliased,
+// duplicate keys, non-scalar values) and every kind of value (YAML 1.1
+// booleans and numbers, multi-line, invalid UTF-8); where the fast path
+// declines it changes nothing. The plain shapes must be taken.
+func TestMetaEditFast(t *testing.T) {
+	docs := []string{
+		"kind: A\n",
+		"metadata: {name: a}\n",
+		"metadata:\n  name: a\n  namespace: ns # c\n",
+		"metadata:\n  namespace: 'on'\n",
+		"metadata:\n  namespace: x\n  namespace: y\n",
+		"metadata: null\n",
+		"metadata: !!null {}\n",
+		"metadata: [a]\n",
+		"m: &m {name: a}\nmetadata: *m\n",
+		"metadata:\n  annotations: {}\n",
+		"metadata:\n  annotations:\n    k: v\n    sidecarize.dev/status: old\n    z: 1\n",
+		"metadata:\n  annotations:\n    sidecarize.dev/status: a\n    sidecarize.dev/status: b\n",
+		"metadata:\n  annotations:\n    sidecarize.dev/config-hash: [x]\n",
+		"metadata:\n  annotations:\n    k: [x]\n  labels:\n    k: {a: b}\n",
+		"metadata:\n  annotations: null\n  labels: ~\n",
+		"metadata:\n  annotations: x\n",
+		"metadata:\n  labels:\n    k: \"q\" # kept\n  labels:\n    k: 2\n",
+		"metadata:\n  labels: {k: 'v'}\n",
+		"metadata:\n  metadata: {}\n",
+	}
+	values := []string{"v", "", "yes", "on", "y", "~", "null", "1e3", "0x1F", "12", "a\nb", "bad \xff", "'q'", "sidecarize"}
+	keys := []string{"k", AnnotationStatus, AnnotationConfigHash, "new"}
+	taken := 0
+	for _, d := range docs {
+		base, err := yaml.Parse(d)
+		if err != nil {
+			t.Fatalf("%q: %v", d, err)
+		}
+		check := func(what string, fast func(*yaml.RNode) bool, slow func(*yaml.RNode) error) {
+			a := yaml.NewRNode(yaml.CopyYNode(base.YNode()))
+			b := yaml.NewRNode(yaml.CopyYNode(base.YNode()))
+			if !fast(a) {
+				if !sameNode(a.YNode(), base.YNode()) {
+					t.Errorf("%q %s: declined but changed the node", d, what)
+				}
+				return
+			}
+			taken++
+			if err := slow(b); err != nil {
+				t.Errorf("%q %s: fast path taken, kyaml fails: %v", d, what, err)
+				return
+			}
+			if !sameNode(a.YNode(), b.YNode()) {
+				as, _ := a.String()
+				bs, _ := b.String()
+				t.Errorf("%q %s:\n%s\nkyaml:\n%s", d, what, as, bs)
+			}
+		}
+		for _, field := range []string{"labels", "annotations"} {
+			for _, k := range keys {
+				for _, v := range values {
+					check(field+" "+k+"="+v,
+						func(n *yaml.RNode) bool { return setMetaKeyFast(n, field, k, v) },
+						func(n *yaml.RNode) error { return setMetaKeySlow(n, field, k, v) })
+				}
+			}
+		}
+		for _, ns := range []string{"team-1", "on", "no", "y", "1", "null"} {
+			check("namespace "+ns, func(n *yaml.RNode) bool { return setNamespaceFast(n, ns) },
+				func(n *yaml.RNode) error { return n.SetNamespace(ns) })
+		}
+	}
+	t.Logf("fast path taken %d times", taken)
+	if taken < 500 {
+		t.Errorf("fast path taken %d times", taken)
+	}
+}
