@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"sync"
 
 	"sigs.k8s.io/yaml"
 
@@ -162,14 +163,23 @@ func setLeaf(v reflect.Value, value, name string) error {
 // ambassador.<name>.<option> and not ambassador.upstreams.<name>.<option>.
 // SetOption, the option docs, the consent check and the paths of explicit
 // options follow it.
+// The answer is kept per type: the engine asks for every pattern of every
+// workload.
 func byNameField(t reflect.Type) (int, bool) {
-	for i := 0; i < t.NumField(); i++ {
-		if t.Field(i).Tag.Get("options") == "byname" {
-			return i, true
+	if i, ok := byNameCache.Load(t); ok {
+		return i.(int), i.(int) >= 0
+	}
+	i := -1
+	for j := 0; j < t.NumField() && i < 0; j++ {
+		if t.Field(j).Tag.Get("options") == "byname" {
+			i = j
 		}
 	}
-	return -1, false
+	byNameCache.Store(t, i)
+	return i, i >= 0
 }
+
+var byNameCache sync.Map // reflect.Type -> field index, -1 for none
 
 func fieldByJSON(v reflect.Value, name string) (reflect.Value, bool) {
 	t := v.Type()
