@@ -1,6 +1,7 @@
 package transform
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -118,15 +119,29 @@ func (w *workload) pod() (*corev1.PodSpec, error) {
 	if w.podSpec != nil {
 		return w.podSpec, nil
 	}
-	// Decode the nodes straight to generic values (kyaml's MarshalJSON would
-	// encode and re-parse YAML text first), then to the typed spec.
-	var generic map[string]any
-	if err := w.spec.YNode().Decode(&generic); err != nil {
-		return nil, fmt.Errorf("%s: %s: %s: %w", w.obj.where, w.Ref(), w.fieldPath("spec"), err)
-	}
-	b, err := json.Marshal(generic)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %s: %s: %w", w.obj.where, w.Ref(), w.fieldPath("spec"), err)
+	// The nodes as JSON (nodeJSON, or by generic values where it declines;
+	// kyaml's MarshalJSON would encode and re-parse YAML text first), then
+	// the typed spec.
+	b, ok := nodeJSON(nil, w.spec.YNode())
+	if !ok || verifyTyped {
+		var generic map[string]any
+		if err := w.spec.YNode().Decode(&generic); err != nil {
+			if ok {
+				return nil, fmt.Errorf("internal error: %s: nodeJSON took a pod spec the decoder refuses (%v)", w.Ref(), err)
+			}
+			return nil, fmt.Errorf("%s: %s: %s: %w", w.obj.where, w.Ref(), w.fieldPath("spec"), err)
+		}
+		slow, err := json.Marshal(generic)
+		if err != nil {
+			if ok {
+				return nil, fmt.Errorf("internal error: %s: nodeJSON took a pod spec json.Marshal refuses (%v)", w.Ref(), err)
+			}
+			return nil, fmt.Errorf("%s: %s: %s: %w", w.obj.where, w.Ref(), w.fieldPath("spec"), err)
+		}
+		if ok && !bytes.Equal(b, slow) {
+			return nil, fmt.Errorf("internal error: %s: nodeJSON differs from the decoder's JSON:\n%s\n%s", w.Ref(), b, slow)
+		}
+		b = slow
 	}
 	var ps corev1.PodSpec
 	if err := json.Unmarshal(b, &ps); err != nil {

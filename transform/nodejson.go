@@ -1,0 +1,109 @@
+package transform
+
+import (
+	"encoding/json"
+	"sort"
+	"strconv"
+	"strings"
+
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+)
+
+// nodeJSON writes the JSON that decoding n into generic values and
+// json.Marshal would write (the slow path of pod()), without the generic
+// values: keys sorted, strings escaped as encoding/json escapes them. It
+// answers ok=false for anything outside the plain shapes — aliases, merge
+// keys, duplicate keys, explicit or unusual tags, floats, numbers other than
+// plain decimals, booleans other than true/false — and the caller decodes
+// the slow way, which also reports the errors. Test binaries compare the two
+// on every pod spec (verifyTyped).
+func nodeJSON(b []byte, n *yaml.Node) ([]byte, bool) {
+	switch n.Kind {
+	case yaml.MappingNode:
+		if n.ShortTag() != yaml.NodeTagMap || len(n.Content)%2 != 0 {
+			return nil, false
+		}
+		idx := make([]int, 0, len(n.Content)/2)
+		for i := 0; i < len(n.Content); i += 2 {
+			k := n.Content[i]
+			if k.Kind != yaml.ScalarNode || k.ShortTag() != yaml.NodeTagString {
+				return nil, false
+			}
+			idx = append(idx, i)
+		}
+		sort.Slice(idx, func(a, c int) bool { return n.Content[idx[a]].Value < n.Content[idx[c]].Value })
+		b = append(b, '{')
+		for j, i := range idx {
+			if j > 0 {
+				if n.Content[idx[j-1]].Value == n.Content[i].Value {
+					return nil, false // a duplicate key: the decoder's error
+				}
+				b = append(b, ',')
+			}
+			b = jsonQuote(b, n.Content[i].Value)
+			b = append(b, ':')
+			var ok bool
+			if b, ok = nodeJSON(b, n.Content[i+1]); !ok {
+				return nil, false
+			}
+		}
+		return append(b, '}'), true
+	case yaml.SequenceNode:
+		if n.ShortTag() != yaml.NodeTagSeq {
+			return nil, false
+		}
+		b = append(b, '[')
+		for j, c := range n.Content {
+			if j > 0 {
+				b = append(b, ',')
+			}
+			var ok bool
+			if b, ok = nodeJSON(b, c); !ok {
+				return nil, false
+			}
+		}
+		return append(b, ']'), true
+	case yaml.ScalarNode:
+		switch n.ShortTag() {
+		case yaml.NodeTagString:
+			return jsonQuote(b, n.Value), true
+		case yaml.NodeTagBool:
+			if n.Value == "true" || n.Value == "false" {
+				return append(b, n.Value...), true
+			}
+		case yaml.NodeTagNull:
+			switch n.Value {
+			case "", "~", "null", "Null", "NULL":
+				return append(b, "null"...), true
+			}
+		case yaml.NodeTagInt:
+			if plainDecimal(n.Value) {
+				return append(b, n.Value...), true
+			}
+		}
+	}
+	return nil, false
+}
+
+// plainDecimal: an integer written as encoding/json writes it (no sign but
+// minus, no leading zero, no -0) that fits an int64.
+func plainDecimal(s string) bool {
+	if _, err := strconv.ParseInt(s, 10, 64); err != nil {
+		return false
+	}
+	d := strings.TrimPrefix(s, "-")
+	return d[0] >= '1' && d[0] <= '9' || s == "0"
+}
+
+// jsonQuote appends s as encoding/json writes a string.
+func jsonQuote(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(s) // escapes, invalid UTF-8 replaced
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
+}
