@@ -131,6 +131,7 @@ func (s *service) restore() (bool, error) {
 	if err := decodeStatus(raw, &st); err != nil {
 		return false, fmt.Errorf("%s: Service %s: annotation %s: %w", s.obj.where, s.info.Name, AnnotationStatus, err)
 	}
+	s.obj.doc.keepOriginal() // before the first edit
 	if err := s.undo(&st); err != nil {
 		return false, err
 	}

@@ -53,6 +53,7 @@ func (e *Engine) editServices(rep *Report, svcs []*service, sums []*summary, gen
 			continue
 		}
 		s.used = true
+		s.obj.doc.keepOriginal() // before the first edit
 		for _, h := range holders {
 			if len(h.edits) > 0 {
 				if err := s.apply(h.edits, h.ref); err != nil {

@@ -170,12 +170,23 @@ func (d *Doc) Node() (*yaml.RNode, error) {
 		d.noSplice = "anchors, aliases or merge keys"
 	case d.JSON: // written back whole, as JSON
 	case d.kind == "Service" || d.kind == "NetworkPolicy":
-		// Kept as trees until the end of the run: their originals are
-		// read again when they are written (original), not kept twice.
+		// Kept as trees until the end of the run, most never changed: a
+		// Service's tree is copied just before its first edit
+		// (keepOriginal), after the workloads are done; a NetworkPolicy's
+		// original is read again when it is written (original).
 	default:
 		d.orig = copyTree(n.YNode())
 	}
 	return n, nil
+}
+
+// keepOriginal copies the document's tree as the original the splice
+// compares with, when Node did not (a Service): called before the tree's
+// first edit. Without it, original parses the bytes again.
+func (d *Doc) keepOriginal() {
+	if d != nil && d.orig == nil && d.node != nil && d.noSplice == "" && !d.JSON && !d.finalized {
+		d.orig = copyTree(d.node.YNode())
+	}
 }
 
 // original is the document's tree as parsed (positions included), for the
