@@ -32,9 +32,53 @@ func toRNode(v any) (*yaml.RNode, error) {
 				return nil, err
 			}
 		}
+		quoteYAML11(n)
 		return yaml.NewRNode(n), nil
 	}
-	return toRNodeSlow(v)
+	r, err := toRNodeSlow(v)
+	if err == nil && r != nil {
+		quoteYAML11(r.YNode())
+	}
+	return r, err
+}
+
+// quoteYAML11 double-quotes the strings (keys and values) that kubectl's
+// YAML 1.1 reader would take for something else written plain, where the
+// YAML 1.2 emitter writes them plain: a workload named yes, a namespace on,
+// a pod label n: y copied into a PodMonitor's selector. kubectl would read
+// booleans (the API server refuses them as label values; a key "on"
+// becomes "true"). The golden suite reads every output with kubectl's
+// reader (golden.KubectlReads).
+func quoteYAML11(n *yaml.Node) {
+	if n.Kind == yaml.ScalarNode {
+		if n.Style == 0 && n.Tag == yaml.NodeTagString && yaml11NonString(n.Value) {
+			n.Style = yaml.DoubleQuotedStyle
+		}
+		return
+	}
+	for _, c := range n.Content {
+		quoteYAML11(c)
+	}
+}
+
+// yaml11NonString: a YAML 1.1 parse of s written plain is no string. Only
+// values opening with a sign, a dot or a digit can be numbers, and of
+// those opening with a letter only the boolean words are booleans (the
+// emitter quotes true, false and null itself).
+func yaml11NonString(s string) bool {
+	if s == "" {
+		return false
+	}
+	switch c := s[0]; {
+	case c == '+' || c == '-' || c == '.' || c >= '0' && c <= '9':
+		return yaml1_1NonString(s)
+	case len(s) <= 3:
+		switch s {
+		case "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "on", "On", "ON", "off", "Off", "OFF":
+			return true
+		}
+	}
+	return false
 }
 
 // verifyTyped: test binaries build every value both ways (typedNode and

@@ -192,16 +192,18 @@ func (w *treeWriter) sequence(n *yaml.Node, col int, inline bool) bool {
 
 // key writes a mapping key and its ":".
 func (w *treeWriter) key(k *yaml.Node) bool {
-	if k.Kind != yaml.ScalarNode || k.Tag != yaml.NodeTagString && k.Tag != "" || k.Style != 0 || k.Anchor != "" || !noComments(k) {
+	if k.Kind != yaml.ScalarNode || k.Tag != yaml.NodeTagString && k.Tag != "" || k.Style&^yaml.DoubleQuotedStyle != 0 ||
+		k.Anchor != "" || !noComments(k) {
 		return false
 	}
-	// The emitter writes a key longer than 128 bytes as "? key".
+	// The emitter writes a key longer than 128 bytes as "? key". A
+	// double-quoted key (quoteYAML11: a label "on") is the emitter's.
 	switch v := k.Value; {
 	case len(v) > 128:
 		return false
-	case plainString(v):
+	case k.Style == 0 && plainString(v):
 		w.buf.WriteString(v)
-	case k.Tag != "" && quotedString(v):
+	case k.Style == 0 && k.Tag != "" && quotedString(v):
 		w.buf.WriteByte('"')
 		w.buf.WriteString(v)
 		w.buf.WriteByte('"')

@@ -9,6 +9,7 @@ package golden
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -21,6 +22,7 @@ import (
 	"github.com/sidecarize/sidecarize/transform"
 	"sigs.k8s.io/kustomize/kyaml/kio"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
+	sigyaml "sigs.k8s.io/yaml"
 )
 
 // Update reports whether goldens are being rewritten.
@@ -170,7 +172,45 @@ func runCase(t *testing.T, caseDir string, patterns []transform.Pattern) {
 	if again, _, err := e.Process("restored.yaml", restored); err != nil || !bytes.Equal(again, out) {
 		t.Errorf("injecting the uninjected output again does not give the output (err %v):\n%s", err, cmp.Diff(string(out), string(again)))
 	}
+	KubectlReads(t, out)
 	CheckHAProxy(t, out)
+}
+
+// KubectlReads checks that kubectl reads every document of the stream as
+// sidecarize wrote it: kubectl's YAML reader (sigs.k8s.io/yaml, YAML 1.1)
+// takes a plain yes, on, y or 0x1p-2 for a boolean or a number where a
+// YAML 1.2 reader sees a string (a label value the API server then refuses,
+// a key "on" that becomes "true").
+func KubectlReads(t *testing.T, stream []byte) {
+	t.Helper()
+	for _, d := range transform.SplitStream("output", stream) {
+		if len(bytes.TrimSpace(d.Raw)) == 0 {
+			continue
+		}
+		js, err := sigyaml.YAMLToJSON(d.Raw)
+		if err != nil {
+			t.Errorf("%s: kubectl's reader: %v", d.Where(), err)
+			continue
+		}
+		var meant any
+		if err := yaml.Unmarshal(d.Raw, &meant); err != nil {
+			t.Errorf("%s: %v", d.Where(), err)
+			continue
+		}
+		mj, err := json.Marshal(meant)
+		if err != nil {
+			t.Errorf("%s: %v", d.Where(), err)
+			continue
+		}
+		var got, want any
+		if json.Unmarshal(js, &got) != nil || json.Unmarshal(mj, &want) != nil {
+			t.Errorf("%s: not JSON", d.Where())
+			continue
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("%s: kubectl reads it differently (-written +kubectl):\n%s", d.Where(), diff)
+		}
+	}
 }
 
 // processSpooled runs the case as the CLI writing to stdout does.
