@@ -723,7 +723,7 @@ func writeStream(w io.Writer, inputs []*input) error {
 			if last != '\n' {
 				sep = append(sep, '\n')
 			}
-			if !in.stream.HasPrefix("---") {
+			if !in.stream.OpensWithSeparator() {
 				sep = append(sep, "---\n"...)
 			}
 			if _, err := bw.Write(sep); err != nil {

@@ -144,25 +144,32 @@ func (s *Stream) Empty() bool {
 	return true
 }
 
-// HasPrefix reports whether the stream starts with prefix.
-func (s *Stream) HasPrefix(prefix string) bool {
+// OpensWithSeparator reports whether the stream's first line is a "---"
+// line (as SplitStream cuts documents): a line such as "---x: 1" is not.
+func (s *Stream) OpensWithSeparator() bool {
+	line, _, _ := bytes.Cut(s.head(64), []byte("\n"))
+	return isSeparator(line)
+}
+
+// head is at least the stream's first n bytes (all of a shorter stream).
+func (s *Stream) head(n int) []byte {
 	var head []byte
 	for _, p := range s.pieces {
-		if len(head) >= len(prefix) {
+		if len(head) >= n {
 			break
 		}
 		text := p.text
 		if p.chunk != nil {
 			c := *p.chunk
-			c.n = min(c.n, int64(len(prefix)))
+			c.n = min(c.n, int64(n))
 			var err error
 			if text, err = s.spool.read(c); err != nil {
-				return false
+				return nil
 			}
 		}
 		head = append(head, text...)
 	}
-	return bytes.HasPrefix(head, []byte(prefix))
+	return head
 }
 
 // Last is the stream's last byte (0 when it is empty).
