@@ -80,3 +80,39 @@ func TestMetaEditFast(t *testing.T) {
 		t.Errorf("fast path taken %d times", taken)
 	}
 }
+
+// TestPlainMapIsLookupCreate: where plainMap finds a mapping, kyaml's
+// LookupCreate finds the same node and changes nothing (prepareAnnotations
+// skips it there).
+func TestPlainMapIsLookupCreate(t *testing.T) {
+	docs := []string{
+		"metadata: {name: a}\n", "metadata:\n  annotations: {}\n", "metadata:\n  annotations:\n    a: b\n  labels: {}\n",
+		"metadata: null\n", "metadata:\n  annotations: null\n", "metadata:\n  annotations: x\n", "metadata: {}\nmetadata: {}\n",
+		"metadata:\n  annotations: {}\n  annotations: {a: b}\n", "m: &m {annotations: {}}\nmetadata: *m\n", "kind: A\n",
+	}
+	found := 0
+	for _, d := range docs {
+		n, err := yaml.Parse(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, path := range [][]string{{"metadata"}, {"metadata", "annotations"}} {
+			want := plainMap(n.YNode(), path[0])
+			if len(path) == 2 {
+				want = plainMap(want, path[1])
+			}
+			if want == nil {
+				continue
+			}
+			found++
+			before := yaml.CopyYNode(n.YNode())
+			got, err := n.Pipe(yaml.LookupCreate(yaml.MappingNode, path...))
+			if err != nil || got.YNode() != want || !sameNode(n.YNode(), before) {
+				t.Errorf("%q %v: LookupCreate gave %v, %v, or changed the tree", d, path, got, err)
+			}
+		}
+	}
+	if found < 5 {
+		t.Errorf("plainMap found %d", found)
+	}
+}

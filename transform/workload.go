@@ -521,16 +521,26 @@ func (w *Workload) prepareAnnotations() error {
 	if w.tmpl.Field("metadata") == nil && !w.status.has(w.status.Created, "metadata") {
 		w.status.Created = append(w.status.Created, "metadata")
 	}
-	md, err := w.tmpl.Pipe(yaml.LookupCreate(yaml.MappingNode, "metadata"))
-	if err != nil {
-		return err
+	// A plain mapping that is there once is what LookupCreate finds and
+	// leaves as it is (plainMap): kyaml's path walk only when one is missing.
+	var md *yaml.RNode
+	if n := plainMap(w.tmpl.YNode(), "metadata"); n != nil {
+		md = yaml.NewRNode(n)
+	} else {
+		var err error
+		if md, err = w.tmpl.Pipe(yaml.LookupCreate(yaml.MappingNode, "metadata")); err != nil {
+			return err
+		}
 	}
 	if !w.createdMeta("annotations") {
 		if rec := shapeOf(md, "annotations", !hasUserKeys(w.tmpl, "annotations")); rec != "" {
 			w.status.Created = append(w.status.Created, rec)
 		}
 	}
-	_, err = md.Pipe(yaml.LookupCreate(yaml.MappingNode, "annotations"))
+	if md != nil && plainMap(md.YNode(), "annotations") != nil {
+		return nil
+	}
+	_, err := md.Pipe(yaml.LookupCreate(yaml.MappingNode, "annotations"))
 	return err
 }
 
