@@ -1,6 +1,7 @@
 package transform
 
 import (
+	"maps"
 	"testing"
 
 	"sigs.k8s.io/kustomize/kyaml/yaml"
@@ -114,5 +115,42 @@ func TestPlainMapIsLookupCreate(t *testing.T) {
 	}
 	if found < 5 {
 		t.Errorf("plainMap found %d", found)
+	}
+}
+
+// TestMetaMapFast: metaMap's direct read gives the decoder's maps on every
+// shape it takes (and declines aliases, merge keys, tags, duplicates).
+func TestMetaMapFast(t *testing.T) {
+	docs := []string{
+		"kind: A\n", "metadata: {name: a}\n", "metadata:\n  labels: {app: a, 'n': '1'}\n  annotations:\n    x: \"y\\n\"\n    z: |\n      block\n",
+		"metadata:\n  labels: {a: 1}\n", "metadata:\n  labels: {a: true}\n", "metadata:\n  labels: {a: null}\n", "metadata:\n  labels: {a: !!str 1}\n",
+		"metadata:\n  labels: {a: b, a: c}\n", "metadata:\n  labels: {}\n  labels: {a: b}\n", "metadata:\n  labels: null\n",
+		"m: &m {a: b}\nmetadata:\n  labels: *m\n", "m: &m {labels: {a: b}}\nmetadata:\n  <<: *m\n  name: x\n",
+		"metadata:\n  labels:\n    <<: {a: b}\n", "metadata:\n  labels: [a]\n  annotations: {k: v}\n", "metadata:\n  annotations: {k: [v]}\n  labels: {a: b}\n",
+		"metadata:\n  labels: !!map {a: b}\n", "metadata:\n  labels: !custom {a: b}\n", "metadata:\n  labels: {1: b}\n", "metadata: [a]\n",
+	}
+	taken := 0
+	for _, d := range docs {
+		n, err := yaml.Parse(d)
+		if err != nil {
+			t.Fatalf("%q: %v", d, err)
+		}
+		md := n.Field("metadata")
+		if md == nil {
+			continue
+		}
+		for _, field := range []string{"labels", "annotations"} {
+			m, ok := plainStringMap(md.Value.YNode(), field)
+			if !ok {
+				continue
+			}
+			taken++
+			if slow := metaMapSlow(md, field, n); !maps.Equal(m, slow) {
+				t.Errorf("%q %s: %v, decoded %v", d, field, m, slow)
+			}
+		}
+	}
+	if taken < 10 {
+		t.Errorf("taken %d times", taken)
 	}
 }

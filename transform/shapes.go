@@ -1,6 +1,8 @@
 package transform
 
 import (
+	"fmt"
+	"maps"
 	"strings"
 
 	"sigs.k8s.io/kustomize/kyaml/yaml"
@@ -125,6 +127,57 @@ func metaMap(n *yaml.RNode, field string) map[string]string {
 	if md == nil {
 		return map[string]string{}
 	}
+	if m, ok := plainStringMap(md.Value.YNode(), field); ok {
+		if verifyMeta {
+			if slow := metaMapSlow(md, field, n); !maps.Equal(m, slow) {
+				panic(fmt.Sprintf("internal error: metaMap %s: %v, decoded %v", field, m, slow))
+			}
+		}
+		return m
+	}
+	return metaMapSlow(md, field, n)
+}
+
+// plainStringMap is metadata.<field> when the metadata is a plain mapping
+// holding field at most once, as a plain mapping of strings to strings (no
+// tags but !!str, no aliases or merge keys, no duplicate keys): what
+// decoding gives, without the decoder. ok=false for any other shape.
+func plainStringMap(md *yaml.Node, field string) (map[string]string, bool) {
+	if !plainMapping(md) {
+		return nil, false
+	}
+	for i := 0; i < len(md.Content); i += 2 {
+		if k := md.Content[i]; k.Kind != yaml.ScalarNode || k.ShortTag() != yaml.NodeTagString {
+			return nil, false // a merge key (<<) may bring the field
+		}
+	}
+	switch count(md, field) {
+	case 0:
+		return map[string]string{}, true
+	case 1:
+	default:
+		return nil, false
+	}
+	m := md.Content[keyIndex(md, field)+1]
+	if !plainMapping(m) || m.ShortTag() != yaml.NodeTagMap {
+		return nil, false
+	}
+	out := make(map[string]string, len(m.Content)/2)
+	for i := 0; i < len(m.Content); i += 2 {
+		k, v := m.Content[i], m.Content[i+1]
+		if k.Kind != yaml.ScalarNode || k.ShortTag() != yaml.NodeTagString || v.Kind != yaml.ScalarNode || v.ShortTag() != yaml.NodeTagString {
+			return nil, false
+		}
+		if _, dup := out[k.Value]; dup {
+			return nil, false
+		}
+		out[k.Value] = v.Value
+	}
+	return out, true
+}
+
+// metaMapSlow is metaMap by the decoder.
+func metaMapSlow(md *yaml.MapNode, field string, n *yaml.RNode) map[string]string {
 	var m struct {
 		Labels      map[string]string `yaml:"labels"`
 		Annotations map[string]string `yaml:"annotations"`
