@@ -1,13 +1,37 @@
 package transform
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
 	"sort"
 	"strconv"
 	"strings"
 
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
+
+// decodeJSON is the JSON of a mapping's nodes for decoding into a typed
+// value (a pod spec, a Service): nodeJSON's, or where it declines the slow
+// path's (decode to generic values, json.Marshal), which also gives the
+// errors. Test binaries take both and fail on a difference.
+func decodeJSON(n *yaml.Node) ([]byte, error) {
+	b, ok := nodeJSON(nil, n)
+	ok = ok && n.Kind == yaml.MappingNode
+	if ok && !verifyTyped {
+		return b, nil
+	}
+	var generic map[string]any
+	err := n.Decode(&generic)
+	var slow []byte
+	if err == nil {
+		slow, err = json.Marshal(generic)
+	}
+	if ok && (err != nil || !bytes.Equal(b, slow)) {
+		return nil, fmt.Errorf("internal error: nodeJSON gives %s, the decoder %s (%v)", b, slow, err)
+	}
+	return slow, err
+}
 
 // nodeJSON writes the JSON that decoding n into generic values and
 // json.Marshal would write (the slow path of pod()), without the generic

@@ -24,11 +24,7 @@ type service struct {
 }
 
 func newService(o *object) (*service, error) {
-	var generic map[string]any
-	if err := o.node.YNode().Decode(&generic); err != nil {
-		return nil, fmt.Errorf("%s: Service %s: %w", o.where, o.node.GetName(), err)
-	}
-	b, err := json.Marshal(generic)
+	b, err := decodeJSON(o.node.YNode())
 	if err != nil {
 		return nil, fmt.Errorf("%s: Service %s: %w", o.where, o.node.GetName(), err)
 	}

@@ -1,7 +1,6 @@
 package transform
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -119,29 +118,9 @@ func (w *workload) pod() (*corev1.PodSpec, error) {
 	if w.podSpec != nil {
 		return w.podSpec, nil
 	}
-	// The nodes as JSON (nodeJSON, or by generic values where it declines;
-	// kyaml's MarshalJSON would encode and re-parse YAML text first), then
-	// the typed spec.
-	b, ok := nodeJSON(nil, w.spec.YNode())
-	if !ok || verifyTyped {
-		var generic map[string]any
-		if err := w.spec.YNode().Decode(&generic); err != nil {
-			if ok {
-				return nil, fmt.Errorf("internal error: %s: nodeJSON took a pod spec the decoder refuses (%v)", w.Ref(), err)
-			}
-			return nil, fmt.Errorf("%s: %s: %s: %w", w.obj.where, w.Ref(), w.fieldPath("spec"), err)
-		}
-		slow, err := json.Marshal(generic)
-		if err != nil {
-			if ok {
-				return nil, fmt.Errorf("internal error: %s: nodeJSON took a pod spec json.Marshal refuses (%v)", w.Ref(), err)
-			}
-			return nil, fmt.Errorf("%s: %s: %s: %w", w.obj.where, w.Ref(), w.fieldPath("spec"), err)
-		}
-		if ok && !bytes.Equal(b, slow) {
-			return nil, fmt.Errorf("internal error: %s: nodeJSON differs from the decoder's JSON:\n%s\n%s", w.Ref(), b, slow)
-		}
-		b = slow
+	b, err := decodeJSON(w.spec.YNode())
+	if err != nil {
+		return nil, fmt.Errorf("%s: %s: %s: %w", w.obj.where, w.Ref(), w.fieldPath("spec"), err)
 	}
 	var ps corev1.PodSpec
 	if err := json.Unmarshal(b, &ps); err != nil {
