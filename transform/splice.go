@@ -446,6 +446,11 @@ func (s *splicer) scalar(cur, orig *yaml.Node, ind int, flow bool) error {
 	if orig.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0 {
 		return unsafeSplice("a block scalar changed")
 	}
+	if orig.Style&yaml.TaggedStyle != 0 {
+		// Its span is the value after the tag: the tag would stay (or
+		// come twice, !!str !!str true).
+		return unsafeSplice("a scalar with an explicit tag changed")
+	}
 	a, b, err := s.span(orig)
 	if err != nil {
 		return err
@@ -708,6 +713,10 @@ func (s *splicer) value(k, cur, orig *yaml.Node, col int) error {
 	flow := orig.Style&yaml.FlowStyle != 0
 	if cur.Kind == orig.Kind && (cur.Kind == yaml.ScalarNode || flow && !emptyFlow || !flow && len(cur.Content) > 0) {
 		return s.node(cur, orig, col, false)
+	}
+	if orig.Kind == yaml.ScalarNode && orig.Style&yaml.TaggedStyle != 0 {
+		// annotations: !!null — the tag would stay after the new block.
+		return unsafeSplice("a value with an explicit tag changed shape")
 	}
 	a, err := s.colonAfter(k)
 	if err != nil {

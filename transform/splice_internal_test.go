@@ -136,6 +136,10 @@ func TestSpliceRefuses(t *testing.T) {
 			n.Content[0], n.Content[1], n.Content[2], n.Content[3] = n.Content[2], n.Content[3], n.Content[0], n.Content[1]
 		}, "order"},
 		{"a block scalar keeping its blank lines, then an insertion", "b: 1\na: |+\n  x\n\n", setField("a2")("1"), "keeps"},
+		// The tag stands before the value's span: it would come twice
+		// (a: !!str !!str true) or stay after the new block.
+		{"a scalar with an explicit tag changed", "a: !!str false\nb: 1\n", setField("a")("'true'"), "explicit tag"},
+		{"an empty value with an explicit tag that opens", "a: !!null\nb: 1\n", setField("a", "x")("1"), "explicit tag"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := spliceEdit(t, c.src, c.edit)

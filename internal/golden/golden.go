@@ -102,6 +102,12 @@ func runCase(t *testing.T, caseDir string, patterns []transform.Pattern) {
 	var reencoded strings.Builder
 	for _, m := range rep.Reencoded {
 		fmt.Fprintf(&reencoded, "%s %s: %s\n", m.Where, m.Object, m.Message)
+		// Test binaries re-read every spliced document (verifySplice); a
+		// splice that does not read back is a bug a normal run would
+		// write, never a deliberate fallback.
+		if strings.HasPrefix(m.Message, "the spliced document") {
+			t.Errorf("%s %s: %s (a normal run writes this splice)", m.Where, m.Object, m.Message)
+		}
 	}
 	compareOptional(t, filepath.Join(caseDir, "reencoded.txt"), reencoded.String())
 
