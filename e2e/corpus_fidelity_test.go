@@ -47,7 +47,7 @@ func checkFidelity(t *testing.T, linediff string, in []byte) int {
 		cmd := exec.Command(bin, args...)
 		// Every spliced document is read back and compared with the
 		// edited tree (off outside tests: transform/splice.go).
-		cmd.Env = append(os.Environ(), "SIDECARIZE_VERIFY_SPLICE=1")
+		cmd.Env = append(os.Environ(), "SIDECARIZE_VERIFY=1")
 		cmd.Stdin = bytes.NewReader(stdin)
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"testing"
 	"unicode/utf16"
 	"unicode/utf8"
 
@@ -81,10 +80,9 @@ func yaml11NonString(s string) bool {
 	return false
 }
 
-// verifyTyped: test binaries build every value both ways (typedNode and
-// the JSON encoding) and fail on a difference, so every golden case and
-// fuzz input checks the fast path.
-var verifyTyped = testing.Testing()
+// verifyTyped: build every value both ways (typedNode and the JSON
+// encoding) and fail on a difference (verify.go).
+var verifyTyped = verify
 
 // sameAsSlow compares the fast path's nodes with the slow path's.
 func sameAsSlow(v any, n *yaml.Node) error {

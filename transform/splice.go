@@ -3,12 +3,10 @@ package transform
 import (
 	"bytes"
 	"fmt"
-	"os"
 	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"testing"
 	"unicode/utf8"
 
 	"sigs.k8s.io/kustomize/kyaml/yaml"
@@ -40,12 +38,11 @@ import (
 // such an error too.
 
 // verifySplice re-reads every spliced document and compares it with the
-// edited tree. It is on in every test binary (the golden cases, where a
-// mismatch would show in reencoded.txt, the transform and fuzz tests) and
-// with SIDECARIZE_VERIFY_SPLICE=1 (the e2e corpus runs the binary so); off
-// in normal runs, where parsing each changed document a second time cost a
-// tenth of the CPU of a run (README "Benchmark").
-var verifySplice = testing.Testing() || os.Getenv("SIDECARIZE_VERIFY_SPLICE") != ""
+// edited tree (verify.go: test binaries, where a mismatch would show in
+// reencoded.txt, and SIDECARIZE_VERIFY=1); off in normal runs, where
+// parsing each changed document a second time cost a tenth of the CPU of a
+// run (README "Benchmark").
+var verifySplice = verify
 
 // errSplice is a shape splice does not handle; the caller falls back.
 type errSplice string

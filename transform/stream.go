@@ -262,9 +262,17 @@ func (d *Doc) encodeTo(buf *bytes.Buffer, n *yaml.RNode) error {
 			d.seqStyle = yaml.WideSequenceStyle
 		}
 	}
+	start := buf.Len()
 	direct := !emitterOnly.Load() && writeTree(buf, n.YNode(), d.seqStyle)
 	if direct {
 		treesDirect.Add(1)
+		if verify { // verify.go
+			slow, err := d.encodeEmitter(n)
+			if err == nil && !bytes.Equal(slow, buf.Bytes()[start:]) {
+				err = fmt.Errorf("internal error: %s %s: the generated object's writer differs from the emitter:\n%s\n%s", n.GetKind(), n.GetName(), buf.Bytes()[start:], slow)
+			}
+			return err
+		}
 		return nil
 	}
 	treesEmitter.Add(1)

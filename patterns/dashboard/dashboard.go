@@ -177,7 +177,15 @@ func (b *board) json(w *transform.Workload) (string, error) {
 			cached.Add(1)
 		}
 	}
-	return tmpl.(template).fill(id), nil
+	js := tmpl.(template).fill(id)
+	if transform.Verify() { // transform/verify.go
+		direct, err := b.encode(id)
+		if err == nil && direct != js {
+			err = fmt.Errorf("internal error: %s: the dashboard from the cache differs from the one built for it", w.Ref())
+		}
+		return js, err
+	}
+	return js, nil
 }
 
 // template is a dashboard's JSON cut at its placeholders: text, then the
