@@ -110,9 +110,16 @@ func check(t *testing.T, name string, input, config []byte, m *mutator) {
 		"uninject":    {Patterns: all, Version: "fuzz", Uninject: true, Config: cfg},
 	}
 	for mode, e := range engines {
-		out, _, err := e.Process("input.yaml", input)
+		out, rep, err := e.Process("input.yaml", input)
 		if err != nil {
 			continue
+		}
+		// Test binaries re-read every splice; one that does not read back
+		// falls back to the emitter here but is written by a normal run.
+		for _, r := range rep.Reencoded {
+			if strings.HasPrefix(r.Message, "the spliced document") {
+				t.Fatalf("%s (%s): %s: %s (a normal run writes this splice)\ninput:\n%s", name, mode, r.Where, r.Message, input)
+			}
 		}
 		if _, err := (&kio.ByteReader{Reader: bytes.NewReader(out), OmitReaderAnnotations: true}).Read(); err != nil {
 			t.Fatalf("%s (%s): the output does not parse: %v\ninput:\n%s\noutput:\n%s", name, mode, err, input, out)

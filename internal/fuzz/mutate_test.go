@@ -104,7 +104,7 @@ func (m *mutator) setFlag() []string {
 }
 
 // numOps is the number of mutations apply knows.
-const numOps = 15
+const numOps = 16
 
 // stream decodes a YAML stream, applies up to 16 mutations and encodes it
 // again; false when the mutated tree cannot be written as YAML.
@@ -308,6 +308,16 @@ func (m *mutator) apply(op int, docs []*yaml.Node) {
 			return r.n.Kind == yaml.ScalarNode && (strings.HasSuffix(strings.ToLower(r.key), "port") || r.key == "port")
 		}); ok {
 			r.n.Value, r.n.Tag, r.n.Style = m.pickString([]string{"0", "-5", "65536", "http", "x y", "99999999999999999999", "", "65535", "1"}), "", 0
+		}
+	case 15: // an explicit tag (!!str false, annotations: !!null, labels: !!map {…})
+		if r, _, ok := m.pick(docs, func(r ref) bool {
+			return r.n.Kind != yaml.DocumentNode && r.n.Kind != yaml.AliasNode && r.parent != nil && !(r.parent.Kind == yaml.MappingNode && r.i%2 == 0)
+		}); ok {
+			r.n.Tag = r.n.ShortTag()
+			r.n.Style |= yaml.TaggedStyle
+			if r.n.Tag == "!!null" && m.chance(2) {
+				r.n.Value = ""
+			}
 		}
 	}
 }
