@@ -425,6 +425,11 @@ func (s *splicer) node(cur, orig *yaml.Node, ind int, flow bool) error {
 		}
 		return unsafeSplice("%s became %s", kindName(orig.Kind), kindName(cur.Kind))
 	}
+	if orig.Style&yaml.TaggedStyle != 0 && orig.Style&yaml.FlowStyle == 0 {
+		// items: !!seq — the node stands at the tag's column, not its
+		// entries': new entries would be indented after the tag.
+		return unsafeSplice("a block collection with an explicit tag changed")
+	}
 	switch {
 	case cur.Kind == yaml.MappingNode && orig.Style&yaml.FlowStyle != 0:
 		return s.flowMapping(cur, orig)

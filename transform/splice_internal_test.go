@@ -140,6 +140,10 @@ func TestSpliceRefuses(t *testing.T) {
 		// (a: !!str !!str true) or stay after the new block.
 		{"a scalar with an explicit tag changed", "a: !!str false\nb: 1\n", setField("a")("'true'"), "explicit tag"},
 		{"an empty value with an explicit tag that opens", "a: !!null\nb: 1\n", setField("a", "x")("1"), "explicit tag"},
+		{"a block sequence with an explicit tag that grows", "a: !!seq\n- 1\nb: 1\n", func(r *yaml.RNode) {
+			a := r.YNode().Content[1]
+			a.Content = append(a.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: "2"})
+		}, "explicit tag"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := spliceEdit(t, c.src, c.edit)
