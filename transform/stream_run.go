@@ -11,6 +11,7 @@ import (
 type Stream struct {
 	spool  *Spool
 	pieces []piece
+	last   byte // the last byte (0 when empty), as Collect put it together
 }
 
 type piece struct {
@@ -78,6 +79,7 @@ func Collect(docs []*Doc) (*Stream, error) {
 		}
 		written, last = true, end
 	}
+	s.last = last
 	return s, nil
 }
 
@@ -173,19 +175,4 @@ func (s *Stream) head(n int) []byte {
 }
 
 // Last is the stream's last byte (0 when it is empty).
-func (s *Stream) Last() byte {
-	for i := len(s.pieces) - 1; i >= 0; i-- {
-		p := s.pieces[i]
-		if p.chunk != nil {
-			b, err := s.spool.read(chunk{p.chunk.off + p.chunk.n - 1, 1})
-			if err != nil {
-				return 0
-			}
-			return b[0]
-		}
-		if len(p.text) > 0 {
-			return p.text[len(p.text)-1]
-		}
-	}
-	return 0
-}
+func (s *Stream) Last() byte { return s.last }
