@@ -17,7 +17,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"sigs.k8s.io/kustomize/kyaml/kio"
@@ -119,29 +118,29 @@ func runOnce(name string, args ...string) (result, error) {
 // errStopped: the command ran past its time limit and was stopped.
 var errStopped = errors.New("stopped")
 
+// measurer is the small program every measured command runs under
+// (bench/measure: why a separate process), built by run.
+var measurer string
+
 // runCounted runs a command, stopped after limit (0: none), and returns its
-// wall time, peak RSS and the bytes it wrote on stdout.
+// wall time, peak RSS and the bytes it wrote on stdout, as measured by
+// bench/measure.
 func runCounted(limit time.Duration, name string, args ...string) (result, int64, error) {
-	cmd := exec.Command(name, args...)
-	var out counter
-	cmd.Stdout = &out
+	cmd := exec.Command(measurer, append([]string{"-limit", limit.String(), "--", name}, args...)...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
-	start := time.Now()
-	if err := cmd.Start(); err != nil {
-		return result{}, 0, err
-	}
-	if limit > 0 {
-		t := time.AfterFunc(limit, func() { cmd.Process.Kill() })
-		defer t.Stop()
-	}
-	if err := cmd.Wait(); err != nil {
-		if limit > 0 && time.Since(start) >= limit {
+	out, err := cmd.Output()
+	if err != nil {
+		if ee, ok := err.(*exec.ExitError); ok && ee.ExitCode() == 3 {
 			return result{}, 0, errStopped
 		}
 		return result{}, 0, fmt.Errorf("%s %v: %v\n%s", name, args, err, stderr.String())
 	}
-	return result{wall: time.Since(start), rss: cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss}, out.n, nil
+	var wall, rss, n int64
+	if _, err := fmt.Sscan(string(out), &wall, &rss, &n); err != nil {
+		return result{}, 0, fmt.Errorf("measure printed %q: %v", out, err)
+	}
+	return result{wall: time.Duration(wall), rss: rss}, n, nil
 }
 
 // counter counts what is written to it.
@@ -192,13 +191,15 @@ func run(pairs, runs int, sizes, peer string) error {
 	if err != nil {
 		return err
 	}
+	measurer = filepath.Join(dir, "measure")
+	if err := goBuild(measurer, "./bench/measure"); err != nil {
+		return err
+	}
 	bin := os.Getenv("SIDECARIZE_BIN")
 	if bin == "" {
 		bin = filepath.Join(dir, "sidecarize")
-		build := exec.Command("go", "build", "-o", bin, "./cmd/sidecarize")
-		build.Stderr = os.Stderr
-		if err := build.Run(); err != nil {
-			return fmt.Errorf("building sidecarize: %w", err)
+		if err := goBuild(bin, "./cmd/sidecarize"); err != nil {
+			return err
 		}
 	}
 	fmt.Printf("stream: %d Deployment+Service pairs, %d lines, %.1f MiB; best of %d interleaved runs\n",
@@ -224,6 +225,16 @@ func run(pairs, runs int, sizes, peer string) error {
 		return nil
 	}
 	return curve(dir, self, bin, cfg, sizes, peer, runs)
+}
+
+// goBuild builds a main package of this module into out.
+func goBuild(out, pkg string) error {
+	build := exec.Command("go", "build", "-o", out, pkg)
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		return fmt.Errorf("building %s: %w", pkg, err)
+	}
+	return nil
 }
 
 // table measures the kyaml round trip, monitor on every workload and
