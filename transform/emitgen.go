@@ -235,6 +235,13 @@ func (w *treeWriter) scalar(n *yaml.Node) bool {
 		}
 		w.buf.WriteByte('\'')
 		return true
+	case n.Style == yaml.DoubleQuotedStyle && n.Tag == yaml.NodeTagString && singleQuotable(v) && !strings.ContainsAny(v, `"\\`):
+		// Printable ASCII without a quote or a backslash: nothing to escape
+		// (and the emitter never folds a line).
+		w.buf.WriteByte('"')
+		w.buf.WriteString(v)
+		w.buf.WriteByte('"')
+		return true
 	case n.Style != 0:
 	case (n.Tag == yaml.NodeTagString || n.Tag == "") && plainString(v):
 		w.buf.WriteString(v)

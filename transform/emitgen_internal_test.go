@@ -212,6 +212,7 @@ func TestWriteTreeProperty(t *testing.T) {
 			for _, tag := range []string{yaml.NodeTagString, ""} {
 				checkTree(t, mapping("k", &yaml.Node{Kind: yaml.ScalarNode, Tag: tag, Value: v}))
 				checkTree(t, mapping("k", &yaml.Node{Kind: yaml.ScalarNode, Tag: tag, Value: v, Style: yaml.SingleQuotedStyle}))
+				checkTree(t, mapping("k", &yaml.Node{Kind: yaml.ScalarNode, Tag: tag, Value: v, Style: yaml.DoubleQuotedStyle}))
 				checkTree(t, &yaml.Node{Kind: yaml.MappingNode, Content: []*yaml.Node{{Kind: yaml.ScalarNode, Tag: tag, Value: v}, scalar("x")}})
 				checkTree(t, mapping("k", seq(&yaml.Node{Kind: yaml.ScalarNode, Tag: tag, Value: v})))
 			}
