@@ -379,7 +379,7 @@ func (d *Doc) writeOutput(buf *bytes.Buffer) error {
 	// JSON documents after "---", which kubectl and kyaml read as a stream.
 	for _, x := range d.extra {
 		if buf.Len() > 0 && !bytes.HasSuffix(buf.Bytes(), []byte("\n")) {
-			buf.WriteByte('\n')
+			buf.WriteString(d.newline())
 		}
 		if !d.JSON && !d.crlf() {
 			buf.WriteString("---\n")
@@ -430,6 +430,14 @@ func (d *Doc) encodeChanged() ([]byte, error) {
 		enc = bytes.TrimRight(enc, "\r\n")
 	}
 	return enc, nil
+}
+
+// newline is the document's line ending.
+func (d *Doc) newline() string {
+	if d.crlf() {
+		return "\r\n"
+	}
+	return "\n"
 }
 
 // crlf reports a document whose lines end in CRLF.

@@ -80,7 +80,65 @@ func Collect(docs []*Doc) (*Stream, error) {
 		written, last = true, end
 	}
 	s.last = last
+	if len(docs) > 0 && last == '\n' && openEnd(docs[len(docs)-1]) {
+		if err := s.trimNewline(); err != nil {
+			return nil, err
+		}
+	}
 	return s, nil
+}
+
+// openEnd reports a document that ends its file without a final newline.
+// The output ends as the input did: the generated objects that follow a
+// workload in the last document, or an earlier document that ends the
+// output once the last is dropped (uninject), keep it so, and uninject
+// gives the input back byte for byte.
+func openEnd(d *Doc) bool {
+	end := d.Raw
+	if len(end) == 0 {
+		end = []byte(d.Sep)
+	}
+	return len(end) > 0 && end[len(end)-1] != '\n'
+}
+
+// trimNewline cuts the stream's final line ending ("\n" or "\r\n").
+func (s *Stream) trimNewline() error {
+	i := len(s.pieces) - 1
+	tail, err := s.tail(s.pieces[i], 2)
+	if err != nil {
+		return err
+	}
+	cut := 1
+	if len(tail) == 2 && tail[0] == '\r' {
+		cut = 2
+	}
+	p := &s.pieces[i]
+	if p.chunk != nil {
+		p.chunk = &chunk{p.chunk.off, p.chunk.n - int64(cut)}
+	} else {
+		p.text = p.text[:len(p.text)-cut]
+	}
+	if p.chunk == nil && len(p.text) == 0 || p.chunk != nil && p.chunk.n == 0 {
+		s.pieces = s.pieces[:i]
+	}
+	s.last = 0
+	if n := len(s.pieces); n > 0 {
+		b, err := s.tail(s.pieces[n-1], 1)
+		if err != nil {
+			return err
+		}
+		s.last = b[len(b)-1]
+	}
+	return nil
+}
+
+// tail is the last n bytes of a piece (all of a shorter one).
+func (s *Stream) tail(p piece, n int64) ([]byte, error) {
+	if p.chunk == nil {
+		return p.text[len(p.text)-int(min(n, int64(len(p.text)))):], nil
+	}
+	k := min(n, p.chunk.n)
+	return s.spool.read(chunk{p.chunk.off + p.chunk.n - k, k})
 }
 
 // verbatim: the document is written back from its bytes.

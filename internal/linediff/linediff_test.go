@@ -33,3 +33,21 @@ func TestCheck(t *testing.T) {
 		})
 	}
 }
+
+// A last line without its newline gets one when documents follow it (the
+// objects generated after the last workload): not a change. Written back
+// without documents after it, it must still have none.
+func TestCheckNoFinalNewline(t *testing.T) {
+	in := "a: 1\nb: 2"
+	for out, want := range map[string]int{
+		"a: 1\nb: 2\n---\nc: 3":   0,
+		"a: 1\nb: 2":              0,
+		"a: 1\nb: 2\n":            1,
+		"a: 1\nb: 2\n---\nc: 3\n": 0,
+		"a: 1\nb:  2\n---\nc: 3":  1,
+	} {
+		if got := Check([]byte(in), []byte(out)); len(got) != want {
+			t.Errorf("%q: got %q, want %d messages", out, got, want)
+		}
+	}
+}
