@@ -91,6 +91,14 @@ func SplitStream(source string, data []byte) []*Doc {
 			d.Index = i
 		}
 	}
+	// A document of the stream that is a JSON object is JSON too: a JSON
+	// file's output (its object, then the generated objects after "---")
+	// reads back as it was written, so a second run changes nothing.
+	for _, d := range docs {
+		if t := bytes.TrimSpace(d.Raw); len(t) > 0 && t[0] == '{' && json.Valid(t) {
+			d.JSON = true
+		}
+	}
 	return docs
 }
 

@@ -51,3 +51,15 @@ func TestCheckNoFinalNewline(t *testing.T) {
 		}
 	}
 }
+
+// A JSON line that gains a comma because an entry follows it carries an
+// edit.
+func TestCheckJSONComma(t *testing.T) {
+	in := "{\n  \"a\": {\n    \"b\": \"c\"\n  }\n}\n"
+	if got := Check([]byte(in), []byte("{\n  \"a\": {\n    \"b\": \"c\",\n    \"d\": \"e\"\n  }\n}\n")); len(got) != 0 {
+		t.Errorf("comma added: %q", got)
+	}
+	if got := Check([]byte(in), []byte("{\n  \"a\": {\n    \"b\":\"c\",\n    \"d\": \"e\"\n  }\n}\n")); len(got) != 1 {
+		t.Errorf("reformatted and comma added: %q", got)
+	}
+}
