@@ -172,9 +172,15 @@ func (r *run) readServices() {
 			o.node = n
 		}
 		s, err := newService(o)
+		restored := false
 		if err == nil {
 			s.order = i
-			_, err = s.restore()
+			restored, err = s.restore()
+		}
+		if err == nil && !restored {
+			// Most Services are never edited: their trees are let go
+			// and parsed again if they are (service.load).
+			s.release()
 		}
 		parsed[i], svcErrs[i] = s, err
 	})

@@ -57,6 +57,29 @@ func newService(o *object) (*service, error) {
 	}, nil
 }
 
+// release lets the Service's tree go when the document can be parsed
+// again: memory holds its bytes and info until the edits, not a tree per
+// Service of the stream.
+func (s *service) release() {
+	if s.obj.list == nil && s.obj.doc.release() {
+		s.obj.node = nil
+	}
+}
+
+// load parses the Service's document again if its tree was let go. The
+// bytes parsed once, so they parse again.
+func (s *service) load() error {
+	if s.obj.node != nil {
+		return nil
+	}
+	n, err := s.obj.doc.Node()
+	if err == nil && n == nil {
+		err = fmt.Errorf("%s: internal error: the Service's document parsed empty", s.obj.where)
+	}
+	s.obj.node = n
+	return err
+}
+
 // serviceIndex finds the Services that may select a pod without trying
 // every Service of the namespace: each Service is filed under its namespace
 // and the first (sorted) pair of its selector, which the pod's labels must

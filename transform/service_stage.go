@@ -32,8 +32,13 @@ func (e *Engine) editServices(rep *Report, svcs []*service, sums []*summary, gen
 		}
 	}
 	matched := map[*summary]bool{}
-	for _, s := range svcs {
-		var selected, holders []*summary
+	type match struct {
+		selected, holders []*summary
+		errs              []error // applying the holders' edits
+	}
+	matches := make([]match, len(svcs))
+	for i, s := range svcs {
+		m := &matches[i]
 		var some []*summary
 		for k, v := range s.selector {
 			some = byLabel[serviceIndex(nil).key(s.info.Namespace, k, v)]
@@ -43,23 +48,41 @@ func (e *Engine) editServices(rep *Report, svcs []*service, sums []*summary, gen
 			if !s.selects(sum.namespace, sum.labels) {
 				continue
 			}
-			selected = append(selected, sum)
+			m.selected = append(m.selected, sum)
 			matched[sum] = true
 			if sum.injected {
-				holders = append(holders, sum)
+				m.holders = append(m.holders, sum)
 			}
 		}
+	}
+	// Each Service's edits touch only its own tree: on every core.
+	parallel(len(svcs), func(i int) {
+		s, m := svcs[i], &matches[i]
+		if len(m.holders) == 0 {
+			return
+		}
+		if err := s.load(); err != nil {
+			m.errs = append(m.errs, err)
+			return
+		}
+		s.obj.doc.keepOriginal() // before the first edit
+		for _, h := range m.holders {
+			if len(h.edits) > 0 {
+				if err := s.apply(h.edits, h.ref); err != nil {
+					m.errs = append(m.errs, err)
+				}
+			}
+		}
+	})
+	for i, s := range svcs {
+		selected, holders := matches[i].selected, matches[i].holders
 		if len(holders) == 0 {
 			continue
 		}
 		s.used = true
-		s.obj.doc.keepOriginal() // before the first edit
-		for _, h := range holders {
-			if len(h.edits) > 0 {
-				if err := s.apply(h.edits, h.ref); err != nil {
-					errs = append(errs, err)
-				}
-			}
+		errs = append(errs, matches[i].errs...)
+		if s.obj.node == nil {
+			continue // it did not parse again (reported)
 		}
 		svcRef := "Service " + qualified(s.info.Namespace, s.info.Name)
 		if s.status != nil {

@@ -188,6 +188,17 @@ func (d *Doc) Node() (*yaml.RNode, error) {
 	return n, nil
 }
 
+// release forgets the parsed tree of an unchanged document, so that Node
+// parses its bytes again; false when the tree must stay (it changed, or
+// it was parsed from something else than its bytes).
+func (d *Doc) release() bool {
+	if !d.parsed || d.err != nil || d.changed || d.finalized || d.orig != nil {
+		return false
+	}
+	d.node, d.parsed = nil, false
+	return true
+}
+
 // keepOriginal copies the document's tree as the original the splice
 // compares with, when Node did not (a Service): called before the tree's
 // first edit. Without it, original parses the bytes again.
