@@ -5,7 +5,6 @@ import (
 
 	"github.com/sidecarize/sidecarize/internal/validate"
 	"github.com/sidecarize/sidecarize/patterns/scrape"
-	"github.com/sidecarize/sidecarize/templates"
 	"github.com/sidecarize/sidecarize/transform"
 )
 
@@ -81,7 +80,7 @@ func CheckFront(metricsPath string, so scrape.Options, timeout string, maxConnec
 // ConfigMap <workload>-<pattern>, then adds its volume and the HAProxy
 // container (Inject; s.ConfigMap is set here).
 func Deploy(w *transform.Workload, template string, data any, s Spec) error {
-	cfg, err := templates.Render(template, data)
+	cfg, err := render(template, data)
 	if err != nil {
 		return err
 	}
