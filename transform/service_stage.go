@@ -34,7 +34,8 @@ func (e *Engine) editServices(rep *Report, svcs []*service, sums []*summary, gen
 	matched := map[*summary]bool{}
 	type match struct {
 		selected, holders []*summary
-		errs              []error // applying the holders' edits
+		errs              []error
+		warns             Report
 	}
 	matches := make([]match, len(svcs))
 	for i, s := range svcs {
@@ -55,80 +56,31 @@ func (e *Engine) editServices(rep *Report, svcs []*service, sums []*summary, gen
 			}
 		}
 	}
-	// Each Service's edits touch only its own tree: on every core.
+	// Each Service's edits touch only its own tree: on every core, each
+	// Service written out (and its tree let go) once done. Errors and
+	// warnings are gathered per Service and reported in stream order.
 	parallel(len(svcs), func(i int) {
 		s, m := svcs[i], &matches[i]
 		if len(m.holders) == 0 {
 			return
 		}
-		if err := s.load(); err != nil {
-			m.errs = append(m.errs, err)
-			return
-		}
-		s.obj.doc.keepOriginal() // before the first edit
-		for _, h := range m.holders {
-			if len(h.edits) > 0 {
-				if err := s.apply(h.edits, h.ref); err != nil {
-					m.errs = append(m.errs, err)
-				}
+		s.used = true
+		m.errs = s.edit(m.selected, m.holders, &m.warns)
+		if len(m.errs) == 0 {
+			if err := s.finish(); err != nil {
+				m.errs = append(m.errs, err)
+			} else if err := s.writeOut(); err != nil {
+				m.errs = append(m.errs, err)
 			}
 		}
 	})
 	for i, s := range svcs {
-		selected, holders := matches[i].selected, matches[i].holders
-		if len(holders) == 0 {
-			continue
-		}
-		s.used = true
 		errs = append(errs, matches[i].errs...)
-		if s.obj.node == nil {
-			continue // it did not parse again (reported)
-		}
-		svcRef := "Service " + qualified(s.info.Namespace, s.info.Name)
-		if s.status != nil {
-			var lacking, gone []string
-			for _, sum := range selected {
-				for _, port := range s.pointed() {
-					if !sum.resolves(port) {
-						lacking = append(lacking, sum.ref)
-						if sum.uninjected {
-							gone = append(gone, sum.ref)
-						}
-						break
-					}
-				}
+		rep.Warnings = append(rep.Warnings, matches[i].warns.Warnings...)
+		if len(matches[i].holders) == 0 {
+			if err := s.finish(); err != nil {
+				errs = append(errs, err)
 			}
-			switch {
-			case len(gone) > 0:
-				errs = append(errs, fmt.Errorf("%s: %s: uninjecting %s would leave the Service targeting ports of %s, which are still injected, that %s's pods lack; uninject them together (or opt them out too)",
-					s.obj.where, svcRef, strings.Join(gone, ", "), strings.Join(refs(holders), ", "), strings.Join(gone, ", ")))
-				continue
-			case len(lacking) > 0:
-				if err := s.undo(s.status); err != nil {
-					errs = append(errs, err)
-					continue
-				}
-				s.status = nil
-				rep.Warn(s.obj.where, svcRef, "spec.selector", fmt.Sprintf("also selects the pods of %s, which are not injected: left as it was (its traffic reaches %s past their proxies)",
-					strings.Join(lacking, ", "), strings.Join(refs(holders), ", ")))
-				continue
-			}
-		}
-		for _, h := range holders {
-			if h.fresh && s.info.Headless && hasRetarget(h.edits) && s.status != nil {
-				// A headless Service is not proxied by kube-proxy: its
-				// clients dial pod IPs on the port they know.
-				rep.Warn(s.obj.where, svcRef, "spec.clusterIP",
-					fmt.Sprintf("is headless: clients that resolve it and dial the app's port reach %s directly, past the proxy; only the endpoint port (SRV records) leads to the proxy", h.ref))
-			}
-		}
-		if len(holders) > 1 && s.status != nil {
-			rep.Warn(s.obj.where, svcRef, "spec.selector", fmt.Sprintf("selects the pods of %s: one set of ports serves them all", strings.Join(refs(holders), ", ")))
-		}
-	}
-	for _, s := range svcs {
-		if err := s.finish(); err != nil {
-			errs = append(errs, err)
 		}
 	}
 	for _, sum := range sums {
@@ -138,6 +90,78 @@ func (e *Engine) editServices(rep *Report, svcs []*service, sums []*summary, gen
 	}
 	dedupeMonitors(rep, sums, generated)
 	return errors.Join(errs...)
+}
+
+// edit applies the edits of the injected workloads (holders) among those
+// the Service selects, then checks that its targetPorts resolve in every
+// pod it selects (see editServices).
+func (s *service) edit(selected, holders []*summary, rep *Report) []error {
+	if err := s.load(); err != nil {
+		return []error{err}
+	}
+	s.obj.doc.keepOriginal() // before the first edit
+	var errs []error
+	for _, h := range holders {
+		if len(h.edits) > 0 {
+			if err := s.apply(h.edits, h.ref); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	svcRef := "Service " + qualified(s.info.Namespace, s.info.Name)
+	if s.status != nil {
+		var lacking, gone []string
+		for _, sum := range selected {
+			for _, port := range s.pointed() {
+				if !sum.resolves(port) {
+					lacking = append(lacking, sum.ref)
+					if sum.uninjected {
+						gone = append(gone, sum.ref)
+					}
+					break
+				}
+			}
+		}
+		switch {
+		case len(gone) > 0:
+			return append(errs, fmt.Errorf("%s: %s: uninjecting %s would leave the Service targeting ports of %s, which are still injected, that %s's pods lack; uninject them together (or opt them out too)",
+				s.obj.where, svcRef, strings.Join(gone, ", "), strings.Join(refs(holders), ", "), strings.Join(gone, ", ")))
+		case len(lacking) > 0:
+			if err := s.undo(s.status); err != nil {
+				return append(errs, err)
+			}
+			s.status = nil
+			rep.Warn(s.obj.where, svcRef, "spec.selector", fmt.Sprintf("also selects the pods of %s, which are not injected: left as it was (its traffic reaches %s past their proxies)",
+				strings.Join(lacking, ", "), strings.Join(refs(holders), ", ")))
+			return errs
+		}
+	}
+	for _, h := range holders {
+		if h.fresh && s.info.Headless && hasRetarget(h.edits) && s.status != nil {
+			// A headless Service is not proxied by kube-proxy: its
+			// clients dial pod IPs on the port they know.
+			rep.Warn(s.obj.where, svcRef, "spec.clusterIP",
+				fmt.Sprintf("is headless: clients that resolve it and dial the app's port reach %s directly, past the proxy; only the endpoint port (SRV records) leads to the proxy", h.ref))
+		}
+	}
+	if len(holders) > 1 && s.status != nil {
+		rep.Warn(s.obj.where, svcRef, "spec.selector", fmt.Sprintf("selects the pods of %s: one set of ports serves them all", strings.Join(refs(holders), ", ")))
+	}
+	return errs
+}
+
+// writeOut writes a changed top-level Service's document now and lets its
+// tree go (as processWorkload does for a workload): nothing later edits it.
+func (s *service) writeOut() error {
+	if s.obj.list != nil || !s.obj.changed {
+		return nil
+	}
+	s.obj.doc.MarkChanged()
+	if err := s.obj.doc.finalize(nil); err != nil {
+		return err
+	}
+	s.obj.node = nil
+	return nil
 }
 
 // pointed lists the pod ports this run points the Service at: the
