@@ -14,9 +14,10 @@ import (
 //
 // Workloads are independent of each other, so each is parsed, injected and
 // encoded on its own (on every core) and its tree dropped at once: memory
-// holds the bytes, the Services and a small summary per workload. Services
-// are parsed first (injection reads them) and changed last, from the
-// summaries.
+// holds the bytes and a small summary per workload and Service. Services
+// are read first (injection reads them; their trees let go) and changed
+// last, from the summaries, each parsed again, edited and written on its
+// own.
 //
 // The stages (docs/design.md#the-pipeline) are methods of a run, which holds
 // what they hand on: sortDocuments, readServices, readPolicies,
