@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode"
 
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
@@ -366,7 +367,19 @@ func containerNames(list []corev1.Container) []string {
 // qualified is "namespace/name", or "name" without a namespace.
 func qualified(ns, name string) string {
 	if ns == "" {
-		return name
+		return shown(name)
 	}
-	return ns + "/" + name
+	return shown(ns) + "/" + shown(name)
+}
+
+// shown is a name as messages show it: quoted when it holds anything but
+// printable characters other than space (a newline would start a line of
+// its own in the report).
+func shown(s string) string {
+	for _, r := range s {
+		if !unicode.IsGraphic(r) || unicode.IsSpace(r) {
+			return strconv.Quote(s)
+		}
+	}
+	return s
 }

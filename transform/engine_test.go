@@ -1,7 +1,9 @@
 package transform_test
 
 import (
+	"bytes"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -141,5 +143,60 @@ spec:
 	}
 	if len(rep.Workloads) != 1 || rep.Workloads[0].Reason != transform.ReasonNoName {
 		t.Errorf("report: %+v", rep.Workloads)
+	}
+}
+
+// A name or namespace Kubernetes refuses is written nowhere: selected by a
+// broad run, the workload is skipped with invalid_name (the stream is
+// written as it was), and the report shows the name quoted, so a newline
+// in it starts no line of its own; named (its own sidecarize.dev/inject),
+// it is an error that names the document, the object and the field.
+func TestInvalidName(t *testing.T) {
+	const tmpl = `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: %s
+  namespace: %s
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+      - {name: web, image: "nginx:1.27", ports: [{containerPort: 8080}]}
+`
+	for _, c := range []struct{ name, ns, field string }{
+		{`"web\nglobal\n  daemon"`, "shop", "metadata.name"},
+		{"web", `"shop\nx"`, "metadata.namespace"},
+		{"Web", "shop", "metadata.name"},
+		{`"a b"`, "shop", "metadata.name"},
+		{"web", "shop.floor", "metadata.namespace"},
+	} {
+		in := []byte(fmt.Sprintf(tmpl, c.name, c.ns))
+		e := &transform.Engine{Patterns: []transform.Pattern{fakePattern{}}, Version: "test", Flags: transform.Flags{Patterns: []string{"fake"}}}
+		out, rep, err := e.Process("in.yaml", in)
+		if err != nil {
+			t.Fatalf("%s/%s: %v", c.ns, c.name, err)
+		}
+		if string(out) != string(in) {
+			t.Errorf("%s/%s: output changed:\n%s", c.ns, c.name, out)
+		}
+		if len(rep.Workloads) != 1 || rep.Workloads[0].Reason != transform.ReasonInvalidName || !strings.Contains(strings.Join(rep.Workloads[0].Warnings, "\n"), c.field+": ") {
+			t.Errorf("%s/%s: report: %+v", c.ns, c.name, rep.Workloads)
+		}
+		var text strings.Builder
+		rep.WriteText(&text)
+		for _, line := range strings.Split(strings.TrimSuffix(text.String(), "\n"), "\n") {
+			if !strings.HasPrefix(line, "sidecarize: Deployment ") {
+				t.Errorf("%s/%s: report line %q", c.ns, c.name, line)
+			}
+		}
+
+		annotated := bytes.Replace(in, []byte("spec:\n  selector"), []byte("  annotations: {sidecarize.dev/inject: fake}\nspec:\n  selector"), 1)
+		out, _, err = fakeEngine().Process("in.yaml", annotated)
+		var we *transform.WorkloadError
+		if !errors.As(err, &we) || !strings.HasPrefix(err.Error(), "in.yaml[0]: Deployment ") || !strings.Contains(err.Error(), ": "+c.field+": ") || strings.Count(err.Error(), "\n") > 0 || out != nil {
+			t.Errorf("%s/%s: annotated: %v", c.ns, c.name, err)
+		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 
+	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
@@ -79,6 +80,9 @@ func (e *Engine) plan(o *object, native bool, kv KubeVersion, apis APIVersions) 
 		return p, nil
 	}
 	if err := e.selectPatterns(p); err != nil {
+		return nil, err
+	}
+	if err := p.checkName(); err != nil {
 		return nil, err
 	}
 	if p.settled() {
@@ -246,6 +250,33 @@ func (e *Engine) selectPatterns(p *plan) error {
 		}
 		p.on[name] = true
 	}
+	return nil
+}
+
+// checkName: a selected workload's name and namespace are what Kubernetes
+// accepts for them (a DNS-1123 subdomain, a DNS-1123 label): they are
+// written into generated object names, configs (haproxy.cfg, Envoy's
+// bootstrap) and certificate names, where a newline or a quote would write
+// something else. Named explicitly, a workload with another is an error;
+// selected by a broad run, it is skipped with invalid_name.
+func (p *plan) checkName() error {
+	if len(p.on) == 0 || p.settled() {
+		return nil
+	}
+	w := p.w
+	field, value, msgs := "metadata.name", w.Name, validation.IsDNS1123Subdomain(w.Name)
+	if len(msgs) == 0 && w.Namespace != "" {
+		field, value, msgs = "metadata.namespace", w.Namespace, validation.IsDNS1123Label(w.Namespace)
+	}
+	if len(msgs) == 0 {
+		return nil
+	}
+	msg := fmt.Sprintf("%s: %q: %s", field, value, strings.Join(msgs, "; "))
+	if p.named {
+		return w.fail("%s", msg)
+	}
+	w.warnings = append(w.warnings, "not injected: "+msg)
+	p.reason = ReasonInvalidName
 	return nil
 }
 

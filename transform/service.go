@@ -9,6 +9,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
@@ -46,6 +47,18 @@ func newService(o *object) (*service, error) {
 		// it would bypass the proxy, and retargeted it moved the proxy port
 		// on the next run (FuzzStructure).
 		return nil, fmt.Errorf("%s: Service: metadata.name: required (the API server refuses a Service without one)", o.where)
+	}
+	if len(sel) > 0 {
+		// Its name goes into certificates' DNS names and labels, its
+		// namespace decides which pods it selects: what Kubernetes
+		// accepts, or an error (docs/contract.md#errors).
+		field, value, msgs := "metadata.name", s.Name, validation.IsDNS1035Label(s.Name)
+		if len(msgs) == 0 && s.Namespace != "" {
+			field, value, msgs = "metadata.namespace", s.Namespace, validation.IsDNS1123Label(s.Namespace)
+		}
+		if len(msgs) > 0 {
+			return nil, fmt.Errorf("%s: Service %s: %s: %q: %s", o.where, qualified(s.Namespace, s.Name), field, value, strings.Join(msgs, "; "))
+		}
 	}
 	return &service{
 		obj:      o,

@@ -45,6 +45,11 @@ const (
 	// workload, so it cannot be injected. An error when the workload asks
 	// for injection itself (a sidecarize.dev/ annotation).
 	ReasonNoName Reason = "no_name"
+	// ReasonInvalidName: the workload's metadata.name or metadata.namespace
+	// is not what Kubernetes accepts (a DNS-1123 subdomain, a DNS-1123
+	// label): it would be written into generated names and configs. An
+	// error when the workload was named explicitly.
+	ReasonInvalidName Reason = "invalid_name"
 	// ReasonNoPorts: a pattern that proxies a port found none declared and
 	// none configured (a SkipError reason).
 	ReasonNoPorts Reason = "no_ports"
@@ -70,7 +75,7 @@ const (
 // reasons lists every Reason, for tests and documentation.
 var reasons = []Reason{
 	ReasonNotSelected, ReasonOptedOut, ReasonNotInjected, ReasonAlreadyInjectedNotSelected,
-	ReasonNoPodTemplate, ReasonNoName, ReasonNoPorts, ReasonNoTCPPort, ReasonTLSPort, ReasonHostNetwork, ReasonSidecarExists,
+	ReasonNoPodTemplate, ReasonNoName, ReasonInvalidName, ReasonNoPorts, ReasonNoTCPPort, ReasonTLSPort, ReasonHostNetwork, ReasonSidecarExists,
 }
 
 // ServiceOp says what a ServiceEdit does.
