@@ -18,33 +18,7 @@ import (
 // replaces included; where it declines (ok=false), toRNode takes the slow
 // path. The fast path must be taken for most of them, or it proves nothing.
 func TestTypedNodeProperty(t *testing.T) {
-	strs := []string{"", "a", "<&>", "\u2028\u2029", "\"q\"\\", "line\nnext\t", "é😀", "bad \xff utf-8", "null", "true", "0", "-"}
-	f := randfill.NewWithSeed(1).NilChance(0.3).NumElements(0, 3).MaxDepth(6).Funcs(
-		func(s *string, c randfill.Continue) {
-			if c.Intn(3) == 0 {
-				*s = strs[c.Intn(len(strs))]
-			} else {
-				*s = c.String(12)
-			}
-		},
-		func(q *resource.Quantity, c randfill.Continue) {
-			*q = resource.MustParse([]string{"0", "10m", "1.5", "128Mi", "2G", "1e3"}[c.Intn(6)])
-		},
-		func(v *intstr.IntOrString, c randfill.Continue) {
-			if c.Bool() {
-				*v = intstr.FromInt32(c.Int31())
-			} else {
-				var s string
-				c.Fill(&s)
-				*v = intstr.FromString(s)
-			}
-		},
-		func(tm *metav1.Time, c randfill.Continue) {
-			if c.Bool() {
-				*tm = metav1.Unix(c.Int63n(1<<33), 0)
-			}
-		},
-	)
+	f := valueFiller(1)
 	types := []any{
 		&corev1.Container{}, &corev1.Volume{}, &corev1.VolumeMount{}, &corev1.ConfigMap{}, &corev1.ServicePort{},
 		&corev1.EnvVar{}, &corev1.Probe{}, &corev1.ObjectReference{}, &metav1.ObjectMeta{}, &corev1.Service{},
@@ -81,6 +55,39 @@ func TestTypedNodeProperty(t *testing.T) {
 			t.Errorf("%s: the fast path was taken %d times in 300", name, fast[name])
 		}
 	}
+}
+
+// valueFiller fills values with random content: strings with characters
+// encoding/json escapes or replaces, quantities, ints-or-strings and times
+// as the API types hold them.
+func valueFiller(seed int64) *randfill.Filler {
+	strs := []string{"", "a", "<&>", "\u2028\u2029", "\"q\"\\", "line\nnext\t", "é😀", "bad \xff utf-8", "null", "true", "0", "-"}
+	return randfill.NewWithSeed(seed).NilChance(0.3).NumElements(0, 3).MaxDepth(6).Funcs(
+		func(s *string, c randfill.Continue) {
+			if c.Intn(3) == 0 {
+				*s = strs[c.Intn(len(strs))]
+			} else {
+				*s = c.String(12)
+			}
+		},
+		func(q *resource.Quantity, c randfill.Continue) {
+			*q = resource.MustParse([]string{"0", "10m", "1.5", "128Mi", "2G", "1e3"}[c.Intn(6)])
+		},
+		func(v *intstr.IntOrString, c randfill.Continue) {
+			if c.Bool() {
+				*v = intstr.FromInt32(c.Int31())
+			} else {
+				var s string
+				c.Fill(&s)
+				*v = intstr.FromString(s)
+			}
+		},
+		func(tm *metav1.Time, c randfill.Continue) {
+			if c.Bool() {
+				*tm = metav1.Unix(c.Int63n(1<<33), 0)
+			}
+		},
+	)
 }
 
 // TestTypedNodeDeclines: the shapes typedNode leaves to encoding/json.

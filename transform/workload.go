@@ -299,7 +299,7 @@ func (w *Workload) AddContainer(c corev1.Container) error {
 			w.Warn("native sidecars are off: container %q keeps running and the %s will not complete", c.Name, w.Kind)
 		}
 	}
-	n, err := toRNode(c)
+	n, err := toRNodeShared(c) // nodecache.go: most pods get the same helper
 	if err != nil {
 		return err
 	}
