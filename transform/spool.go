@@ -50,10 +50,20 @@ func (s *Spool) read(c chunk) ([]byte, error) {
 	return b, err
 }
 
-// writeTo copies a chunk to w.
-func (s *Spool) writeTo(w io.Writer, c chunk) error {
-	_, err := io.Copy(w, io.NewSectionReader(s.f, c.off, c.n))
-	return err
+// writeTo copies a chunk to w through buf (reused across chunks: an
+// io.Copy per chunk would allocate a buffer for each).
+func (s *Spool) writeTo(w io.Writer, c chunk, buf []byte) error {
+	for c.n > 0 {
+		b := buf[:min(int64(len(buf)), c.n)]
+		if _, err := s.f.ReadAt(b, c.off); err != nil {
+			return err
+		}
+		if _, err := w.Write(b); err != nil {
+			return err
+		}
+		c.off, c.n = c.off+int64(len(b)), c.n-int64(len(b))
+	}
+	return nil
 }
 
 // Close closes and removes the file.

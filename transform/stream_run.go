@@ -149,9 +149,13 @@ func (d *Doc) verbatim() bool {
 // WriteTo writes the stream to w.
 func (s *Stream) WriteTo(w io.Writer) (int64, error) {
 	var n int64
+	var buf []byte
 	for _, p := range s.pieces {
 		if p.chunk != nil {
-			if err := s.spool.writeTo(w, *p.chunk); err != nil {
+			if buf == nil {
+				buf = make([]byte, 256<<10)
+			}
+			if err := s.spool.writeTo(w, *p.chunk, buf); err != nil {
 				return n, err
 			}
 			n += p.chunk.n
