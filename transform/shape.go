@@ -328,12 +328,41 @@ func notString(v *yaml.Node) string {
 }
 
 // checkKeys walks the tree: no key twice in a mapping, no merge keys, no
-// mapping with an odd number of nodes.
+// mapping with an odd number of nodes. The error's path is put together
+// only when there is an error (keyError), not for every field.
 func checkKeys(n *yaml.Node, path string) *shapeError {
+	ke := keyErrors(n)
+	if ke == nil {
+		return nil
+	}
+	for i := len(ke.rev) - 1; i >= 0; i-- {
+		if seg := ke.rev[i]; seg.key != nil {
+			path = join(path, *seg.key)
+		} else {
+			path = fmt.Sprintf("%s[%d]", path, seg.index)
+		}
+	}
+	ke.err.path = orRoot(path)
+	return &ke.err
+}
+
+// keyError is checkKeys' error with its path as segments, innermost first.
+type keyError struct {
+	err shapeError
+	rev []pathSeg
+}
+
+// pathSeg is a mapping key, or (key nil) a sequence index.
+type pathSeg struct {
+	key   *string
+	index int
+}
+
+func keyErrors(n *yaml.Node) *keyError {
 	switch n.Kind {
 	case yaml.MappingNode:
 		if len(n.Content)%2 != 0 {
-			return &shapeError{orRoot(path), n.Line, "malformed mapping"}
+			return &keyError{err: shapeError{"", n.Line, "malformed mapping"}}
 		}
 		var seen map[string]*yaml.Node
 		for i := 0; i < len(n.Content); i += 2 {
@@ -359,23 +388,25 @@ func checkKeys(n *yaml.Node, path string) *shapeError {
 				}
 			}
 			if prev != nil {
-				return &shapeError{orRoot(path), 0,
-					fmt.Sprintf("duplicate key %q (lines %d and %d)", k.Value, prev.Line, k.Line)}
+				return &keyError{err: shapeError{"", 0,
+					fmt.Sprintf("duplicate key %q (lines %d and %d)", k.Value, prev.Line, k.Line)}}
 			}
-			if se := checkKeys(n.Content[i+1], join(path, k.Value)); se != nil {
-				return se
+			if ke := keyErrors(n.Content[i+1]); ke != nil {
+				ke.rev = append(ke.rev, pathSeg{key: &k.Value})
+				return ke
 			}
 		}
 	case yaml.SequenceNode:
 		for i, c := range n.Content {
-			if se := checkKeys(c, fmt.Sprintf("%s[%d]", path, i)); se != nil {
-				return se
+			if ke := keyErrors(c); ke != nil {
+				ke.rev = append(ke.rev, pathSeg{index: i})
+				return ke
 			}
 		}
 	case yaml.DocumentNode:
 		for _, c := range n.Content {
-			if se := checkKeys(c, path); se != nil {
-				return se
+			if ke := keyErrors(c); ke != nil {
+				return ke
 			}
 		}
 	}

@@ -135,7 +135,9 @@ func (d *Doc) Kind() string {
 
 // Empty reports a document holding only comments and blank lines.
 func (d *Doc) Empty() bool {
-	for _, line := range bytes.Split(d.Raw, []byte("\n")) {
+	for rest := d.Raw; len(rest) > 0; {
+		var line []byte
+		line, rest, _ = bytes.Cut(rest, []byte("\n"))
 		t := bytes.TrimSpace(line)
 		if len(t) > 0 && t[0] != '#' {
 			return false
