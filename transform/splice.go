@@ -116,8 +116,12 @@ func (s *splicer) apply() ([]byte, error) {
 		}
 		return a.end-a.start < b.end-b.start // insertions first
 	})
+	size := len(s.src)
+	for _, e := range s.edits {
+		size += len(e.text) - (e.end - e.start)
+	}
 	var out bytes.Buffer
-	out.Grow(len(s.src) + 1024)
+	out.Grow(max(size, 0))
 	at := 0
 	for _, e := range s.edits {
 		if e.start < at {
