@@ -149,10 +149,11 @@ func (s *splicer) style(n *yaml.Node) {
 		if n.Kind == yaml.MappingNode && n.Style&yaml.FlowStyle == 0 {
 			for i := 0; i+1 < len(n.Content); i += 2 {
 				k, v := n.Content[i], n.Content[i+1]
-				if v.Style&yaml.FlowStyle != 0 || v.Line == k.Line {
+				vLine, vCol := s.at(v)
+				if v.Style&yaml.FlowStyle != 0 || vLine == k.Line {
 					continue
 				}
-				switch d := v.Column - k.Column; {
+				switch d := vCol - k.Column; {
 				case v.Kind == yaml.MappingNode && d > 0 && d < len(ind):
 					ind[d]++
 				case v.Kind == yaml.SequenceNode && d == 0:
@@ -165,8 +166,9 @@ func (s *splicer) style(n *yaml.Node) {
 			}
 		}
 		if n.Kind == yaml.SequenceNode && n.Style&yaml.FlowStyle == 0 {
+			nLine, nCol := s.at(n)
 			for _, c := range n.Content {
-				if d := c.Column - n.Column; c.Kind == yaml.MappingNode && c.Style&yaml.FlowStyle == 0 && c.Line == n.Line && d > 0 && d < len(off) {
+				if d := c.Column - nCol; c.Kind == yaml.MappingNode && c.Style&yaml.FlowStyle == 0 && c.Line == nLine && d > 0 && d < len(off) {
 					off[d]++
 				}
 			}
@@ -186,6 +188,28 @@ func (s *splicer) style(n *yaml.Node) {
 		return best
 	}
 	s.indent, s.offset, s.wide = most(ind), most(off), wide > compact
+}
+
+// at is where a block collection stands: its node's line and column, but
+// for one with an explicit tag (items: !!seq), whose node stands at the
+// tag, its first entry's (for a sequence, its first dash's).
+func (s *splicer) at(n *yaml.Node) (line, col int) {
+	if n.Style&yaml.TaggedStyle == 0 || n.Style&yaml.FlowStyle != 0 || len(n.Content) == 0 {
+		return n.Line, n.Column
+	}
+	first := n.Content[0]
+	if n.Kind != yaml.SequenceNode {
+		return first.Line, first.Column
+	}
+	p := s.off(first)
+	if p < 0 {
+		return n.Line, n.Column
+	}
+	d := bytes.LastIndexByte(s.src[s.lineStart(p):p], '-')
+	if d < 0 || !s.blankBefore(s.lineStart(p)+d) {
+		return n.Line, n.Column
+	}
+	return first.Line, d + 1
 }
 
 // off is the byte offset of a node's line and column (columns count
@@ -429,10 +453,11 @@ func (s *splicer) node(cur, orig *yaml.Node, ind int, flow bool) error {
 		}
 		return unsafeSplice("%s became %s", kindName(orig.Kind), kindName(cur.Kind))
 	}
-	if orig.Style&yaml.TaggedStyle != 0 && orig.Style&yaml.FlowStyle == 0 {
-		// items: !!seq — the node stands at the tag's column, not its
-		// entries': new entries would be indented after the tag.
-		return unsafeSplice("a block collection with an explicit tag changed")
+	if orig.Style&yaml.TaggedStyle != 0 && orig.Style&yaml.FlowStyle == 0 && len(orig.Content) == 0 {
+		// "annotations: !!map" with nothing after it: no entry to place new
+		// ones by. (A tagged collection with entries is placed by them,
+		// not by the node, which stands at the tag's column.)
+		return unsafeSplice("an empty block collection with an explicit tag changed")
 	}
 	switch {
 	case cur.Kind == yaml.MappingNode && orig.Style&yaml.FlowStyle != 0:
@@ -452,25 +477,58 @@ func (s *splicer) scalar(cur, orig *yaml.Node, ind int, flow bool) error {
 	if orig.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0 {
 		return unsafeSplice("a block scalar changed")
 	}
+	c := *cur
 	if orig.Style&yaml.TaggedStyle != 0 {
-		// Its span is the value after the tag: the tag would stay (or
-		// come twice, !!str !!str true).
-		return unsafeSplice("a scalar with an explicit tag changed")
+		// Its span is the value after the tag, and the tag stays: the new
+		// value is written after it when it has that tag too (targetPort:
+		// !!int 8080 becomes !!int 9080), and without a tag of its own.
+		if !standardTag(orig.ShortTag()) || cur.ShortTag() != orig.ShortTag() {
+			return unsafeSplice("a scalar with an explicit tag changed")
+		}
+		c.Style &^= yaml.TaggedStyle
 	}
 	a, b, err := s.span(orig)
 	if err != nil {
 		return err
 	}
-	c := *cur
 	if c.Style == 0 && orig.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0 && c.ShortTag() == "!!str" && !strings.Contains(c.Value, "\n") {
 		c.Style = orig.Style & (yaml.DoubleQuotedStyle | yaml.SingleQuotedStyle)
 	}
-	text, err := s.inline(&c, ind, flow)
-	if err != nil {
+	var text string
+	if orig.Style == yaml.TaggedStyle && c.Style == 0 && c.ShortTag() == yaml.NodeTagString && taggedPlain(c.Value, flow) {
+		text = c.Value // !!str false becomes !!str true, not !!str "true"
+	} else if text, err = s.inline(&c, ind, flow); err != nil {
 		return err
+	}
+	if orig.Style&yaml.TaggedStyle != 0 && strings.HasPrefix(text, "!") {
+		return unsafeSplice("a scalar with an explicit tag changed")
 	}
 	s.add(a, b, text)
 	return nil
+}
+
+// taggedPlain: under an explicit !!str tag a plain value is a string
+// whatever it looks like (!!str false): v can be written plain there when
+// it reads back as itself.
+func taggedPlain(v string, flow bool) bool {
+	if v == "" || strings.ContainsAny(v, "\n\r\t#\"'") || flow && strings.ContainsAny(v, ",[]{}") {
+		return false
+	}
+	var n yaml.Node
+	if yaml.Unmarshal([]byte("k: !!str "+v), &n) != nil || len(n.Content) != 1 || len(n.Content[0].Content) != 2 {
+		return false
+	}
+	got := n.Content[0].Content[1]
+	return got.Value == v && got.Style == yaml.TaggedStyle
+}
+
+// standardTag: a scalar tag every YAML 1.2 reader resolves the same way.
+func standardTag(tag string) bool {
+	switch tag {
+	case yaml.NodeTagString, yaml.NodeTagInt, yaml.NodeTagBool, yaml.NodeTagFloat:
+		return true
+	}
+	return false
 }
 
 // pair is a kept entry (or item): its index in cur and in orig.
@@ -868,7 +926,11 @@ func (s *splicer) flowGaps(orig *yaml.Node, ps []pair, nCur, nOrig, stride int, 
 
 func (s *splicer) blockSequence(cur, orig *yaml.Node) error {
 	ps := matchItems(cur.Content, orig.Content)
-	dash := orig.Column - 1
+	line, col := s.at(orig) // "items: !!seq": at its first dash, not the tag
+	if line == orig.Line && orig.Style&yaml.TaggedStyle != 0 {
+		return unsafeSplice("a list item not on its dash's line")
+	}
+	dash := col - 1
 	for _, p := range ps {
 		if err := s.node(cur.Content[p.cur], orig.Content[p.orig], dash, false); err != nil {
 			return err

@@ -87,6 +87,26 @@ func TestSplice(t *testing.T) {
 			want: "a: one\n  two\nb: 2\n",
 		},
 		{
+			name: "scalars with an explicit tag keep it",
+			src:  "a: !!str false   # c\nb: !!int 80\nc: !!str \"x\"\n",
+			edit: func(r *yaml.RNode) {
+				r.Field("a").Value.YNode().Value = "true"
+				setField("b")("9080")(r)
+				r.Field("c").Value.YNode().Value = "y"
+			},
+			want: "a: !!str true   # c\nb: !!int 9080\nc: !!str \"y\"\n",
+		},
+		{
+			name: "block collections with an explicit tag grow",
+			src:  "a: !!seq\n    - 1\nb: !!map\n  x: 1\nc: 1\n",
+			edit: func(r *yaml.RNode) {
+				a := r.YNode().Content[1]
+				a.Content = append(a.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: "2"})
+				setField("b", "y")("2")(r)
+			},
+			want: "a: !!seq\n    - 1\n    - 2\nb: !!map\n  x: 1\n  y: 2\nc: 1\n",
+		},
+		{
 			name: "empty flow on the key's line opens",
 			src:  "a: {}\nb: 1\n",
 			edit: func(r *yaml.RNode) { r.YNode().Content[1] = yaml.MustParse("c: 1\n").YNode() },
@@ -136,13 +156,12 @@ func TestSpliceRefuses(t *testing.T) {
 			n.Content[0], n.Content[1], n.Content[2], n.Content[3] = n.Content[2], n.Content[3], n.Content[0], n.Content[1]
 		}, "order"},
 		{"a block scalar keeping its blank lines, then an insertion", "b: 1\na: |+\n  x\n\n", setField("a2")("1"), "keeps"},
-		// The tag stands before the value's span: it would come twice
-		// (a: !!str !!str true) or stay after the new block.
-		{"a scalar with an explicit tag changed", "a: !!str false\nb: 1\n", setField("a")("'true'"), "explicit tag"},
+		// The tag stands before the value's span: it would stay, wrong,
+		// before a value of another type or after the new block.
+		{"a scalar whose explicit tag changes", "a: !!str 80\nb: 1\n", setField("a")("9080"), "explicit tag"},
 		{"an empty value with an explicit tag that opens", "a: !!null\nb: 1\n", setField("a", "x")("1"), "explicit tag"},
-		{"a block sequence with an explicit tag that grows", "a: !!seq\n- 1\nb: 1\n", func(r *yaml.RNode) {
-			a := r.YNode().Content[1]
-			a.Content = append(a.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: "2"})
+		{"an empty block mapping with an explicit tag that grows", "a: !!map\nb: 1\n", func(r *yaml.RNode) {
+			r.YNode().Content[1] = yaml.MustParse("x: 1\n").YNode()
 		}, "explicit tag"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
