@@ -2,6 +2,7 @@ package transform
 
 import (
 	"fmt"
+	"strconv"
 	"sync"
 	"sync/atomic"
 
@@ -122,6 +123,12 @@ func count(m *yaml.Node, key string) int {
 // yaml1_1NonString is kyaml's IsValueNonString (a YAML 1.1 parse of the
 // value), remembered for the few values sidecarize sets many times.
 func yaml1_1NonString(s string) bool {
+	if b, ok := plainWord(s); ok {
+		if verify && b != yaml.IsValueNonString(s) { // transform/verify.go
+			panic("internal error: plainWord(" + strconv.Quote(s) + ") differs from kyaml's IsValueNonString")
+		}
+		return b
+	}
 	if b, ok := nonStringCache.Load(s); ok {
 		return b.(bool)
 	}
@@ -130,6 +137,27 @@ func yaml1_1NonString(s string) bool {
 		nonStringCache.Store(s, b)
 	}
 	return b
+}
+
+// plainWord answers yaml1_1NonString without a YAML 1.1 parse for a
+// name-like value (a lower-case letter, then lower-case letters, digits,
+// '-' and '.', as most names and namespaces are): the YAML 1.1 resolver
+// reads such a plain scalar as a string unless it is one of its boolean
+// or null words. ok=false: not such a value, ask the parser.
+func plainWord(s string) (nonString, ok bool) {
+	if s == "" || s[0] < 'a' || s[0] > 'z' {
+		return false, false
+	}
+	for i := 1; i < len(s); i++ {
+		if c := s[i]; !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '.') {
+			return false, false
+		}
+	}
+	switch s {
+	case "y", "yes", "n", "no", "true", "false", "on", "off", "null":
+		return true, true
+	}
+	return false, true
 }
 
 var (

@@ -2,6 +2,7 @@ package transform
 
 import (
 	"maps"
+	"math/rand"
 	"testing"
 
 	"sigs.k8s.io/kustomize/kyaml/yaml"
@@ -152,5 +153,42 @@ func TestMetaMapFast(t *testing.T) {
 	}
 	if taken < 10 {
 		t.Errorf("taken %d times", taken)
+	}
+}
+
+// TestPlainWord: plainWord answers as kyaml's YAML 1.1 check on name-like
+// values, the resolver's words included, and declines everything else.
+func TestPlainWord(t *testing.T) {
+	for _, s := range []string{"app-0", "team-12", "y", "yes", "n", "no", "true", "false", "on", "off", "null",
+		"nul", "yess", "o", "t", "f", "a.b", "kube-system", "x1", "e5", "inf", "nan", "web.v2", "a-", "z.", "tilde"} {
+		got, ok := plainWord(s)
+		if !ok {
+			t.Errorf("plainWord(%q) declined a name-like value", s)
+			continue
+		}
+		if want := yaml.IsValueNonString(s); got != want {
+			t.Errorf("plainWord(%q) = %v, kyaml says %v", s, got, want)
+		}
+	}
+	for _, s := range []string{"", "Yes", "ON", "1", "-a", ".inf", "a b", "a:b", "a#b", "~", "<<", "App", "a_b", "é"} {
+		if _, ok := plainWord(s); ok {
+			t.Errorf("plainWord(%q) answered a value it must leave to the parser", s)
+		}
+	}
+}
+
+// TestPlainWordRandom: random name-like values, each compared with kyaml.
+func TestPlainWordRandom(t *testing.T) {
+	r := rand.New(rand.NewSource(1))
+	const first, rest = "abcdefghijklmnopqrstuvwxyz", "abcdefghijklmnopqrstuvwxyz0123456789-.eE"
+	for i := 0; i < 5000; i++ {
+		b := []byte{first[r.Intn(len(first))]}
+		for n := r.Intn(6); n > 0; n-- {
+			b = append(b, rest[r.Intn(len(rest))])
+		}
+		s := string(b)
+		if got, ok := plainWord(s); ok && got != yaml.IsValueNonString(s) {
+			t.Errorf("plainWord(%q) = %v, kyaml says %v", s, got, !got)
+		}
 	}
 }
