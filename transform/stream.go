@@ -264,7 +264,7 @@ func (d *Doc) MarkChanged() { d.changed = true }
 // "- " under the key, or wide, indented by two), or JSON.
 func (d *Doc) Encode(n *yaml.RNode) ([]byte, error) {
 	if d.JSON {
-		return encodeJSON(n)
+		return encodeJSON(n, readJSONStyle(d.Raw))
 	}
 	var buf bytes.Buffer
 	if err := d.encodeTo(&buf, n); err != nil {
@@ -329,19 +329,6 @@ func (d *Doc) emit(n *yaml.RNode) ([]byte, error) {
 		return nil, err
 	}
 	return buf.Bytes(), nil
-}
-
-func encodeJSON(n *yaml.RNode) ([]byte, error) {
-	b, err := n.MarshalJSON()
-	if err != nil {
-		return nil, err
-	}
-	var out bytes.Buffer
-	if err := json.Indent(&out, b, "", "  "); err != nil {
-		return nil, err
-	}
-	out.WriteByte('\n')
-	return out.Bytes(), nil
 }
 
 // Output is the document's bytes after the run: the original bytes when the
