@@ -1,6 +1,7 @@
 package transform
 
 import (
+	"errors"
 	"reflect"
 	"strings"
 	"testing"
@@ -140,5 +141,44 @@ func TestSharedNodesSabotaged(t *testing.T) {
 	kept.root.Content[1].Value = "sabotaged"
 	if _, err := toRNodeShared(c); err == nil || !strings.Contains(err.Error(), "internal error") {
 		t.Fatalf("a sabotaged cache went unnoticed: %v", err)
+	}
+}
+
+// TestSharedNodesConcurrent: workloads run in parallel (syntax.go's
+// parallel) share the cache; run with -race.
+func TestSharedNodesConcurrent(t *testing.T) {
+	resetShared()
+	defer resetShared()
+	var values []corev1.Container
+	var wants []*yaml.Node
+	for i := 0; i < 4; i++ {
+		c := corev1.Container{Name: "c" + strings.Repeat("x", i), Image: "example.com/x:1", Ports: []corev1.ContainerPort{{ContainerPort: int32(9000 + i)}}}
+		n, err := toRNode(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		values, wants = append(values, c), append(wants, n.YNode())
+	}
+	errs := make(chan error, 8)
+	for g := 0; g < 8; g++ {
+		go func() {
+			for i := 0; i < 200; i++ {
+				n, err := toRNodeShared(values[i%4])
+				if err == nil && !sameNode(n.YNode(), wants[i%4]) {
+					err = errors.New("a copy differs from the built nodes")
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+				vandalize(n.YNode())
+			}
+			errs <- nil
+		}()
+	}
+	for g := 0; g < 8; g++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package haproxy
 
 import (
+	"fmt"
 	"math/rand"
 	"strings"
 	"testing"
@@ -146,4 +147,35 @@ func FuzzRender(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestRenderCacheConcurrent: workloads run in parallel share the cache;
+// run with -race.
+func TestRenderCacheConcurrent(t *testing.T) {
+	renders.Clear()
+	renderCount.Store(0)
+	errs := make(chan error, 8)
+	for g := 0; g < 8; g++ {
+		go func() {
+			r := rand.New(rand.NewSource(int64(g)))
+			for i := 0; i < 100; i++ {
+				d := monitorCase(r)
+				got, err := render("haproxy-monitor.cfg.tmpl", d)
+				want, werr := templates.Render("haproxy-monitor.cfg.tmpl", d)
+				if err == nil && (werr != nil || got != want) {
+					err = fmt.Errorf("%+v: the config from the cache differs", d)
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for g := 0; g < 8; g++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
 }
