@@ -3,6 +3,7 @@ package transform
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"sort"
 	"strings"
 
@@ -288,6 +289,16 @@ func (e *Engine) layerOptions(p *plan) error {
 	p.explicit = map[string]map[string]bool{}
 	var refused []error // annotations that set options without the config's consent
 	for _, pat := range e.Patterns {
+		if skipUnmentioned && !p.on[pat.Name()] && !e.mentioned(p, pat) {
+			// Its options would be its defaults, which nothing reads.
+			p.explicit[pat.Name()] = map[string]bool{}
+			if verify { // verify.go
+				if err := e.checkUnmentioned(p, pat); err != nil {
+					return err
+				}
+			}
+			continue
+		}
 		set := e.explicitOptions(pat, p.rules)
 		p.explicit[pat.Name()] = set
 		opts, annotated, err := e.annotatedOptions(p, pat, set)
@@ -317,6 +328,48 @@ func (e *Engine) layerOptions(p *plan) error {
 		p.opts[pat.Name()] = opts
 	}
 	return errors.Join(refused...)
+}
+
+// skipUnmentioned: layerOptions skips the patterns that are not on and not
+// mentioned (TestPlanUnmentioned runs it both ways).
+var skipUnmentioned = true
+
+// mentioned: a flag (--set), one of the workload's rules or an annotation
+// sets an option of pat. Else its options are NewOptions() and none is
+// explicit (what explicitOptions and annotatedOptions would work out).
+func (e *Engine) mentioned(p *plan, pat Pattern) bool {
+	for _, s := range e.Flags.Set {
+		key, _, _ := strings.Cut(s, "=")
+		if pn, _, _ := strings.Cut(key, "."); pn == pat.Name() {
+			return true
+		}
+	}
+	for _, r := range p.rules {
+		if _, ok := r.Patterns[pat.ConfigKey()]; ok {
+			return true
+		}
+		if _, ok := r.Patterns[pat.Name()]; ok {
+			return true
+		}
+	}
+	for _, k := range p.annKeys {
+		if strings.HasPrefix(k, AnnotationPrefix+pat.Name()+".") {
+			return true
+		}
+	}
+	return false
+}
+
+// checkUnmentioned: for a pattern that is not on and not mentioned,
+// explicitOptions and annotatedOptions give what layerOptions assumes (no
+// explicit option, the defaults, no annotation, no error).
+func (e *Engine) checkUnmentioned(p *plan, pat Pattern) error {
+	set := e.explicitOptions(pat, p.rules)
+	opts, annotated, err := e.annotatedOptions(p, pat, set)
+	if err != nil || len(set) > 0 || len(annotated) > 0 || !reflect.DeepEqual(opts, pat.NewOptions()) {
+		return fmt.Errorf("internal error: %s: pattern %s is not mentioned, but its options are not its defaults (%v)", p.w.Ref(), pat.Name(), err)
+	}
+	return nil
 }
 
 // annotatedOptions is a pattern's options from defaults, flags and rules,

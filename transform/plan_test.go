@@ -186,3 +186,86 @@ func TestPlanDecide(t *testing.T) {
 		}
 	}
 }
+
+// TestPlanUnmentioned: skipping the patterns that are not on and that no
+// flag, rule or annotation mentions changes nothing layerOptions works out
+// (options, explicit options, warnings, errors), over flags, rules and
+// annotations that mention patterns that are on, off or unknown, valid or not.
+func TestPlanUnmentioned(t *testing.T) {
+	defer func() { skipUnmentioned = true }()
+	sets := [][]string{nil, {"a.level=2"}, {"b.level=2"}, {"b=2"}, {"b.level=x"}, {"b.level"}, {"c.level=1"}, {"a.level=1", "b.level=9"}, {"b.x.y=1.5"}}
+	anns := []string{``, `sidecarize.dev/inject: a`, `sidecarize.dev/inject: a, sidecarize.dev/b.level: "2"`, `sidecarize.dev/inject: b`,
+		`sidecarize.dev/b.level: "x"`, `sidecarize.dev/inject: a, sidecarize.dev/a.level: "4"`}
+	rules := []map[string]json.RawMessage{nil, {"a": json.RawMessage(`{}`)}, {"b": json.RawMessage(`{"level": 2}`)}, {"b": json.RawMessage(`{"level": "x"}`)}}
+	type outcome struct {
+		Err      string
+		Enabled  []string
+		Opts     map[string]int
+		Explicit map[string]map[string]bool
+		Warnings []string
+	}
+	run := func(set []string, ann string, rule map[string]json.RawMessage, skip bool) outcome {
+		skipUnmentioned = skip
+		e := stepEngine()
+		e.Flags = Flags{Set: set, Patterns: []string{"a"}}
+		p := readTestWorkload(t, e, ann)
+		if rule != nil {
+			p.rules = []Rule{{Patterns: rule}}
+		}
+		var o outcome
+		err := e.selectPatterns(p)
+		if err == nil {
+			err = e.layerOptions(p)
+		}
+		if err != nil {
+			o.Err = err.Error()
+		}
+		o.Opts = map[string]int{}
+		for _, pat := range p.enabled {
+			o.Enabled = append(o.Enabled, pat.Name())
+		}
+		for k, v := range p.opts {
+			o.Opts[k] = v.(*stepOptions).Level
+		}
+		o.Explicit, o.Warnings = p.explicit, p.w.warnings
+		return o
+	}
+	skipped := 0
+	for _, set := range sets {
+		for _, ann := range anns {
+			for _, rule := range rules {
+				want, got := run(set, ann, rule, false), run(set, ann, rule, true)
+				if d := cmp.Diff(want, got); d != "" {
+					t.Errorf("--set %q, annotations {%s}, rule %s (-all +skipped):\n%s", set, ann, rule, d)
+				}
+				if got.Err == "" && !got.Explicit["b"]["level"] && len(got.Enabled) == 1 {
+					skipped++
+				}
+			}
+		}
+	}
+	if skipped == 0 {
+		t.Fatal("no case skipped a pattern")
+	}
+}
+
+// countingPattern's defaults differ each time: checkUnmentioned (on under
+// verify) must notice that what layerOptions assumed of it is wrong.
+type countingPattern struct{ n *int }
+
+func (countingPattern) Name() string                    { return "counting" }
+func (countingPattern) ConfigKey() string               { return "counting" }
+func (countingPattern) Summary() string                 { return "test: defaults that change" }
+func (c countingPattern) NewOptions() Options           { *c.n++; return &stepOptions{Level: *c.n} }
+func (countingPattern) Inject(*Workload, Options) error { return nil }
+
+func TestPlanUnmentionedChecked(t *testing.T) {
+	e := &Engine{Patterns: []Pattern{stepPattern{"a"}, countingPattern{new(int)}}, Version: "test", Flags: Flags{Patterns: []string{"a"}}}
+	p := readTestWorkload(t, e, ``)
+	if err := e.selectPatterns(p); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.layerOptions(p); err == nil || !strings.Contains(err.Error(), "internal error") {
+		t.Fatalf("a wrong assumption went unnoticed: %v", err)
+	}
+}
