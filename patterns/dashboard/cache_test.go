@@ -2,6 +2,7 @@ package dashboard_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -107,5 +108,23 @@ func TestDashboardCache(t *testing.T) {
 	}
 	if compared < 5 {
 		t.Fatalf("only %d golden cases have dashboards", compared)
+	}
+}
+
+// TestJSONText: a string as the JSON encoder writes it inside quotes, the
+// fast path (printable ASCII) included, for hostile strings.
+func TestJSONText(t *testing.T) {
+	for _, s := range []string{"", "web", "team-0/web", "a b", `q"uote`, `back\slash`, "tab\t", "nl\n", "<&>", "é", "\u2028", "\x7f", "~", "\x00"} {
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(s); err != nil {
+			t.Fatal(err)
+		}
+		want := strings.TrimSuffix(buf.String(), "\n")
+		want = want[1 : len(want)-1]
+		if got := dashboard.JSONText(s); got != want {
+			t.Errorf("jsonText(%q) = %q, the encoder writes %q", s, got, want)
+		}
 	}
 }

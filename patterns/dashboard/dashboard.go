@@ -250,12 +250,26 @@ type identity struct{ kind, ref, uid, namespace, name string }
 // jsonText is s as it reads inside a JSON string the encoder wrote (no
 // HTML escaping).
 func jsonText(s string) string {
+	if plainJSON(s) {
+		return s
+	}
 	var out strings.Builder
 	enc := json.NewEncoder(&out)
 	enc.SetEscapeHTML(false)
 	_ = enc.Encode(s) // a string always encodes
 	t := strings.TrimSuffix(out.String(), "\n")
 	return t[1 : len(t)-1]
+}
+
+// plainJSON: printable ASCII without a quote or a backslash, which the
+// encoder writes as it is.
+func plainJSON(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < ' ' || c > '~' || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
 }
 
 // encode builds the dashboard for id and encodes it, indented.
