@@ -21,6 +21,44 @@ var roundTripInputs = map[string]string{
 	"service-last.yaml": deployment + "        ports:\n        - containerPort: 8080\n---\napiVersion: v1\nkind: Service\nmetadata:\n  name: web\nspec:\n  selector:\n    app: web\n  ports:\n  - port: 80\n    targetPort: 8080",
 	// With a final newline.
 	"final-newline.yaml": deployment + "        ports:\n        - containerPort: 8080\n",
+	// Explicit tags on what sidecarize edits (flow and block maps and
+	// lists that grow, a targetPort, a Service's empty labels; the golden
+	// case tagged-collections has more).
+	"tags.yaml": `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  annotations:
+    sidecarize.dev/inject: monitor
+    sidecarize.dev/monitor.scrape: serviceMonitor
+spec:
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      annotations: !!map {}
+      labels: !!map
+        app: web
+    spec:
+      containers:
+      - name: app
+        image: nginx:1.27
+        env: !!seq
+        - {name: A, value: !!str 1}
+        ports:
+        - containerPort: 8080
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: web
+  labels: !!map {}
+spec:
+  selector: {app: web}
+  ports: !!seq
+  - port: 80
+    targetPort: !!int 8080
+`,
 	// JSON in the layouts tools write: compact, indented by four spaces
 	// (kubectl), on one line with spaces (Python); without a final newline.
 	"compact.json":    "{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"metadata\":{\"name\":\"web\",\"annotations\":{\"sidecarize.dev/inject\":\"monitor\",\"note\":\"a<b&c\"}},\"spec\":{\"selector\":{\"matchLabels\":{\"app\":\"web\"}},\"template\":{\"metadata\":{\"labels\":{\"app\":\"web\"}},\"spec\":{\"containers\":[{\"name\":\"app\",\"image\":\"nginx:1.27\",\"ports\":[{\"containerPort\":8080}]}]}}}}" + "\n",
