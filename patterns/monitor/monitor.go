@@ -2,6 +2,10 @@ package monitor
 
 import (
 	"fmt"
+	"math"
+	"reflect"
+	"sync"
+	"sync/atomic"
 
 	corev1 "k8s.io/api/core/v1"
 
@@ -194,12 +198,85 @@ func (Pattern) Inject(w *transform.Workload, opts transform.Options) error {
 		return err
 	}
 	if o.Dashboard {
-		dashboard.Add(w, panels(w, o, port.ContainerPort))
+		s, err := cachedPanels(w, o, port.ContainerPort)
+		if err != nil {
+			return err
+		}
+		dashboard.Add(w, s)
 	}
 	if o.Rules {
 		return w.AddObject(rules(w, o, res.Job))
 	}
 	return nil
+}
+
+// cachedPanels is panels(w, o, appPort) from a cache: the row depends on
+// the workload's kind (its pods' names), the protocol, the app port and the
+// alert's threshold only, the same for most workloads of a stream. A kept
+// row is copied (its panels and queries; the threshold points at
+// o.ErrorRatio, as panels' does); the cache is bounded (maxPanels). Under
+// transform.Verify (every test binary, SIDECARIZE_VERIFY=1) every copy is
+// compared with the row panels builds.
+func cachedPanels(w *transform.Workload, o *Options, appPort int32) (dashboard.Section, error) {
+	key := panelKey{kind: w.Kind, protocol: o.Protocol, appPort: appPort, rules: o.Rules, ratio: math.Float64bits(o.ErrorRatio)}
+	kept, ok := panelCache.Load(key)
+	if panelsOff {
+		return panels(w, o, appPort), nil
+	}
+	if !ok {
+		s := panels(w, o, appPort)
+		if panelCount.Load() < maxPanels {
+			if _, loaded := panelCache.LoadOrStore(key, copySection(s, nil)); !loaded {
+				panelCount.Add(1)
+			}
+		}
+		return s, nil
+	}
+	var threshold *float64
+	if o.Rules {
+		threshold = &o.ErrorRatio
+	}
+	s := copySection(kept.(dashboard.Section), threshold)
+	if transform.Verify() { // transform/verify.go
+		if !reflect.DeepEqual(s, panels(w, o, appPort)) {
+			return s, fmt.Errorf("internal error: %s: the monitor's dashboard row from the cache differs from the one built for it", w.Ref())
+		}
+	}
+	return s, nil
+}
+
+type panelKey struct {
+	kind, protocol string
+	appPort        int32
+	rules          bool
+	ratio          uint64 // the bits of ErrorRatio
+}
+
+const maxPanels = 64
+
+var (
+	panelCache sync.Map // panelKey -> dashboard.Section
+	panelCount atomic.Int64
+	panelsOff  bool // TestCachedPanels builds every row both ways
+)
+
+// copySection copies s's panels and their queries; a threshold points at
+// threshold (nil: at a copy of its value).
+func copySection(s dashboard.Section, threshold *float64) dashboard.Section {
+	out := dashboard.Section{Title: s.Title, Panels: make([]dashboard.Panel, len(s.Panels))}
+	for i, p := range s.Panels {
+		p.Queries = append([]dashboard.Query(nil), p.Queries...)
+		if p.Threshold != nil {
+			t := threshold
+			if t == nil {
+				v := *p.Threshold
+				t = &v
+			}
+			p.Threshold = t
+		}
+		out.Panels[i] = p
+	}
+	return out
 }
 
 // panels are the monitor's row of the workload's dashboard, over the same
