@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
@@ -13,11 +15,15 @@ import (
 // jsonStyle is how a JSON document is laid out, read from its bytes so that
 // a changed document (and the generated objects after it) is written the
 // same way: its keys in their order, its indentation unit ("" for one
-// line) and the spacing after ':' and ','. A document written in one such
-// layout (compact, kubectl's four spaces, two spaces) comes back from
-// uninject byte for byte.
+// line), the spacing after ':' and ',', and how its strings escape: <, >
+// and & as \u003c, \u003e and \u0026 (encoding/json's default: kubectl
+// get -o json), and every character past ASCII as \u.... (Python's
+// json.dumps). A document written in one such layout (compact, kubectl's
+// four spaces, two spaces, Python's) comes back from uninject byte for
+// byte.
 type jsonStyle struct {
 	indent, colon, comma string
+	escapeHTML, ascii    bool
 }
 
 // readJSONStyle reads the layout of a JSON document: indented when it
@@ -25,6 +31,7 @@ type jsonStyle struct {
 func readJSONStyle(raw []byte) jsonStyle {
 	t := bytes.TrimSpace(raw)
 	st := jsonStyle{indent: "  ", colon: ": ", comma: ","}
+	st.escapeHTML, st.ascii = readJSONEscapes(t)
 	if c, ok := afterToken(t, ':'); ok && c != ' ' {
 		st.colon = ":"
 	}
@@ -40,6 +47,36 @@ func readJSONStyle(raw []byte) jsonStyle {
 		st.indent = string(ind)
 	}
 	return st
+}
+
+// readJSONEscapes reads how a JSON document's strings escape: HTML
+// characters escaped (one of them escaped), and only ASCII written (no byte
+// past ASCII, and a character past ASCII escaped).
+func readJSONEscapes(t []byte) (escapeHTML, ascii bool) {
+	raw := false
+	for i := 0; i < len(t); i++ {
+		switch {
+		case t[i] >= utf8.RuneSelf:
+			raw = true
+		case t[i] == '\\' && i+1 < len(t):
+			i++
+			if t[i] != 'u' || i+4 >= len(t) {
+				continue
+			}
+			r, err := strconv.ParseUint(string(t[i+1:i+5]), 16, 16)
+			if err != nil {
+				continue
+			}
+			i += 4
+			switch {
+			case r == '<' || r == '>' || r == '&':
+				escapeHTML = true
+			case r >= utf8.RuneSelf:
+				ascii = true
+			}
+		}
+	}
+	return escapeHTML, ascii && !raw
 }
 
 // afterToken is the byte after the first c outside strings, and whether
@@ -126,7 +163,7 @@ func writeJSON(b *bytes.Buffer, n *yaml.Node, st jsonStyle, level int) bool {
 				if k.Kind != yaml.ScalarNode || k.ShortTag() != yaml.NodeTagString {
 					return false
 				}
-				writeJSONString(b, k.Value)
+				writeJSONString(b, k.Value, st)
 				b.WriteString(st.colon)
 			}
 			if !writeJSON(b, n.Content[i+step-1], st, level+1) {
@@ -139,7 +176,7 @@ func writeJSON(b *bytes.Buffer, n *yaml.Node, st jsonStyle, level int) bool {
 		b.WriteByte(close)
 		return true
 	case yaml.ScalarNode:
-		return writeJSONScalar(b, n)
+		return writeJSONScalar(b, n, st)
 	}
 	return false
 }
@@ -153,10 +190,10 @@ func newline(b *bytes.Buffer, st jsonStyle, level int) {
 
 // writeJSONScalar writes a string, a number written as JSON writes it, a
 // boolean or null.
-func writeJSONScalar(b *bytes.Buffer, n *yaml.Node) bool {
+func writeJSONScalar(b *bytes.Buffer, n *yaml.Node, st jsonStyle) bool {
 	switch n.ShortTag() {
 	case yaml.NodeTagString:
-		writeJSONString(b, n.Value)
+		writeJSONString(b, n.Value, st)
 		return true
 	case yaml.NodeTagInt, yaml.NodeTagFloat:
 		v := n.Value
@@ -178,10 +215,35 @@ func writeJSONScalar(b *bytes.Buffer, n *yaml.Node) bool {
 	return false
 }
 
-// writeJSONString writes s as a JSON string, HTML characters as they are.
-func writeJSONString(b *bytes.Buffer, s string) {
+// writeJSONString writes s as a JSON string escaped as st says. Characters
+// past U+FFFF stay as they are in an ASCII document: their escape is a
+// surrogate pair, which the YAML parser does not read.
+func writeJSONString(b *bytes.Buffer, s string, st jsonStyle) {
+	start := b.Len()
 	enc := json.NewEncoder(b)
-	enc.SetEscapeHTML(false)
+	enc.SetEscapeHTML(st.escapeHTML)
 	_ = enc.Encode(s) // a string always encodes
 	b.Truncate(b.Len() - 1)
+	if !st.ascii || !hasNonASCII(b.Bytes()[start:]) {
+		return
+	}
+	enc2 := string(b.Bytes()[start:])
+	b.Truncate(start)
+	for _, r := range enc2 {
+		switch {
+		case r < utf8.RuneSelf || r > 0xFFFF:
+			b.WriteRune(r)
+		default:
+			fmt.Fprintf(b, "\\u%04x", r)
+		}
+	}
+}
+
+func hasNonASCII(b []byte) bool {
+	for _, c := range b {
+		if c >= utf8.RuneSelf {
+			return true
+		}
+	}
+	return false
 }
