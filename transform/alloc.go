@@ -286,10 +286,18 @@ func probePort(p *corev1.Probe) int32 {
 	return 0
 }
 
-func allContainers(ps *corev1.PodSpec) []corev1.Container {
-	all := append(append([]corev1.Container{}, ps.InitContainers...), ps.Containers...)
+// allContainers lists the pod's init, app and ephemeral containers (of
+// these, the name and ports), for reading: pointers into ps, not copies.
+func allContainers(ps *corev1.PodSpec) []*corev1.Container {
+	all := make([]*corev1.Container, 0, len(ps.InitContainers)+len(ps.Containers)+len(ps.EphemeralContainers))
+	for i := range ps.InitContainers {
+		all = append(all, &ps.InitContainers[i])
+	}
+	for i := range ps.Containers {
+		all = append(all, &ps.Containers[i])
+	}
 	for _, ec := range ps.EphemeralContainers {
-		all = append(all, corev1.Container{Name: ec.Name, Ports: ec.Ports})
+		all = append(all, &corev1.Container{Name: ec.Name, Ports: ec.Ports})
 	}
 	return all
 }

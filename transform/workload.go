@@ -246,14 +246,16 @@ func (w *Workload) AddContainer(c corev1.Container) error {
 	if err != nil {
 		return err
 	}
-	all := append(append([]corev1.Container{}, ps.InitContainers...), ps.Containers...)
-	for _, ec := range ps.EphemeralContainers {
-		all = append(all, corev1.Container{Name: ec.Name})
+	// The pod's containers; of the ephemeral ones the name only (their ports
+	// are not checked against the helper's).
+	all := allContainers(ps)
+	for i := len(all) - len(ps.EphemeralContainers); i < len(all); i++ {
+		all[i] = &corev1.Container{Name: all[i].Name}
 	}
 	names := map[string]bool{}
 	for _, o := range all {
 		names[o.Name] = true
-		if o.Name == c.Name && leftoverHelper(o) {
+		if o.Name == c.Name && leftoverHelper(*o) {
 			return fmt.Errorf("container name %q is already used in %s%s", c.Name, w.FieldPath("containers"), leftoverHint)
 		}
 	}
