@@ -62,6 +62,9 @@ spec:
 	// A YAML stream with a JSON object in it (a Service that is retargeted).
 	"mixed.yaml": deployment + "        ports:\n        - containerPort: 8080\n---\n" +
 		`{"apiVersion":"v1","kind":"Service","metadata":{"name":"web"},"spec":{"selector":{"app":"web"},"ports":[{"port":80,"targetPort":8080}]}}` + "\n",
+	// One YAML document in flow style (not JSON: its keys are not quoted)
+	// is YAML: it was written as JSON.
+	"flow.yaml": "{apiVersion: apps/v1, kind: Deployment, metadata: {name: web, annotations: {sidecarize.dev/inject: monitor}},\n  spec: {selector: {matchLabels: {app: web}}, template: {metadata: {labels: {app: web}},\n      spec: {containers: [{name: app, image: 'nginx:1.27', ports: [{containerPort: 8080}]}]}}}}\n",
 	// JSON in the layouts tools write: compact, indented by four spaces
 	// (kubectl), on one line with spaces (Python); without a final newline.
 	"compact.json": "{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"metadata\":{\"name\":\"web\",\"annotations\":{\"sidecarize.dev/inject\":\"monitor\",\"note\":\"a<b&c\"}},\"spec\":{\"selector\":{\"matchLabels\":{\"app\":\"web\"}},\"template\":{\"metadata\":{\"labels\":{\"app\":\"web\"}},\"spec\":{\"containers\":[{\"name\":\"app\",\"image\":\"nginx:1.27\",\"ports\":[{\"containerPort\":8080}]}]}}}}" + "\n",

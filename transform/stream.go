@@ -75,10 +75,13 @@ func SplitStream(source string, data []byte) []*Doc {
 	}
 	cur.Raw = data[start:]
 	docs = append(docs, cur)
-	// A file that opens with { or [ and has no "---" line is one JSON (or
-	// flow) document; with a "---" line it is a YAML stream whose first
-	// document happens to be a flow collection, and every document counts.
-	if trimmed := bytes.TrimSpace(data); len(docs) == 1 && len(trimmed) > 0 && (trimmed[0] == '{' || trimmed[0] == '[') {
+	// A file that opens with { or [ and has no "---" line is one JSON
+	// document (or a JSON stream: several objects, refused when read); one
+	// that is not JSON (unquoted keys, comments) is a YAML flow collection,
+	// written back as YAML. With a "---" line it is a YAML stream whose
+	// first document happens to be a flow collection, and every document
+	// counts.
+	if trimmed := bytes.TrimSpace(data); len(docs) == 1 && len(trimmed) > 0 && (trimmed[0] == '{' || trimmed[0] == '[') && jsonText(trimmed) {
 		docs[0].JSON = true
 		return docs
 	}
@@ -100,6 +103,22 @@ func SplitStream(source string, data []byte) []*Doc {
 		}
 	}
 	return docs
+}
+
+// jsonText: t is one JSON value, or several (a JSON stream).
+func jsonText(t []byte) bool {
+	if json.Valid(t) {
+		return true
+	}
+	dec := json.NewDecoder(bytes.NewReader(t))
+	for {
+		var v json.RawMessage
+		if err := dec.Decode(&v); err == io.EOF {
+			return true
+		} else if err != nil {
+			return false
+		}
+	}
 }
 
 func isSeparator(line []byte) bool {
