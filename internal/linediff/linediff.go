@@ -68,13 +68,21 @@ const noEOL = "\x00(no final newline)"
 // lineEnded finds, among the inserted lines, the input's last line d (one
 // without a final newline) written with its newline, which it needs once
 // documents follow it (the objects generated after a workload that ends
-// the file): the index in ins, or -1.
+// the file): the index in ins, or -1. Its line ending is the one of the
+// line after it (the "---" before those documents): CRLF in a CRLF file.
 func lineEnded(d string, ins []int, b []string, used []bool) int {
 	if !strings.HasSuffix(d, noEOL) {
 		return -1
 	}
 	for j, ij := range ins {
-		if !used[j] && ij < len(b)-1 && b[ij] == strings.TrimSuffix(d, noEOL) {
+		if used[j] || ij >= len(b)-1 {
+			continue
+		}
+		want := strings.TrimSuffix(d, noEOL)
+		if strings.HasSuffix(b[ij+1], "\r") {
+			want += "\r"
+		}
+		if b[ij] == want {
 			return j
 		}
 	}

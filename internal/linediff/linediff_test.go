@@ -45,6 +45,17 @@ func TestCheckNoFinalNewline(t *testing.T) {
 		"a: 1\nb: 2\n":            1,
 		"a: 1\nb: 2\n---\nc: 3\n": 0,
 		"a: 1\nb:  2\n---\nc: 3":  1,
+		"a: 1\nb: 2\r\n---\nc: 3": 1, // a CR an LF file did not have
+	} {
+		if got := Check([]byte(in), []byte(out)); len(got) != want {
+			t.Errorf("%q: got %q, want %d messages", out, got, want)
+		}
+	}
+	// A CRLF file's last line gets CRLF.
+	in = "a: 1\r\nb: 2"
+	for out, want := range map[string]int{
+		"a: 1\r\nb: 2\r\n---\r\nc: 3": 0,
+		"a: 1\r\nb: 2\n---\r\nc: 3":   1,
 	} {
 		if got := Check([]byte(in), []byte(out)); len(got) != want {
 			t.Errorf("%q: got %q, want %d messages", out, got, want)
