@@ -147,6 +147,9 @@ func valueKey(b []byte, v reflect.Value, depth int) ([]byte, bool) {
 		return binary.AppendUvarint(b, math.Float64bits(v.Float())), true
 	case reflect.String:
 		s := v.String()
+		if len(b)+len(s) > maxSharedKey {
+			return b, false // not copied only to be refused
+		}
 		return append(binary.AppendUvarint(b, uint64(len(s))), s...), true
 	case reflect.Pointer:
 		if v.IsNil() {
