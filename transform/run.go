@@ -59,6 +59,7 @@ type run struct {
 	// sortDocuments
 	workloads, services, policies, generated, lists []*object
 	unread                                          []*Doc // written back from their bytes
+	bystanders                                      []*Doc // unread workloads (bystanderSums)
 	anyMention                                      bool   // a document mentions sidecarize
 	// readServices, readPolicies
 	svcs []*service
@@ -108,6 +109,7 @@ func (r *run) sortDocuments(docs []*Doc) {
 		default:
 			if isWorkloadKind(r.specs, kind) {
 				r.rep.NotRead++
+				r.bystanders = append(r.bystanders, d)
 			}
 			r.unread = append(r.unread, d)
 		}
@@ -262,6 +264,49 @@ func (r *run) processWorkloads() {
 		return
 	}
 	claimObjects(r.rep, r.generated, claims, r.e.Uninject)
+	r.sums = append(r.sums, r.bystanderSums()...)
+}
+
+// bystanderSums reads the workloads left unread (a run without rules or
+// flags reads only those that mention sidecarize) that a Service holding
+// an injected workload may also select: their bytes hold one of its pod
+// labels' values. A Service over the pods of both is left as it was
+// (editServices), as when rules read every workload; retargeted, the
+// traffic to the bystander's pods would go to a port they lack. They are
+// not reported (NotRead counts them); one that does not read is passed
+// over, as before.
+func (r *run) bystanderSums() []*summary {
+	values := map[string]bool{}
+	for _, sum := range r.sums {
+		if sum != nil && sum.injected {
+			for _, v := range sum.labels {
+				values[v] = true
+			}
+		}
+	}
+	var cand []*object
+	for _, d := range r.bystanders {
+		for v := range values {
+			if bytes.Contains(d.Raw, []byte(v)) {
+				cand = append(cand, &object{doc: d, where: d.Where()})
+				break
+			}
+		}
+	}
+	sums := make([]*summary, len(cand))
+	parallel(len(cand), func(i int) {
+		sum, err := r.e.processWorkload(cand[i], r.specs, r.byNS, r.native, r.kv, r.apis)
+		if err == nil && sum != nil && !sum.injected && !sum.uninjected {
+			sums[i] = sum
+		}
+	})
+	var out []*summary
+	for _, sum := range sums {
+		if sum != nil {
+			out = append(out, sum)
+		}
+	}
+	return out
 }
 
 // retarget makes the Services and NetworkPolicies follow the workloads:
