@@ -121,26 +121,28 @@ func uniqueNames(spec *yaml.Node, path string) error {
 		if list == "volumes" {
 			seen = map[string]int{}
 		}
-		if err := noNullItems(seq, path+"."+list); err != nil {
+		if err := noNullItems(seq, func() string { return path + "." + list }); err != nil {
 			return err
 		}
 		for ci, item := range seq.Content {
-			if err := once(seen, scalarField(item, "name"), item, path+"."+list, "name"); err != nil {
+			if err := once(seen, scalarField(item, "name"), item, func() string { return path + "." + list }, "name"); err != nil {
 				return err
 			}
 			if list == "volumes" {
 				continue
 			}
 			for _, sub := range []string{"env", "envFrom", "ports", "volumeMounts", "volumeDevices"} {
-				if err := noNullItems(field(item, sub), fmt.Sprintf("%s.%s[%d].%s", path, list, ci, sub)); err != nil {
+				if err := noNullItems(field(item, sub), func() string { return fmt.Sprintf("%s.%s[%d].%s", path, list, ci, sub) }); err != nil {
 					return err
 				}
 			}
-			where := fmt.Sprintf("%s.%s[name=%s]", path, list, scalarField(item, "name"))
+			where := func(sub string) func() string {
+				return func() string { return fmt.Sprintf("%s.%s[name=%s].%s", path, list, scalarField(item, "name"), sub) }
+			}
 			env := map[string]int{}
 			if e := field(item, "env"); e != nil && e.Kind == yaml.SequenceNode {
 				for _, v := range e.Content {
-					if err := once(env, scalarField(v, "name"), v, where+".env", "name"); err != nil {
+					if err := once(env, scalarField(v, "name"), v, where("env"), "name"); err != nil {
 						return err
 					}
 				}
@@ -148,10 +150,10 @@ func uniqueNames(spec *yaml.Node, path string) error {
 			if ps := field(item, "ports"); ps != nil && ps.Kind == yaml.SequenceNode {
 				portNames := map[string]int{}
 				for pi, p := range ps.Content {
-					if err := once(portNames, scalarField(p, "name"), p, where+".ports", "port name"); err != nil {
+					if err := once(portNames, scalarField(p, "name"), p, where("ports"), "port name"); err != nil {
 						return err
 					}
-					if se := portNumbers(p, fmt.Sprintf("%s.%s[%d].ports[%d]", path, list, ci, pi), "containerPort", "hostPort"); se != nil {
+					if se := portNumbers(p, func() string { return fmt.Sprintf("%s.%s[%d].ports[%d]", path, list, ci, pi) }, "containerPort", "hostPort"); se != nil {
 						return fmt.Errorf("%s: %s (line %d)", se.path, se.msg, se.line)
 					}
 				}
@@ -165,7 +167,7 @@ func uniqueNames(spec *yaml.Node, path string) error {
 // integer type holds (1e23, 99999999999999999999) or with a fraction is
 // not a port. (The typed decode would fail on it with a message that names
 // neither the entry nor the range; smaller numbers are checked there.)
-func portNumbers(entry *yaml.Node, path string, fields ...string) *shapeError {
+func portNumbers(entry *yaml.Node, path func() string, fields ...string) *shapeError {
 	for _, f := range fields {
 		v := field(entry, f)
 		if v == nil || v.Kind != yaml.ScalarNode || v.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0 {
@@ -183,7 +185,7 @@ func portNumbers(entry *yaml.Node, path string, fields ...string) *shapeError {
 		default:
 			continue
 		}
-		return &shapeError{path + "." + f, v.Line, v.Value + ": not a port (1 to 65535)"}
+		return &shapeError{path() + "." + f, v.Line, v.Value + ": not a port (1 to 65535)"}
 	}
 	return nil
 }
@@ -198,7 +200,7 @@ func servicePortNumbers(n *yaml.Node) *shapeError {
 		if isNull(p) {
 			return &shapeError{fmt.Sprintf("spec.ports[%d]", i), p.Line, "expected an object, got null"}
 		}
-		if se := portNumbers(p, fmt.Sprintf("spec.ports[%d]", i), "port", "targetPort", "nodePort"); se != nil {
+		if se := portNumbers(p, func() string { return fmt.Sprintf("spec.ports[%d]", i) }, "port", "targetPort", "nodePort"); se != nil {
 			return se
 		}
 	}
@@ -208,25 +210,25 @@ func servicePortNumbers(n *yaml.Node) *shapeError {
 // noNullItems: an entry of a list of objects that is null would be read by
 // kubectl as an empty object (a mount without a name, a port 0), which the
 // API server refuses; the engine would merge and edit it. An error.
-func noNullItems(seq *yaml.Node, path string) error {
+func noNullItems(seq *yaml.Node, path func() string) error {
 	if seq == nil || seq.Kind != yaml.SequenceNode {
 		return nil
 	}
 	for i, it := range seq.Content {
 		if isNull(it) {
-			return fmt.Errorf("%s[%d]: expected an object, got null (line %d)", path, i, it.Line)
+			return fmt.Errorf("%s[%d]: expected an object, got null (line %d)", path(), i, it.Line)
 		}
 	}
 	return nil
 }
 
 // once records name at n's line; a name seen before is an error.
-func once(seen map[string]int, name string, n *yaml.Node, path, what string) error {
+func once(seen map[string]int, name string, n *yaml.Node, path func() string, what string) error {
 	if name == "" {
 		return nil
 	}
 	if line, ok := seen[name]; ok {
-		return fmt.Errorf("%s: %s %q twice (lines %d and %d): entries are edited and merged by name", path, what, name, line, n.Line)
+		return fmt.Errorf("%s: %s %q twice (lines %d and %d): entries are edited and merged by name", path(), what, name, line, n.Line)
 	}
 	seen[name] = n.Line
 	return nil
