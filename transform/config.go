@@ -199,6 +199,11 @@ func (c *Config) Validate(patterns []Pattern) error {
 		if fs.Kind == "" || fs.Path == "" {
 			return fmt.Errorf("spec.podTemplates[%d]: kind and path are required", i)
 		}
+		// A Kubernetes kind is a word: it is written where the workload is
+		// named (reports, haproxy.cfg's header comment).
+		if !validKind(fs.Kind) {
+			return fmt.Errorf("spec.podTemplates[%d].kind: %q: expected a Kubernetes kind (a letter, then letters and digits, e.g. Rollout)", i, fs.Kind)
+		}
 	}
 	for i, r := range c.Spec.Rules {
 		keys := make([]string, 0, len(r.Patterns))
@@ -314,4 +319,14 @@ func (e *Engine) annotationPolicy() *AnnotationPolicy {
 		return nil
 	}
 	return e.Config.Spec.Annotations
+}
+
+// validKind: a letter, then letters and digits.
+func validKind(k string) bool {
+	for i, c := range k {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || i > 0 && c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return k != ""
 }
