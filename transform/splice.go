@@ -843,6 +843,13 @@ func (s *splicer) wholeFlow(cur, orig *yaml.Node) error {
 	}
 	c := *cur
 	c.Style |= yaml.FlowStyle
+	if orig.Style&yaml.TaggedStyle != 0 {
+		// Its span is the brackets after the tag, and the tag stays.
+		if cur.ShortTag() != orig.ShortTag() {
+			return unsafeSplice("a flow collection with an explicit tag changed its kind")
+		}
+		c.Style &^= yaml.TaggedStyle
+	}
 	t, err := s.inline(&c, 0, true)
 	s.add(a, b, t)
 	return err
