@@ -69,7 +69,9 @@ release-snapshot: $(GORELEASER) $(KREW)
 	mkdir -p dist && mv .cache/release/dist dist/release
 	SIDECARIZE_RELEASE_DIST=$(CURDIR)/dist/release KREW_BIN=$(KREW) KUBECTL_BIN=$(KUBECTL_BIN) $(GO) test ./cli -run TestReleaseSnapshot -count=1 -v
 
+# The peer row's kustomize is built from the Go module proxy (cached).
 bench:
+	scripts/e2e/build-tools.sh kustomize
 	$(GO) build -o $(BIN) ./cmd/sidecarize
 	SIDECARIZE_BIN=$(CURDIR)/$(BIN) $(GO) run ./bench
 
