@@ -3,6 +3,7 @@ package transform
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -62,16 +63,18 @@ type summary struct {
 	order                 int
 	// The pod's container ports after the run, to check that every
 	// Service targetPort resolves in every pod it selects.
-	portNames map[string]bool
-	portNums  map[int32]bool
+	// (Slices, not maps: a few ports each, kept for every workload to the
+	// end of the run.)
+	portNames []string
+	portNums  []int32
 }
 
 // resolves: does the pod declare the (named or numbered) port?
 func (s *summary) resolves(port string) bool {
 	if n, err := strconv.Atoi(port); err == nil {
-		return s.portNums[int32(n)]
+		return slices.Contains(s.portNums, int32(n))
 	}
-	return s.portNames[port]
+	return slices.Contains(s.portNames, port)
 }
 
 // processWorkload runs one workload through plan, uninject and inject. A
@@ -143,13 +146,12 @@ func (e *Engine) processWorkload(o *object, specs []FieldSpec, byNS serviceIndex
 	wr.Warnings = w.warnings
 	sum.report = wr
 	if w.spec != nil {
-		sum.portNames, sum.portNums = map[string]bool{}, map[int32]bool{}
 		if ps, err := w.pod(); err == nil {
 			for _, c := range allContainers(ps) {
 				for _, cp := range c.Ports {
-					sum.portNums[cp.ContainerPort] = true
+					sum.portNums = append(sum.portNums, cp.ContainerPort)
 					if cp.Name != "" {
-						sum.portNames[cp.Name] = true
+						sum.portNames = append(sum.portNames, cp.Name)
 					}
 				}
 			}

@@ -127,8 +127,8 @@ func TestStageRetargetAndWriteBack(t *testing.T) {
 		where: "in.yaml[1]", ref: "Deployment api", labels: map[string]string{"app": "api"},
 		injected: true, fresh: true,
 		edits:     []ServiceEdit{Retarget(corev1.ContainerPort{ContainerPort: 8080}, 9443, "tls-proxy")},
-		portNames: map[string]bool{"tls-proxy": true},
-		portNums:  map[int32]bool{8080: true, 9443: true},
+		portNames: []string{"tls-proxy"},
+		portNums:  []int32{8080, 9443},
 	}}
 	r.retarget()
 	if len(r.errs) > 0 {
