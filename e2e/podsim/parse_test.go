@@ -1,6 +1,7 @@
 package podsim
 
 import (
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -91,6 +92,45 @@ func TestRewritePath(t *testing.T) {
 	} {
 		if got := rewritePath(in, "/r", mounts); got != want {
 			t.Errorf("rewritePath(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestBystanders: a Service over an injected workload and one that carries
+// no injection names the latter (sidecarize leaves such a Service as it
+// was); over two injected workloads, or over one, none.
+func TestBystanders(t *testing.T) {
+	data, err := os.ReadFile("../../testdata/annotation-bystander/expected.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pods, err := Load(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var web *Pod
+	for _, p := range pods {
+		if p.Workload == "Deployment/default/web-a" {
+			web = p
+		}
+	}
+	if web == nil {
+		t.Fatal("web-a not loaded")
+	}
+	if got := web.Bystanders["web"]; len(got) != 1 || got[0] != "Deployment/web-b" {
+		t.Errorf("Service web: bystanders %v, want [Deployment/web-b]", got)
+	}
+	if got := web.Bystanders["web-a-only"]; len(got) != 0 {
+		t.Errorf("Service web-a-only: bystanders %v, want none", got)
+	}
+	// Both injected: no bystander (a bypass is then a failure again).
+	both := strings.ReplaceAll(string(data), "name: web-b", "name: web-b\n  annotations: {sidecarize.dev/status: '{\"patterns\":[\"monitor\"]}'}")
+	if pods, err = Load([]byte(both)); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range pods {
+		if p.Workload == "Deployment/default/web-a" && len(p.Bystanders["web"]) != 0 {
+			t.Errorf("web-b injected: bystanders %v, want none", p.Bystanders["web"])
 		}
 	}
 }

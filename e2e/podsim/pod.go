@@ -28,6 +28,10 @@ type Pod struct {
 	Status     *manifest.Status // sidecarize.dev/status (nil if absent)
 	Containers []manifest.Container
 	Services   []manifest.Object // Services of the stream selecting the pod
+	// Bystanders: per Service name, the workloads of the stream it also
+	// selects that carry no injection. sidecarize leaves such a Service as
+	// it was (and reports it): their pods lack the proxy port.
+	Bystanders map[string][]string
 	// Volumes' data from the stream: ConfigMap and Secret name -> key -> bytes.
 	ConfigMaps map[string]map[string][]byte
 	Secrets    map[string]map[string][]byte
@@ -130,7 +134,7 @@ func load(data []byte, all bool) ([]*Pod, error) {
 		}
 	}
 	var pods []*Pod
-	for _, o := range objs {
+	for i, o := range objs {
 		tmpl := o.PodTemplate()
 		if tmpl == nil {
 			continue
@@ -169,23 +173,36 @@ func load(data []byte, all bool) ([]*Pod, error) {
 				continue
 			}
 			sel := manifest.Map(s, "spec", "selector")
-			if len(sel) == 0 {
+			if len(sel) == 0 || !selects(sel, labels) {
 				continue
 			}
-			match := true
-			for k, v := range sel {
-				if lv, ok := labels[k]; !ok || fmt.Sprint(lv) != fmt.Sprint(v) {
-					match = false
-					break
+			p.Services = append(p.Services, s)
+			for j, o2 := range objs {
+				t2 := o2.PodTemplate()
+				if t2 == nil || j == i || o2.NamespaceOr("default") != ns || !selects(sel, manifest.Map(t2, "metadata", "labels")) {
+					continue
 				}
-			}
-			if match {
-				p.Services = append(p.Services, s)
+				if st2, err := manifest.StatusOf(o2); err == nil && st2 == nil {
+					if p.Bystanders == nil {
+						p.Bystanders = map[string][]string{}
+					}
+					p.Bystanders[s.Name()] = append(p.Bystanders[s.Name()], o2.Kind()+"/"+o2.Name())
+				}
 			}
 		}
 		pods = append(pods, p)
 	}
 	return pods, nil
+}
+
+// selects: the pod labels satisfy the Service selector.
+func selects(sel, labels map[string]any) bool {
+	for k, v := range sel {
+		if lv, ok := labels[k]; !ok || fmt.Sprint(lv) != fmt.Sprint(v) {
+			return false
+		}
+	}
+	return true
 }
 
 // ContainerPort is a port a container declares.

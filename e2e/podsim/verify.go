@@ -216,12 +216,18 @@ func (s *Sim) Verify(ctx context.Context) []Result {
 				continue
 			}
 			if fronted[cp.Port] {
-				add(what, fmt.Errorf("targets app port %d directly, bypassing the proxy in front of it", cp.Port))
+				if by := s.Pod.Bystanders[svc.Name()]; len(by) > 0 {
+					// Left as it was on purpose (and reported): the other
+					// pods it selects have no proxy.
+					add(what+fmt.Sprintf(": targets app port %d directly, left as it was: it also selects %v, not injected", cp.Port, by), nil)
+				} else {
+					add(what, fmt.Errorf("targets app port %d directly, bypassing the proxy in front of it", cp.Port))
+				}
 				continue
 			}
 			exercise(what, cp.Port, "tcp")
 		}
-		if len(retargeted) > 0 && touches && !viaProxy {
+		if len(retargeted) > 0 && touches && !viaProxy && len(s.Pod.Bystanders[svc.Name()]) == 0 {
 			add("Service "+svc.Name(), fmt.Errorf("selects a pod whose app sidecarize put behind proxy port(s) %v, but none of its ports reaches the app through one", keys(retargeted)))
 		}
 	}
