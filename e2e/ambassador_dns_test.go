@@ -187,7 +187,11 @@ func testAmbassadorDNS(t *testing.T, h env.HAProxy) {
 	// follows to the remaining one once the old answer is obsolete.
 	ips.Store([]net.IP{net.IPv4(127, 0, 0, 3)})
 	start := time.Now()
-	for n := 0; n < 10; {
+	// Forty answers in a row from B (two seconds): HAProxy's round robin
+	// over its threads gave runs of eight from B while A was still in
+	// (ten in a row passed this step before A was dropped, and step 5
+	// then met A).
+	for n := 0; n < 40; {
 		if time.Since(start) > 20*time.Second {
 			t.Fatalf("the old address still gets traffic after 20s\n%s", logs.String())
 		}
