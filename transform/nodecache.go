@@ -83,44 +83,13 @@ type keptNode struct {
 
 func keepNode(n *yaml.Node) *keptNode {
 	k := &keptNode{root: n}
-	var count func(*yaml.Node)
-	count = func(n *yaml.Node) {
-		k.nodes++
-		k.slices += len(n.Content)
-		for _, c := range n.Content {
-			count(c)
-		}
-	}
-	count(n)
+	k.nodes, k.slices = countTree(n)
 	k.root = k.copy()
 	return k
 }
 
-// copy is a deep copy of the kept tree: its nodes in one array, its
-// Content slices in another (each capped at its length, so that an append
-// to one never writes into the next).
-func (k *keptNode) copy() *yaml.Node {
-	nodes := make([]yaml.Node, k.nodes)
-	slices := make([]*yaml.Node, k.slices)
-	var cp func(*yaml.Node) *yaml.Node
-	cp = func(src *yaml.Node) *yaml.Node {
-		dst := &nodes[0]
-		nodes = nodes[1:]
-		*dst = *src
-		if len(src.Content) > 0 {
-			n := len(src.Content)
-			dst.Content = slices[:n:n]
-			slices = slices[n:]
-			for i, c := range src.Content {
-				dst.Content[i] = cp(c)
-			}
-		} else if src.Content != nil {
-			dst.Content = []*yaml.Node{}
-		}
-		return dst
-	}
-	return cp(k.root)
-}
+// copy is a deep copy of the kept tree (copySized).
+func (k *keptNode) copy() *yaml.Node { return copySized(k.root, k.nodes, k.slices) }
 
 // valueKey appends an encoding of v to b from which v can be told apart
 // from any other value of its type: numbers as varints, strings and

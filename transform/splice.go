@@ -73,10 +73,7 @@ type splicer struct {
 // from src, its lines counted from line0) and cur (the same tree after the
 // engine's edits) written in.
 func splice(src []byte, line0 int, orig, cur *yaml.Node) ([]byte, error) {
-	s := &splicer{src: src, nl: "\n", base: line0 - 1}
-	if i := bytes.IndexByte(src, '\n'); i > 0 && src[i-1] == '\r' {
-		s.nl = "\r\n"
-	}
+	s := &splicer{src: src, nl: lineEnding(src), base: line0 - 1}
 	s.lines = append(s.lines, 0)
 	for i, c := range src {
 		if c == '\n' {
@@ -1278,35 +1275,47 @@ func hasAnchors(n *yaml.Node) bool {
 }
 
 // copyTree copies a parsed tree (positions included) before the engine
-// edits it, in one allocation.
+// edits it, in two allocations.
 func copyTree(n *yaml.Node) *yaml.Node {
-	count := 0
-	var cnt func(*yaml.Node)
-	cnt = func(n *yaml.Node) {
-		count++
-		for _, c := range n.Content {
-			cnt(c)
-		}
+	nodes, slices := countTree(n)
+	return copySized(n, nodes, slices)
+}
+
+// countTree counts a tree's nodes and the entries of its Content slices.
+func countTree(n *yaml.Node) (nodes, slices int) {
+	nodes, slices = 1, len(n.Content)
+	for _, c := range n.Content {
+		cn, cs := countTree(c)
+		nodes, slices = nodes+cn, slices+cs
 	}
-	cnt(n)
-	slab := make([]yaml.Node, count)
-	ptrs := make([]*yaml.Node, 0, count)
+	return nodes, slices
+}
+
+// copySized is a deep copy of a tree of that many nodes and Content
+// entries (countTree): its nodes in one array, its Content slices in
+// another (each capped at its length, so that an append to one never
+// writes into the next).
+func copySized(root *yaml.Node, nodes, slices int) *yaml.Node {
+	ns := make([]yaml.Node, nodes)
+	ss := make([]*yaml.Node, slices)
 	var cp func(*yaml.Node) *yaml.Node
-	cp = func(n *yaml.Node) *yaml.Node {
-		c := &slab[0]
-		slab = slab[1:]
-		*c = *n
-		if len(n.Content) > 0 {
-			start := len(ptrs)
-			ptrs = ptrs[:start+len(n.Content)]
-			c.Content = ptrs[start:len(ptrs):len(ptrs)]
-			for i, k := range n.Content {
-				c.Content[i] = cp(k)
+	cp = func(src *yaml.Node) *yaml.Node {
+		dst := &ns[0]
+		ns = ns[1:]
+		*dst = *src
+		if len(src.Content) > 0 {
+			n := len(src.Content)
+			dst.Content = ss[:n:n]
+			ss = ss[n:]
+			for i, c := range src.Content {
+				dst.Content[i] = cp(c)
 			}
+		} else if src.Content != nil {
+			dst.Content = []*yaml.Node{}
 		}
-		return c
+		return dst
 	}
-	return cp(n)
+	return cp(root)
 }
 
 // flowEntry renders "key: value" inside a flow mapping.

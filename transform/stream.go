@@ -460,17 +460,17 @@ func (d *Doc) encodeChanged() ([]byte, error) {
 }
 
 // newline is the document's line ending.
-func (d *Doc) newline() string {
-	if d.crlf() {
+func (d *Doc) newline() string { return lineEnding(d.Raw) }
+
+// crlf reports a document whose lines end in CRLF.
+func (d *Doc) crlf() bool { return d.newline() == "\r\n" }
+
+// lineEnding is the line ending of b's first line: "\r\n" or "\n".
+func lineEnding(b []byte) string {
+	if i := bytes.IndexByte(b, '\n'); i > 0 && b[i-1] == '\r' {
 		return "\r\n"
 	}
 	return "\n"
-}
-
-// crlf reports a document whose lines end in CRLF.
-func (d *Doc) crlf() bool {
-	i := bytes.IndexByte(d.Raw, '\n')
-	return i > 0 && d.Raw[i-1] == '\r'
 }
 
 // finalize computes the document's output now and releases its tree, so a
