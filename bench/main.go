@@ -284,8 +284,8 @@ func reencoded(bin, cfg, stream string) (int, error) {
 // curve measures growth: sidecarize (monitor on every workload, best of
 // runs), the kyaml round trip and the kustomize peer (one run each) at each
 // size. Peak RSS is set against the bytes read and written, wall time
-// against the 5,000-pair row (else the first). A command is stopped after limit and not run at
-// the larger sizes.
+// against the 5,000-pair row (else the first). A command stopped after its
+// limit (limits) is not run at the larger sizes.
 func curve(dir, self, bin, cfg, sizes, peer string, runs int) error {
 	// The peer is stopped after a minute (it takes longer at 5,000 pairs);
 	// the kyaml round trip, the baseline, gets three (about one at 50,000).
