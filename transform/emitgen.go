@@ -85,11 +85,7 @@ func noComments(n *yaml.Node) bool {
 	return n.HeadComment == "" && n.LineComment == "" && n.FootComment == ""
 }
 
-func (w *treeWriter) indent(col int) {
-	for ; col > 0; col-- {
-		w.buf.WriteByte(' ')
-	}
-}
+func (w *treeWriter) indent(col int) { writeSpaces(w.buf, col) }
 
 // mapping writes a non-empty mapping whose keys stand at column col; the
 // first key goes on the current line when inline (after "- ").

@@ -464,6 +464,23 @@ func isMergeKey(k *yaml.Node) bool {
 // key that also merges it is an error: kubectl then applies the merged value,
 // while YAML 1.2 readers (kustomize, yq) keep the written one.
 func resolveMerges(n *yaml.Node, path string) *shapeError {
+	if !hasMergeKey(n) {
+		return nil // most documents: no path built, no node visited twice
+	}
+	return resolveMergesIn(n, path)
+}
+
+// hasMergeKey reports a merge key anywhere in the tree.
+func hasMergeKey(n *yaml.Node) bool {
+	for i, c := range n.Content {
+		if n.Kind == yaml.MappingNode && i%2 == 0 && isMergeKey(c) || hasMergeKey(c) {
+			return true
+		}
+	}
+	return false
+}
+
+func resolveMergesIn(n *yaml.Node, path string) *shapeError {
 	for i, c := range n.Content {
 		p := path
 		if n.Kind == yaml.MappingNode && i%2 == 1 {
@@ -471,7 +488,7 @@ func resolveMerges(n *yaml.Node, path string) *shapeError {
 		} else if n.Kind == yaml.SequenceNode {
 			p = fmt.Sprintf("%s[%d]", path, i)
 		}
-		if se := resolveMerges(c, p); se != nil {
+		if se := resolveMergesIn(c, p); se != nil {
 			return se
 		}
 	}

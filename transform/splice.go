@@ -3,6 +3,7 @@ package transform
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"sort"
 	"strings"
 	"sync"
@@ -67,6 +68,7 @@ type splicer struct {
 	wideAt map[int]int // the same, by the key's column: wide minus compact votes
 	offset int         // columns from "-" to a list item's mapping
 	edits  []edit
+	buf    bytes.Buffer // where new lines are rendered (insertRun, value)
 }
 
 // splice returns src with the differences between orig (the tree parsed
@@ -74,11 +76,14 @@ type splicer struct {
 // engine's edits) written in.
 func splice(src []byte, line0 int, orig, cur *yaml.Node) ([]byte, error) {
 	s := &splicer{src: src, nl: lineEnding(src), base: line0 - 1}
-	s.lines = append(s.lines, 0)
-	for i, c := range src {
-		if c == '\n' {
-			s.lines = append(s.lines, i+1)
+	s.lines = make([]int, 1, bytes.Count(src, []byte{'\n'})+1)
+	for i := 0; ; {
+		j := bytes.IndexByte(src[i:], '\n')
+		if j < 0 {
+			break
 		}
+		i += j + 1
+		s.lines = append(s.lines, i)
 	}
 	if hasAnchors(orig) || hasAnchors(cur) {
 		return nil, unsafeSplice("anchors or aliases")
@@ -686,7 +691,7 @@ func (s *splicer) blockMapping(cur, orig *yaml.Node) error {
 			}
 			pos = s.lineAfter(e)
 		}
-		ferr = s.insertRun(pos, from, to, func(b *strings.Builder, i int) error {
+		ferr = s.insertRun(pos, from, to, func(b *bytes.Buffer, i int) error {
 			return s.entry(b, keyOf(cur, i), valOf(cur, i), col)
 		})
 	})
@@ -742,10 +747,11 @@ func (s *splicer) cutLines(a, e int) {
 }
 
 // insertRun inserts the lines render writes for entries [from, to).
-func (s *splicer) insertRun(pos, from, to int, render func(*strings.Builder, int) error) error {
-	var b strings.Builder
+func (s *splicer) insertRun(pos, from, to int, render func(*bytes.Buffer, int) error) error {
+	b := &s.buf
+	b.Reset()
 	for i := from; i < to; i++ {
-		if err := render(&b, i); err != nil {
+		if err := render(b, i); err != nil {
 			return err
 		}
 	}
@@ -789,11 +795,12 @@ func (s *splicer) value(k, cur, orig *yaml.Node, col int) error {
 			return err
 		}
 	}
-	var sb strings.Builder
-	if err := s.after(&sb, cur, col); err != nil {
+	sb := &s.buf
+	sb.Reset()
+	if err := s.after(sb, cur, col); err != nil {
 		return err
 	}
-	s.add(a, b, strings.TrimSuffix(sb.String(), s.nl))
+	s.add(a, b, string(bytes.TrimSuffix(sb.Bytes(), []byte(s.nl))))
 	return nil
 }
 
@@ -810,7 +817,7 @@ func (s *splicer) flowMapping(cur, orig *yaml.Node) error {
 			return err
 		}
 	}
-	return s.flowGaps(orig, ps, len(cur.Content)/2, len(orig.Content)/2, 2, func(b *strings.Builder, i int) error {
+	return s.flowGaps(orig, ps, len(cur.Content)/2, len(orig.Content)/2, 2, func(b *bytes.Buffer, i int) error {
 		return s.flowEntry(b, cur.Content[2*i], cur.Content[2*i+1])
 	})
 }
@@ -825,7 +832,7 @@ func (s *splicer) flowSequence(cur, orig *yaml.Node) error {
 			return err
 		}
 	}
-	return s.flowGaps(orig, ps, len(cur.Content), len(orig.Content), 1, func(b *strings.Builder, i int) error {
+	return s.flowGaps(orig, ps, len(cur.Content), len(orig.Content), 1, func(b *bytes.Buffer, i int) error {
 		t, err := s.inline(cur.Content[i], 0, true)
 		b.WriteString(t)
 		return err
@@ -854,7 +861,7 @@ func (s *splicer) wholeFlow(cur, orig *yaml.Node) error {
 
 // flowGaps inserts and removes the entries of a flow collection (stride 2
 // for a mapping's key and value).
-func (s *splicer) flowGaps(orig *yaml.Node, ps []pair, nCur, nOrig, stride int, render func(*strings.Builder, int) error) error {
+func (s *splicer) flowGaps(orig *yaml.Node, ps []pair, nCur, nOrig, stride int, render func(*bytes.Buffer, int) error) error {
 	first := func(i int) (int, error) { return s.start(orig.Content[stride*i]) }
 	last := func(i int) (int, error) { return s.end(orig.Content[stride*i+stride-1]) }
 	var ferr error
@@ -865,7 +872,7 @@ func (s *splicer) flowGaps(orig *yaml.Node, ps []pair, nCur, nOrig, stride int, 
 		return err != nil
 	}
 	gone := gaps(ps, nCur, nOrig, func(after, from, to int) {
-		var b strings.Builder
+		var b bytes.Buffer
 		for i := from; i < to; i++ {
 			if i > from {
 				b.WriteString(", ")
@@ -967,7 +974,7 @@ func (s *splicer) blockSequence(cur, orig *yaml.Node) error {
 			ferr = err
 			return
 		}
-		ferr = s.insertRun(pos, from, to, func(b *strings.Builder, i int) error {
+		ferr = s.insertRun(pos, from, to, func(b *bytes.Buffer, i int) error {
 			return s.item(b, cur.Content[i], dash)
 		})
 	})
@@ -997,27 +1004,28 @@ func inlineNode(n *yaml.Node) bool {
 }
 
 // entry renders "key: value" lines at column col.
-func (s *splicer) entry(b *strings.Builder, k, v *yaml.Node, col int) error {
+func (s *splicer) entry(b *bytes.Buffer, k, v *yaml.Node, col int) error {
 	s.comment(b, k.HeadComment, col)
 	key, err := s.inline(k, col, false)
 	if err != nil {
 		return err
 	}
-	b.WriteString(strings.Repeat(" ", col))
+	writeSpaces(b, col)
 	b.WriteString(key)
-	b.WriteString(":")
+	b.WriteByte(':')
 	return s.after(b, v, col)
 }
 
 // after renders what follows a key's colon: " value" or the block below.
-func (s *splicer) after(b *strings.Builder, v *yaml.Node, col int) error {
+func (s *splicer) after(b *bytes.Buffer, v *yaml.Node, col int) error {
 	if inlineNode(v) {
 		t, err := s.inline(v, col, false)
 		if err != nil {
 			return err
 		}
 		if t != "" {
-			b.WriteString(" " + t)
+			b.WriteByte(' ')
+			b.WriteString(t)
 		}
 		s.lineComment(b, v)
 		b.WriteString(s.nl)
@@ -1047,7 +1055,7 @@ func (s *splicer) after(b *strings.Builder, v *yaml.Node, col int) error {
 }
 
 // item renders "- item" lines with the dash at column dash.
-func (s *splicer) item(b *strings.Builder, it *yaml.Node, dash int) error {
+func (s *splicer) item(b *bytes.Buffer, it *yaml.Node, dash int) error {
 	s.comment(b, it.HeadComment, dash)
 	if inlineNode(it) || it.Kind != yaml.MappingNode {
 		if !inlineNode(it) {
@@ -1060,41 +1068,58 @@ func (s *splicer) item(b *strings.Builder, it *yaml.Node, dash int) error {
 		if err != nil {
 			return err
 		}
-		b.WriteString(strings.Repeat(" ", dash) + "- " + t)
+		writeSpaces(b, dash)
+		b.WriteString("- ")
+		b.WriteString(t)
 		s.lineComment(b, it)
 		b.WriteString(s.nl)
 		return nil
 	}
-	var sub strings.Builder
+	// The entries at the item's column, then the first one's indentation
+	// (as wide as the dash and the offset after it) turned into "- ": the
+	// first key goes on the dash's line.
+	mark := b.Len()
 	for i := 0; i+1 < len(it.Content); i += 2 {
-		if err := s.entry(&sub, it.Content[i], it.Content[i+1], dash+s.offset); err != nil {
+		if err := s.entry(b, it.Content[i], it.Content[i+1], dash+s.offset); err != nil {
 			return err
 		}
 	}
-	t := sub.String()
-	// The first key goes on the dash's line.
-	lead := strings.Repeat(" ", dash+s.offset)
-	if !strings.HasPrefix(t, lead) {
+	t := b.Bytes()[mark:]
+	if len(t) < dash+s.offset || len(bytes.TrimLeft(t[:dash+s.offset], " ")) > 0 {
 		return unsafeSplice("a list item with a comment before its first key")
 	}
-	b.WriteString(strings.Repeat(" ", dash) + "-" + strings.Repeat(" ", s.offset-1) + t[len(lead):])
+	t[dash] = '-'
 	return nil
 }
 
-func (s *splicer) comment(b *strings.Builder, c string, col int) {
+func (s *splicer) comment(b *bytes.Buffer, c string, col int) {
 	if c == "" {
 		return
 	}
 	for _, l := range strings.Split(c, "\n") {
-		b.WriteString(strings.Repeat(" ", col) + l + s.nl)
+		writeSpaces(b, col)
+		b.WriteString(l)
+		b.WriteString(s.nl)
 	}
 }
 
-func (s *splicer) lineComment(b *strings.Builder, n *yaml.Node) {
+func (s *splicer) lineComment(b *bytes.Buffer, n *yaml.Node) {
 	if n.LineComment != "" {
-		b.WriteString(" " + n.LineComment)
+		b.WriteByte(' ')
+		b.WriteString(n.LineComment)
 	}
 }
+
+// writeSpaces writes n spaces.
+func writeSpaces(b io.StringWriter, n int) {
+	for n > len(spaces) {
+		_, _ = b.WriteString(spaces)
+		n -= len(spaces)
+	}
+	_, _ = b.WriteString(spaces[:max(n, 0)])
+}
+
+const spaces = "                                                                "
 
 // inline renders a scalar or a flow collection, as the value of a key at
 // column col (continuation lines of a block scalar are indented past it).
@@ -1319,7 +1344,7 @@ func copySized(root *yaml.Node, nodes, slices int) *yaml.Node {
 }
 
 // flowEntry renders "key: value" inside a flow mapping.
-func (s *splicer) flowEntry(b *strings.Builder, k, v *yaml.Node) error {
+func (s *splicer) flowEntry(b *bytes.Buffer, k, v *yaml.Node) error {
 	key, err := s.inline(k, 0, true)
 	if err != nil {
 		return err
@@ -1328,6 +1353,8 @@ func (s *splicer) flowEntry(b *strings.Builder, k, v *yaml.Node) error {
 	if err != nil {
 		return err
 	}
-	b.WriteString(key + ": " + val)
+	b.WriteString(key)
+	b.WriteString(": ")
+	b.WriteString(val)
 	return nil
 }
