@@ -249,6 +249,24 @@ func (d *Doc) original() *yaml.Node {
 // would otherwise be read as its first object only while kubectl applies
 // them all, so the rest would pass uninjected and unchecked.
 func parseOne(d *Doc) (*yaml.Node, error) {
+	if n := quickParse(d.Raw); n != nil {
+		if verify {
+			slow, err := parseSlow(d)
+			if err != nil {
+				return nil, fmt.Errorf("%s: internal error: the quick YAML reader read a document yaml.v3 refuses: %w", d.Where(), err)
+			}
+			if diff := sameParse(n, slow, ""); diff != "" {
+				return nil, fmt.Errorf("%s: internal error: the quick YAML reader and yaml.v3 read the document differently at %s", d.Where(), diff)
+			}
+		}
+		return n, nil
+	}
+	return parseSlow(d)
+}
+
+// parseSlow is parseOne by yaml.v3: every document the quick reader does
+// not take, and its check under verify.
+func parseSlow(d *Doc) (*yaml.Node, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(d.Raw))
 	var n yaml.Node
 	if err := dec.Decode(&n); err != nil {
