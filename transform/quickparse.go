@@ -176,7 +176,7 @@ func (p *quick) document() *yaml.Node {
 func (p *quick) join(lines []int) string {
 	if len(lines) == 1 {
 		l := p.lines[lines[0]]
-		return p.src[l.start+l.indent:l.end]
+		return p.src[l.start+l.indent : l.end]
 	}
 	var b strings.Builder
 	for i, li := range lines {
@@ -184,7 +184,7 @@ func (p *quick) join(lines []int) string {
 			b.WriteByte('\n')
 		}
 		l := p.lines[li]
-		b.WriteString(p.src[l.start+l.indent:l.end])
+		b.WriteString(p.src[l.start+l.indent : l.end])
 	}
 	return b.String()
 }
@@ -345,7 +345,7 @@ func (p *quick) value(indent, after int, k *yaml.Node) *yaml.Node {
 		q++
 	}
 	if q < l.end && p.src[q] != '#' {
-		return p.inline(q, indent, true)
+		return p.inline(q, indent)
 	}
 	if q < l.end { // a comment after the key
 		if q == after {
@@ -373,9 +373,9 @@ func (p *quick) value(indent, after int, k *yaml.Node) *yaml.Node {
 	return p.newNode(yaml.ScalarNode, "!!null", "", li, after)
 }
 
-// inline reads a value that starts at q on the current line and moves to
-// the next line with content. block: a literal block scalar may start here.
-func (p *quick) inline(q, indent int, block bool) *yaml.Node {
+// inline reads a value that starts at q on the current line, in a
+// collection at indent, and moves to the next line with content.
+func (p *quick) inline(q, indent int) *yaml.Node {
 	l := p.lines[p.li]
 	var n *yaml.Node
 	end := l.end
@@ -390,7 +390,7 @@ func (p *quick) inline(q, indent int, block bool) *yaml.Node {
 		}
 	case c == '[' || c == '{':
 		n, end = p.flow(q, l.end)
-	case c == '|' && block:
+	case c == '|':
 		return p.literal(q, indent)
 	case c == '-' && q+1 < l.end && p.src[q+1] != ' ':
 		fallthrough
@@ -433,7 +433,7 @@ func (p *quick) blockSequence() *yaml.Node {
 		if p.isKey(q, l.end) {
 			n = p.blockMapping(q)
 		} else {
-			n = p.inline(q, indent, false)
+			n = p.inline(q, indent)
 		}
 		n.HeadComment = h
 		p.children = append(p.children, n)
@@ -639,7 +639,7 @@ func (p *quick) flowScalar(i, end int, key bool) (*yaml.Node, int) {
 }
 
 // literal reads a literal block scalar ("|", "|-" or "|+") whose indicator
-// is at q, the value of a key of a mapping at indent.
+// is at q, in a collection at indent.
 func (p *quick) literal(q, indent int) *yaml.Node {
 	l := p.lines[p.li]
 	n := p.newNode(yaml.ScalarNode, "!!str", "", p.li, q)
@@ -765,6 +765,14 @@ func numberTag(s string) string {
 			if _, err := time.Parse(f, s); err == nil {
 				return "!!timestamp"
 			}
+		}
+	}
+	// Past a timestamp, only these can make a number (Go's base prefixes
+	// and hex digits, underscores, a sign, a fraction, an exponent):
+	// quantities such as 50m or 64Mi are strings without parsing.
+	for i := 0; i < len(s); i++ {
+		if c := s[i] | 0x20; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c == 'x' || c == 'o' || s[i] == '_' || c == '+' || c == '-' || c == '.') {
+			return "!!str"
 		}
 	}
 	plain := strings.ReplaceAll(s, "_", "")
