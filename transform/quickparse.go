@@ -38,7 +38,9 @@ func quickParse(raw []byte) (doc *yaml.Node) {
 	p := &quick{src: string(raw)}
 	defer func() {
 		if r := recover(); r != nil {
-			if r != errQuick {
+			// A bug of this reader would be a panic: under verify it is
+			// raised; in a run, yaml.v3 reads the document.
+			if r != errQuick && verify {
 				panic(r)
 			}
 			doc = nil
@@ -67,6 +69,22 @@ type quick struct {
 	nodes    []yaml.Node
 	ptrs     []*yaml.Node
 	children []*yaml.Node // content being collected, as a stack
+	depth    int          // collections open
+}
+
+// quickDepth bounds the nesting this reader follows (recursion); yaml.v3
+// reads deeper documents. quickKey bounds a key's length: YAML limits an
+// implicit key to 1024 characters.
+const (
+	quickDepth = 200
+	quickKey   = 1000
+)
+
+// open enters a collection; the caller closes it (p.depth--).
+func (p *quick) open() {
+	if p.depth++; p.depth > quickDepth {
+		bail()
+	}
 }
 
 func (p *quick) splitLines() {
@@ -256,6 +274,8 @@ func (p *quick) next() {
 func (p *quick) blockMapping(off int) *yaml.Node {
 	li := p.li
 	indent := off - p.lines[li].start
+	p.open()
+	defer func() { p.depth-- }()
 	m := p.newNode(yaml.MappingNode, "!!map", "", li, off)
 	mark := len(p.children)
 	for {
@@ -285,7 +305,7 @@ func (p *quick) key(off int) (*yaml.Node, int) {
 	c := p.src[off]
 	if c == '"' || c == '\'' {
 		v, end := p.quoted(off, l.end)
-		if end >= l.end || p.src[end] != ':' || (end+1 < l.end && p.src[end+1] != ' ') {
+		if end >= l.end || p.src[end] != ':' || (end+1 < l.end && p.src[end+1] != ' ') || end-off > quickKey {
 			bail()
 		}
 		k := p.newNode(yaml.ScalarNode, "!!str", v, p.li, off)
@@ -299,7 +319,7 @@ func (p *quick) key(off int) (*yaml.Node, int) {
 		bail()
 	}
 	colon := keyColon(p.src[off:l.end])
-	if colon < 0 {
+	if colon < 0 || colon > quickKey {
 		bail()
 	}
 	v := strings.TrimRight(p.src[off:off+colon], " ")
@@ -418,6 +438,8 @@ func (p *quick) inline(q, indent int) *yaml.Node {
 func (p *quick) blockSequence() *yaml.Node {
 	l := p.lines[p.li]
 	indent := l.indent
+	p.open()
+	defer func() { p.depth-- }()
 	s := p.newNode(yaml.SequenceNode, "!!seq", "", p.li, l.start+indent)
 	mark := len(p.children)
 	for {
@@ -540,6 +562,8 @@ func (p *quick) flow(q, end int) (*yaml.Node, int) {
 	if open == '{' {
 		kind, tag, close = yaml.MappingNode, "!!map", '}'
 	}
+	p.open()
+	defer func() { p.depth-- }()
 	n := p.newNode(kind, tag, "", p.li, q)
 	n.Style = yaml.FlowStyle
 	mark := len(p.children)
@@ -551,7 +575,7 @@ func (p *quick) flow(q, end int) (*yaml.Node, int) {
 	for {
 		if open == '{' {
 			k, j := p.flowScalar(i, end, true)
-			if j+1 >= end || p.src[j] != ':' || p.src[j+1] != ' ' {
+			if j+1 >= end || p.src[j] != ':' || p.src[j+1] != ' ' || j-i > quickKey {
 				bail()
 			}
 			p.children = append(p.children, k)

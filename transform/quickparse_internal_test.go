@@ -59,6 +59,8 @@ var quickRead = []string{
 var quickCases = append(quickRead[:len(quickRead):len(quickRead)],
 	"k: v\n",
 	"k: v",
+	"k: " + strings.Repeat("[", 300) + strings.Repeat("]", 300) + "\n",
+	strings.Repeat("k", 1100) + ": v\n",
 	"k: |\n  x\n  y",
 	"k: |\n  x\n\n\n",
 	"k: |-\n    deeper\n  x: 1\n",
