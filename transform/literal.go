@@ -64,11 +64,49 @@ func literalBlock(n *yaml.Node) bool {
 // printable ASCII lines, no space before a line break, no leading space or
 // break, exactly one final newline.
 func literalValue(v string) bool {
-	if len(v) < 2 || v[0] == ' ' || v[0] == '\n' || v[len(v)-1] != '\n' || v[len(v)-2] == '\n' ||
-		strings.Contains(v, " \n") {
+	if len(v) < 2 || v[0] == ' ' || v[0] == '\n' || v[len(v)-1] != '\n' || v[len(v)-2] == '\n' {
 		return false
 	}
-	for i := 0; i < len(v); i++ {
+	// No " \n": line by line (faster than strings.Contains over the
+	// spaces of indented JSON).
+	for r := v; ; {
+		i := strings.IndexByte(r, '\n')
+		if i < 0 {
+			break
+		}
+		if i > 0 && r[i-1] == ' ' {
+			return false
+		}
+		r = r[i+1:]
+	}
+	return printableLines(v)
+}
+
+// printableLines: every byte of v is printable ASCII (0x20 to 0x7e) or a
+// line feed. Eight bytes at a time (a dashboard is kilobytes of them):
+// no byte of a word has its high bit set, and with its line feeds made
+// printable (0x0a | 0x20) none is below 0x20 or is 0x7f. Each test looks
+// at one byte at a time (no carry crosses into the next byte), so the
+// word's answer is its bytes' (TestPrintableLines tries every byte value
+// in every lane).
+func printableLines(v string) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	// zeros has the high bit of each zero byte of x set (x without high bits).
+	zeros := func(x uint64) uint64 { return ^((x&^highs + ^uint64(highs)) | x) & highs }
+	i := 0
+	for ; i+8 <= len(v); i += 8 {
+		w := v[i : i+8]
+		x := uint64(w[0]) | uint64(w[1])<<8 | uint64(w[2])<<16 | uint64(w[3])<<24 |
+			uint64(w[4])<<32 | uint64(w[5])<<40 | uint64(w[6])<<48 | uint64(w[7])<<56
+		if x&highs != 0 {
+			return false
+		}
+		x |= zeros(x^ones*'\n') >> 2
+		if ^(x+ones*0x60)&highs != 0 || zeros(x^ones*0x7f) != 0 {
+			return false
+		}
+	}
+	for ; i < len(v); i++ {
 		if c := v[i]; c != '\n' && (c < 0x20 || c > 0x7e) {
 			return false
 		}

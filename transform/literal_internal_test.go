@@ -1,6 +1,8 @@
 package transform
 
 import (
+	"bytes"
+	"math/rand"
 	"strings"
 	"testing"
 
@@ -86,4 +88,65 @@ func mapping(kv ...any) *yaml.Node {
 		m.Content = append(m.Content, scalar(kv[i].(string)), kv[i+1].(*yaml.Node))
 	}
 	return m
+}
+
+// TestPrintableLines: the word-at-a-time test agrees with the byte loop
+// for every byte value in every lane, beside printable bytes and line
+// feeds.
+func TestPrintableLines(t *testing.T) {
+	slow := func(v string) bool {
+		for i := 0; i < len(v); i++ {
+			if c := v[i]; c != '\n' && (c < 0x20 || c > 0x7e) {
+				return false
+			}
+		}
+		return true
+	}
+	for _, fill := range []byte{'a', '\n', ' ', '~'} {
+		for n := 1; n <= 17; n++ {
+			for pos := 0; pos < n; pos++ {
+				for c := 0; c < 256; c++ {
+					b := bytes.Repeat([]byte{fill}, n)
+					b[pos] = byte(c)
+					if got, want := printableLines(string(b)), slow(string(b)); got != want {
+						t.Fatalf("%q: %v, the byte loop says %v", b, got, want)
+					}
+				}
+			}
+		}
+	}
+	// Several edge bytes in one word.
+	edge := []byte{0, '\t', '\n', '\r', 0x1f, ' ', '~', 0x7f, 0x80, 0xff, 'a'}
+	likely := []byte{'a', 'a', 'a', 'a', ' ', '\n'} // valid blocks too
+	r := rand.New(rand.NewSource(1))
+	valid := 0
+	for i := 0; i < 200000; i++ {
+		alphabet := edge
+		if i%2 == 0 {
+			alphabet = likely
+		}
+		b := make([]byte, 1+r.Intn(24))
+		for j := range b {
+			b[j] = alphabet[r.Intn(len(alphabet))]
+		}
+		if i%2 == 0 && r.Intn(2) == 0 {
+			b = append(b, '\n')
+		}
+		if got, want := printableLines(string(b)), slow(string(b)); got != want {
+			t.Fatalf("%q: %v, the byte loop says %v", b, got, want)
+		}
+		// literalValue as first written.
+		v := string(b)
+		want := len(v) >= 2 && v[0] != ' ' && v[0] != '\n' && v[len(v)-1] == '\n' && v[len(v)-2] != '\n' &&
+			!strings.Contains(v, " \n") && slow(v)
+		if got := literalValue(v); got != want {
+			t.Fatalf("literalValue(%q): %v, want %v", v, got, want)
+		}
+		if want {
+			valid++
+		}
+	}
+	if valid < 1000 {
+		t.Fatalf("only %d strings were blocks", valid)
+	}
 }

@@ -5,7 +5,8 @@ import (
 	"fmt"
 	"math"
 	"reflect"
-	"sort"
+	"slices"
+	"strings"
 	"sync"
 
 	"sigs.k8s.io/kustomize/kyaml/yaml"
@@ -153,7 +154,7 @@ func valueKey(b []byte, v reflect.Value, depth int) ([]byte, bool) {
 		for it := v.MapRange(); it.Next(); {
 			keys = append(keys, it.Key())
 		}
-		sort.Slice(keys, func(i, j int) bool { return keys[i].String() < keys[j].String() })
+		slices.SortFunc(keys, func(a, b reflect.Value) int { return strings.Compare(a.String(), b.String()) })
 		b = binary.AppendUvarint(append(b, 1), uint64(len(keys)))
 		for _, k := range keys {
 			if b, ok = valueKey(b, k, depth+1); !ok {

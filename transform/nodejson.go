@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -16,7 +16,7 @@ import (
 // path's (decode to generic values, json.Marshal), which also gives the
 // errors. Test binaries take both and fail on a difference.
 func decodeJSON(n *yaml.Node) ([]byte, error) {
-	b, ok := nodeJSON(nil, n)
+	b, ok := nodeJSON(make([]byte, 0, 1024), n) // a pod spec's size
 	ok = ok && n.Kind == yaml.MappingNode
 	if ok && !verifyTyped {
 		return b, nil
@@ -33,6 +33,20 @@ func decodeJSON(n *yaml.Node) ([]byte, error) {
 	return slow, err
 }
 
+// sortKeys sorts the indices of a mapping's keys by key: in place for a
+// few (no allocation), else by slices.SortFunc.
+func sortKeys(content []*yaml.Node, idx []int) {
+	if len(idx) > 16 {
+		slices.SortFunc(idx, func(a, c int) int { return strings.Compare(content[a].Value, content[c].Value) })
+		return
+	}
+	for i := 1; i < len(idx); i++ {
+		for j := i; j > 0 && content[idx[j]].Value < content[idx[j-1]].Value; j-- {
+			idx[j], idx[j-1] = idx[j-1], idx[j]
+		}
+	}
+}
+
 // nodeJSON writes the JSON that decoding n into generic values and
 // json.Marshal would write (the slow path of pod()), without the generic
 // values: keys sorted, strings escaped as encoding/json escapes them. It
@@ -47,7 +61,8 @@ func nodeJSON(b []byte, n *yaml.Node) ([]byte, bool) {
 		if n.ShortTag() != yaml.NodeTagMap || len(n.Content)%2 != 0 {
 			return nil, false
 		}
-		idx := make([]int, 0, len(n.Content)/2)
+		var small [16]int
+		idx := small[:0]
 		for i := 0; i < len(n.Content); i += 2 {
 			k := n.Content[i]
 			if k.Kind != yaml.ScalarNode || k.ShortTag() != yaml.NodeTagString {
@@ -55,7 +70,7 @@ func nodeJSON(b []byte, n *yaml.Node) ([]byte, bool) {
 			}
 			idx = append(idx, i)
 		}
-		sort.Slice(idx, func(a, c int) bool { return n.Content[idx[a]].Value < n.Content[idx[c]].Value })
+		sortKeys(n.Content, idx)
 		b = append(b, '{')
 		for j, i := range idx {
 			if j > 0 {

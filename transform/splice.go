@@ -1249,9 +1249,10 @@ func plainSafe(n *yaml.Node, flow bool) bool {
 	if c := v[0]; c == '-' || c == '.' || c >= '0' && c <= '9' {
 		return false // numbers, "-" and ".inf" read as something else
 	}
-	switch strings.ToLower(v) {
-	case "y", "yes", "n", "no", "true", "false", "on", "off", "null":
-		return false
+	for _, w := range [...]string{"y", "yes", "n", "no", "true", "false", "on", "off", "null"} {
+		if len(v) == len(w) && strings.EqualFold(v, w) { // v is ASCII
+			return false
+		}
 	}
 	return true
 }
