@@ -128,3 +128,17 @@ func TestJSONText(t *testing.T) {
 		}
 	}
 }
+
+// TestDashboardCacheSabotaged: a wrong dashboard in the cache is an
+// internal error under transform.Verify (on in every test binary).
+func TestDashboardCacheSabotaged(t *testing.T) {
+	e := &transform.Engine{Patterns: patterns.All(), Version: "test", Flags: transform.Flags{Patterns: []string{"monitor"}}}
+	if _, _, err := e.Process("input.yaml", []byte(identities)); err != nil {
+		t.Fatal(err)
+	}
+	dashboard.PoisonCache()
+	defer dashboard.ClearCache()
+	if _, _, err := e.Process("input.yaml", []byte(identities)); err == nil || !strings.Contains(err.Error(), "internal error") {
+		t.Fatalf("a sabotaged cache went unnoticed: %v", err)
+	}
+}

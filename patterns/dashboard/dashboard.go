@@ -14,11 +14,12 @@
 package dashboard
 
 import (
-	"bytes"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"math"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -154,17 +155,11 @@ func (b *board) json(w *transform.Workload) (string, error) {
 	if !cacheOn {
 		return b.encode(id)
 	}
-	key, err := json.Marshal(struct {
-		Kind     string
-		Sections []Section
-	}{w.Kind, b.sections})
-	if err != nil {
-		return "", err
-	}
-	if bytes.Contains(key, []byte(`\u0001`)) {
+	key, direct := sectionsKey(w.Kind, b.sections)
+	if direct {
 		return b.encode(id)
 	}
-	tmpl, ok := cache.Load(string(key))
+	tmpl, ok := cache.Load(key)
 	if !ok && cached.Load() >= cacheSize {
 		return b.encode(id)
 	}
@@ -173,7 +168,7 @@ func (b *board) json(w *transform.Workload) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		if tmpl, ok = cache.LoadOrStore(string(key), split(js)); !ok {
+		if tmpl, ok = cache.LoadOrStore(key, split(js)); !ok {
 			cached.Add(1)
 		}
 	}
@@ -186,6 +181,52 @@ func (b *board) json(w *transform.Workload) (string, error) {
 		return js, err
 	}
 	return js, nil
+}
+
+// sectionsKey is the cache's key for a kind and sections: every field of
+// the sections (TestSectionsKeyFields keeps the list whole), strings with
+// their length, so that sections that differ have keys that differ.
+// direct: build the dashboard without the cache — a string holds the
+// placeholder marker, raw or as the encoder writes it, or a threshold is
+// no number JSON can hold (the build reports it).
+func sectionsKey(kind string, sections []Section) (key string, direct bool) {
+	b := make([]byte, 0, 1024)
+	str := func(s string) {
+		direct = direct || strings.Contains(s, marker) || strings.Contains(s, escapedMarker)
+		b = append(binary.AppendUvarint(b, uint64(len(s))), s...)
+	}
+	flag := func(f bool) {
+		if f {
+			b = append(b, 1)
+		} else {
+			b = append(b, 0)
+		}
+	}
+	str(kind)
+	b = binary.AppendUvarint(b, uint64(len(sections)))
+	for _, s := range sections {
+		str(s.Title)
+		b = binary.AppendUvarint(b, uint64(len(s.Panels)))
+		for _, p := range s.Panels {
+			str(p.Title)
+			str(p.Description)
+			str(p.Unit)
+			flag(p.Stat)
+			flag(p.Health)
+			flag(p.Threshold != nil)
+			if p.Threshold != nil {
+				t := *p.Threshold
+				direct = direct || math.IsNaN(t) || math.IsInf(t, 0)
+				b = binary.LittleEndian.AppendUint64(b, math.Float64bits(t))
+			}
+			b = binary.AppendUvarint(b, uint64(len(p.Queries)))
+			for _, q := range p.Queries {
+				str(q.Expr)
+				str(q.Legend)
+			}
+		}
+	}
+	return string(b), direct
 }
 
 // template is a dashboard's JSON cut at its placeholders: text, then the
