@@ -6,6 +6,7 @@ GO ?= go
 # FuzzStructure's count includes its ~2,900-entry seed corpus.
 FUZZTIME_INJECT ?= 40000x
 FUZZTIME_STRUCTURE ?= 3500x
+FUZZTIME_QUICK ?= 200000x
 export GOTOOLCHAIN ?= local
 BIN := bin/sidecarize
 
@@ -24,10 +25,13 @@ test:
 	$(GO) test ./...
 
 # Short fuzz runs: FuzzInject (arbitrary bytes through the inject path,
-# FUZZTIME_INJECT inputs, about 12 s) and FuzzStructure (mutated node trees
-# of the golden inputs through inject, -p, a config, --set, uninject and KRM
-# mode, FUZZTIME_STRUCTURE inputs, about a minute).
+# FUZZTIME_INJECT inputs, about 12 s), FuzzQuickParse (the quick YAML
+# reader against yaml.v3 on mutated testdata documents, FUZZTIME_QUICK
+# inputs, about 30 s) and FuzzStructure (mutated node trees of the golden
+# inputs through inject, -p, a config, --set, uninject and KRM mode,
+# FUZZTIME_STRUCTURE inputs, about a minute).
 fuzz:
+	$(GO) test ./transform/ -run '^$$' -fuzz '^FuzzQuickParse$$' -fuzztime $(FUZZTIME_QUICK)
 	$(GO) test ./transform/ -run '^$$' -fuzz '^FuzzInject$$' -fuzztime $(FUZZTIME_INJECT)
 	$(GO) test ./internal/fuzz/ -run '^$$' -fuzz '^FuzzStructure$$' -fuzztime $(FUZZTIME_STRUCTURE)
 

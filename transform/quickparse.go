@@ -651,7 +651,7 @@ func (p *quick) flowScalar(i, end int, key bool) (*yaml.Node, int) {
 			}
 			break
 		}
-		if c == '#' {
+		if c == '#' || c == '?' { // '?' ends a plain scalar in a flow
 			bail()
 		}
 	}

@@ -114,10 +114,9 @@ func TestQuickParseCases(t *testing.T) {
 	}
 }
 
-// TestQuickParseTestdata reads every document of every YAML file in the
-// repository's testdata both ways.
-func TestQuickParseTestdata(t *testing.T) {
-	var docs, quick int
+// testdataDocs calls fn with every document of every YAML file of the
+// repository's testdata.
+func testdataDocs(t testing.TB, fn func(d *Doc)) {
 	for _, root := range []string{"../testdata", "../demo", "../internal/fuzz/testdata", "testdata"} {
 		filepath.WalkDir(root, func(path string, e os.DirEntry, err error) error {
 			if err != nil || e.IsDir() || !(strings.HasSuffix(path, ".yaml") || strings.HasSuffix(path, ".yml")) {
@@ -128,24 +127,36 @@ func TestQuickParseTestdata(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, d := range SplitStream(path, b) {
-				docs++
-				if compareQuick(t, d.Where(), d.Raw) {
-					quick++
-				}
+				fn(d)
 			}
 			return nil
 		})
 	}
+}
+
+// TestQuickParseTestdata reads every document of the repository's
+// testdata both ways.
+func TestQuickParseTestdata(t *testing.T) {
+	var docs, quick int
+	testdataDocs(t, func(d *Doc) {
+		docs++
+		if compareQuick(t, d.Where(), d.Raw) {
+			quick++
+		}
+	})
 	if docs < 100 {
 		t.Fatalf("only %d documents found", docs)
 	}
 	t.Logf("%d of %d documents read by the quick reader", quick, docs)
 }
 
+// FuzzQuickParse: whatever the bytes, a tree the quick reader builds is
+// yaml.v3's. Seeded with the cases and the testdata documents.
 func FuzzQuickParse(f *testing.F) {
 	for _, c := range quickCases {
 		f.Add([]byte(c))
 	}
+	testdataDocs(f, func(d *Doc) { f.Add(d.Raw) })
 	f.Fuzz(func(t *testing.T, b []byte) {
 		compareQuick(t, "input", b)
 	})
