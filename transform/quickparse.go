@@ -104,8 +104,9 @@ func (p *quick) splitLines() {
 		p.lines = append(p.lines, quickLine{start: i, end: i + end, indent: j - i})
 		i = next
 	}
-	// nodes: about two per key, one per item or flow entry
-	est := strings.Count(s, ":")*2 + strings.Count(s, "-") + strings.Count(s, ",") + 4
+	// nodes: two per key (its value), one per list entry, one per flow
+	// list entry; a little more where ": " or "- " is inside a value.
+	est := 2*(strings.Count(s, ": ")+strings.Count(s, ":\n")) + strings.Count(s, "- ") + strings.Count(s, ",") + strings.Count(s, "[") + 2
 	p.nodes = make([]yaml.Node, 0, est)
 	p.ptrs = make([]*yaml.Node, 0, est)
 }
