@@ -158,6 +158,12 @@ func FuzzQuickParse(f *testing.F) {
 	}
 	testdataDocs(f, func(d *Doc) { f.Add(d.Raw) })
 	f.Fuzz(func(t *testing.T, b []byte) {
+		// yaml.v3's comment scanning is slow on long inputs (a run
+		// stalled in yaml_parser_scan_to_next_token on a grown input):
+		// shapes, not sizes, are what this compares.
+		if len(b) > 16<<10 {
+			return
+		}
 		compareQuick(t, "input", b)
 	})
 }
