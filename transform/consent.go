@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -200,31 +201,30 @@ func walkConsent(b, f reflect.Value, field, category string, visit func(field, c
 		}
 		walkConsent(b, f.Elem(), field, "", visit)
 	case reflect.Struct:
-		for i := 0; i < t.NumField(); i++ {
-			sf := t.Field(i)
-			if !sf.IsExported() {
+		for i, sf := range consentFieldsOf(t) {
+			if !sf.exported || sf.leaf {
 				continue
 			}
 			var bf reflect.Value
 			if b.IsValid() {
 				bf = b.Field(i)
 			}
-			name := strings.Split(sf.Tag.Get("json"), ",")[0]
-			if sf.Anonymous && name == "" {
-				walkConsent(bf, f.Field(i), field, sf.Tag.Get("consent"), visit)
+			name := sf.json
+			if sf.anonymous && name == "" {
+				walkConsent(bf, f.Field(i), field, sf.consent, visit)
 				continue
 			}
 			if name == "-" {
 				continue
 			}
-			if sf.Tag.Get("options") == "byname" { // entries by name, under field
-				walkConsent(bf, f.Field(i), field, sf.Tag.Get("consent"), visit)
+			if sf.byName { // entries by name, under field
+				walkConsent(bf, f.Field(i), field, sf.consent, visit)
 				continue
 			}
 			if name == "" {
-				name = sf.Name
+				name = sf.name
 			}
-			walkConsent(bf, f.Field(i), join(name), sf.Tag.Get("consent"), visit)
+			walkConsent(bf, f.Field(i), join(name), sf.consent, visit)
 		}
 	case reflect.Slice, reflect.Array:
 		named := t.Elem().Kind() == reflect.Struct && hasNameField(t.Elem())
@@ -257,6 +257,40 @@ func walkConsent(b, f reflect.Value, field, category string, visit func(field, c
 			walkConsent(be, f.MapIndex(k), join(fmt.Sprint(k)), "", visit)
 		}
 	}
+}
+
+// consentField is what walkConsent reads of a struct field, its tags
+// parsed once per type.
+type consentField struct {
+	name, json, consent string // Go name, json name, consent tag
+	exported, anonymous bool
+	byName              bool // options:"byname"
+	// leaf: a field walkConsent visits nothing in (no consent tag, and a
+	// kind that holds no fields: bool, number, string).
+	leaf bool
+}
+
+var consentFields sync.Map // reflect.Type -> []consentField
+
+func consentFieldsOf(t reflect.Type) []consentField {
+	if fs, ok := consentFields.Load(t); ok {
+		return fs.([]consentField)
+	}
+	fs := make([]consentField, t.NumField())
+	for i := range fs {
+		sf := t.Field(i)
+		fs[i] = consentField{
+			name: sf.Name, json: strings.Split(sf.Tag.Get("json"), ",")[0], consent: sf.Tag.Get("consent"),
+			exported: sf.IsExported(), anonymous: sf.Anonymous, byName: sf.Tag.Get("options") == "byname",
+		}
+		switch sf.Type.Kind() {
+		case reflect.Pointer, reflect.Interface, reflect.Struct, reflect.Slice, reflect.Array, reflect.Map:
+		default:
+			fs[i].leaf = fs[i].consent == ""
+		}
+	}
+	consentFields.Store(t, fs)
+	return fs
 }
 
 func hasNameField(t reflect.Type) bool {

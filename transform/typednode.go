@@ -131,13 +131,13 @@ var (
 // zeroValue is encoding/json's omitzero test: the type's IsZero method
 // (a metav1.Time's, on a pointer receiver), else reflect's.
 func zeroValue(v reflect.Value) bool {
-	t := v.Type()
-	switch {
-	case t.Kind() == reflect.Pointer && t.Implements(zeroerType):
+	switch zeroerOf(v.Type()) {
+	case pointerZeroer:
 		return v.IsNil() || v.Interface().(interface{ IsZero() bool }).IsZero()
-	case t.Implements(zeroerType):
+	case valueZeroer:
 		return v.Interface().(interface{ IsZero() bool }).IsZero()
-	case reflect.PointerTo(t).Implements(zeroerType):
+	case addrZeroer:
+		t := v.Type()
 		if !v.CanAddr() {
 			c := reflect.New(t).Elem()
 			c.Set(v)
@@ -146,6 +146,41 @@ func zeroValue(v reflect.Value) bool {
 		return v.Addr().Interface().(interface{ IsZero() bool }).IsZero()
 	}
 	return v.IsZero()
+}
+
+// How zeroValue tests a type: its IsZero method (on a pointer type, on
+// the value, on its address), or reflect's.
+const (
+	reflectZero = iota
+	pointerZeroer
+	valueZeroer
+	addrZeroer
+)
+
+var zeroerCache sync.Map // reflect.Type -> int
+
+func zeroerOf(t reflect.Type) int {
+	return byType(&zeroerCache, t, func(t reflect.Type) int {
+		switch {
+		case t.Kind() == reflect.Pointer && t.Implements(zeroerType):
+			return pointerZeroer
+		case t.Implements(zeroerType):
+			return valueZeroer
+		case reflect.PointerTo(t).Implements(zeroerType):
+			return addrZeroer
+		}
+		return reflectZero
+	})
+}
+
+// byType is what of(t) says of a type, worked out once (cache).
+func byType(cache *sync.Map, t reflect.Type, of func(reflect.Type) int) int {
+	if v, ok := cache.Load(t); ok {
+		return v.(int)
+	}
+	v := of(t)
+	cache.Store(t, v)
+	return v
 }
 
 // marshalerNode: a value with its own MarshalJSON (a quantity, an
@@ -186,18 +221,15 @@ const (
 var encodingCache sync.Map // reflect.Type -> int
 
 func encodingOf(t reflect.Type) int {
-	if e, ok := encodingCache.Load(t); ok {
-		return e.(int)
-	}
-	e := plainEncoding
-	switch {
-	case t.Implements(marshalerType):
-		e = marshalerEncoding
-	case reflect.PointerTo(t).Implements(marshalerType) || implementsText(t):
-		e = otherEncoding
-	}
-	encodingCache.Store(t, e)
-	return e
+	return byType(&encodingCache, t, func(t reflect.Type) int {
+		switch {
+		case t.Implements(marshalerType):
+			return marshalerEncoding
+		case reflect.PointerTo(t).Implements(marshalerType) || implementsText(t):
+			return otherEncoding
+		}
+		return plainEncoding
+	})
 }
 
 func implementsText(t reflect.Type) bool {
