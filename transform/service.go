@@ -586,6 +586,60 @@ func setScalar(n *yaml.RNode, field string, v *yaml.RNode) error {
 // again when the host strips its own keys. Nor do sidecarize's own status
 // and config-hash (a stray copy, without an injection it belongs to).
 func hasUserKeys(n *yaml.RNode, field string) bool {
+	has := userKeys(n.YNode(), field)
+	if verify { // verify.go
+		checkUserKeys(n, field, has)
+	}
+	return has
+}
+
+// checkUserKeys panics (an internal error, reported as such by Run) when
+// userKeys answered otherwise than kyaml's lookup.
+func checkUserKeys(n *yaml.RNode, field string, has bool) {
+	if slow := hasUserKeysSlow(n, field); slow != has {
+		panic(fmt.Sprintf("internal error: hasUserKeys(metadata.%s) is %v, kyaml's lookup says %v", field, has, slow))
+	}
+}
+
+// userKeys is hasUserKeysSlow on the nodes, without kyaml's path walk
+// and its allocations.
+func userKeys(n *yaml.Node, field string) bool {
+	m := fieldOf(fieldOf(n, "metadata"), field)
+	if m == nil {
+		return false
+	}
+	if m.Kind != yaml.MappingNode {
+		return true
+	}
+	if len(m.Content)%2 != 0 {
+		return false // kyaml's Fields: an error
+	}
+	for i := 0; i < len(m.Content); i += 2 {
+		if k := m.Content[i].Value; !isHostKey(k) && k != AnnotationStatus && k != AnnotationConfigHash {
+			return true
+		}
+	}
+	return false
+}
+
+// fieldOf is a step of kyaml's Lookup (its Get filter) on nodes: the value
+// of the mapping's first key of that name; nil where the step finds
+// nothing — a missing or null node, a missing key — or fails (a node that
+// is no mapping).
+func fieldOf(n *yaml.Node, name string) *yaml.Node {
+	if n == nil || n.Tag == yaml.NodeTagNull || n.Kind != yaml.MappingNode || len(n.Content)%2 != 0 {
+		return nil
+	}
+	for i := 0; i < len(n.Content); i += 2 {
+		if n.Content[i].Value == name {
+			return n.Content[i+1]
+		}
+	}
+	return nil
+}
+
+// hasUserKeysSlow is hasUserKeys by kyaml's lookup (verify compares).
+func hasUserKeysSlow(n *yaml.RNode, field string) bool {
 	m, err := n.Pipe(yaml.Lookup("metadata", field))
 	if err != nil || m == nil {
 		return false

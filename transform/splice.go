@@ -1307,6 +1307,46 @@ func copyTree(n *yaml.Node) *yaml.Node {
 	return copySized(n, nodes, slices)
 }
 
+// treeArrays are the two arrays of a document's original (copyOriginal).
+type treeArrays struct {
+	nodes  []yaml.Node
+	slices []*yaml.Node
+}
+
+// A document's original is read by the splice only and let go when the
+// document is finalized: its arrays then serve the next original instead
+// of new ones the allocator must zero and the collector sweep.
+var originalArrays = sync.Pool{New: func() any { return new(treeArrays) }}
+
+// copyOriginal is copyTree into arrays from the pool, which release gives
+// back.
+func copyOriginal(n *yaml.Node) (*yaml.Node, *treeArrays) {
+	nodes, slices := countTree(n)
+	a := originalArrays.Get().(*treeArrays)
+	if cap(a.nodes) < nodes || cap(a.slices) < slices {
+		// Room for documents a little larger than this one.
+		a.nodes = make([]yaml.Node, nodes+nodes/4)
+		a.slices = make([]*yaml.Node, slices+slices/4)
+	}
+	return copyInto(n, a.nodes[:nodes], a.slices[:slices]), a
+}
+
+// release gives an original's arrays back to the pool; nothing may read
+// the original after. Under verify (verify.go) they are overwritten first,
+// so that a reader that came later would not find the tree it expects.
+func (a *treeArrays) release() {
+	if a == nil {
+		return
+	}
+	if verify {
+		for i := range a.nodes {
+			a.nodes[i] = yaml.Node{Kind: yaml.ScalarNode, Value: "\x00released original"}
+		}
+		clear(a.slices)
+	}
+	originalArrays.Put(a)
+}
+
 // countTree counts a tree's nodes and the entries of its Content slices.
 func countTree(n *yaml.Node) (nodes, slices int) {
 	nodes, slices = 1, len(n.Content)
@@ -1322,8 +1362,11 @@ func countTree(n *yaml.Node) (nodes, slices int) {
 // another (each capped at its length, so that an append to one never
 // writes into the next).
 func copySized(root *yaml.Node, nodes, slices int) *yaml.Node {
-	ns := make([]yaml.Node, nodes)
-	ss := make([]*yaml.Node, slices)
+	return copyInto(root, make([]yaml.Node, nodes), make([]*yaml.Node, slices))
+}
+
+// copyInto is copySized into the arrays given (of the tree's size).
+func copyInto(root *yaml.Node, ns []yaml.Node, ss []*yaml.Node) *yaml.Node {
 	var cp func(*yaml.Node) *yaml.Node
 	cp = func(src *yaml.Node) *yaml.Node {
 		dst := &ns[0]

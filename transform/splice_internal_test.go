@@ -197,3 +197,40 @@ func TestVerifySplice(t *testing.T) {
 		t.Errorf("without the check: %q, %v", out, err)
 	}
 }
+
+// TestOriginalArrays: an original copied into released arrays is the
+// tree copyTree gives, in the same arrays; a released original no longer
+// reads as the tree (under verify its nodes are overwritten), so a splice
+// that used one would fail.
+func TestOriginalArrays(t *testing.T) {
+	src := "a:\n  b: [1, 2]\n  c: {d: e}\nf: g # h\n"
+	n, err := yaml.Parse(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	orig, arr := copyOriginal(n.YNode())
+	want := copyTree(n.YNode())
+	if !sameNode(orig, want) || orig.Line != want.Line || orig.Content[1].Column != want.Content[1].Column {
+		t.Fatal("copyOriginal differs from copyTree")
+	}
+	arr.release()
+	if sameNode(orig, want) {
+		t.Fatal("a released original still reads as the tree (verify overwrites it)")
+	}
+	if _, err := splice([]byte(src), 1, orig, n.YNode()); err == nil {
+		t.Fatal("a splice with a released original went unnoticed")
+	}
+	// The pool hands the arrays out again (not guaranteed by sync.Pool:
+	// tried a few times).
+	for i := 0; i < 10; i++ {
+		again, arr2 := copyOriginal(n.YNode())
+		if !sameNode(again, want) {
+			t.Fatal("a copy into used arrays differs from copyTree")
+		}
+		if &arr2.nodes[0] == &arr.nodes[0] {
+			return
+		}
+		arr2.release()
+	}
+	t.Log("the pool did not hand the arrays out again")
+}
