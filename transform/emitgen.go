@@ -263,15 +263,24 @@ func (w *treeWriter) scalar(n *yaml.Node) bool {
 
 // block writes a multi-line string value as a "|" block whose lines stand
 // at column col, where the emitter writes it so (literalValue).
+//
+// literalValue's test is made on the way: its line by line " \n" scan is
+// the writing's (a dashboard is kilobytes of lines).
 func (w *treeWriter) block(n *yaml.Node, col int) bool {
-	if n.Tag != yaml.NodeTagString && n.Tag != "" || n.Style&^yaml.LiteralStyle != 0 || n.Anchor != "" || !noComments(n) || !literalValue(n.Value) {
+	v := n.Value
+	if n.Tag != yaml.NodeTagString && n.Tag != "" || n.Style&^yaml.LiteralStyle != 0 || n.Anchor != "" || !noComments(n) ||
+		!literalEnds(v) || !printableLines(v) {
 		return false
 	}
+	mark := w.buf.Len()
 	w.buf.WriteString(" |\n")
-	v := n.Value
 	for len(v) > 0 {
 		i := strings.IndexByte(v, '\n')
 		if i > 0 {
+			if v[i-1] == ' ' { // " \n": the emitter quotes the value
+				w.buf.Truncate(mark)
+				return false
+			}
 			w.indent(col)
 			w.buf.WriteString(v[:i])
 		}

@@ -64,7 +64,7 @@ func literalBlock(n *yaml.Node) bool {
 // printable ASCII lines, no space before a line break, no leading space or
 // break, exactly one final newline.
 func literalValue(v string) bool {
-	if len(v) < 2 || v[0] == ' ' || v[0] == '\n' || v[len(v)-1] != '\n' || v[len(v)-2] == '\n' {
+	if !literalEnds(v) {
 		return false
 	}
 	// No " \n": line by line (faster than strings.Contains over the
@@ -80,6 +80,12 @@ func literalValue(v string) bool {
 		r = r[i+1:]
 	}
 	return printableLines(v)
+}
+
+// literalEnds: literalValue's test of a value's first and last bytes (no
+// leading space or break, exactly one final newline).
+func literalEnds(v string) bool {
+	return len(v) >= 2 && v[0] != ' ' && v[0] != '\n' && v[len(v)-1] == '\n' && v[len(v)-2] != '\n'
 }
 
 // printableLines: every byte of v is printable ASCII (0x20 to 0x7e) or a

@@ -142,6 +142,25 @@ func TestPrintableLines(t *testing.T) {
 		if got := literalValue(v); got != want {
 			t.Fatalf("literalValue(%q): %v, want %v", v, got, want)
 		}
+		// The direct writer's block makes the same test on the way.
+		var buf bytes.Buffer
+		w := &treeWriter{buf: &buf}
+		wrote := w.block(&yaml.Node{Kind: yaml.ScalarNode, Tag: yaml.NodeTagString, Value: v}, 2)
+		if wrote != want || !wrote && buf.Len() > 0 {
+			t.Fatalf("block(%q): %v (%q), literalValue says %v", v, wrote, buf.String(), want)
+		}
+		if wrote {
+			lines := " |\n"
+			for _, l := range strings.SplitAfter(v[:len(v)-1], "\n") {
+				if l != "\n" {
+					lines += "  "
+				}
+				lines += l
+			}
+			if lines += "\n"; buf.String() != lines {
+				t.Fatalf("block(%q) wrote %q, want %q", v, buf.String(), lines)
+			}
+		}
 		if want {
 			valid++
 		}
