@@ -101,6 +101,9 @@ func (p *quick) splitLines() {
 		for j < i+end && s[j] == ' ' {
 			j++
 		}
+		if j == i && end >= 3 && (s[i:i+3] == "---" || s[i:i+3] == "...") && (end == 3 || s[i+3] == ' ') {
+			bail() // a document marker: yaml.v3 ends the document there
+		}
 		p.lines = append(p.lines, quickLine{start: i, end: i + end, indent: j - i})
 		i = next
 	}
@@ -178,7 +181,7 @@ func (p *quick) document() *yaml.Node {
 		bail() // empty, or comments only
 	}
 	l := p.lines[p.li]
-	if l.indent != 0 || p.item(l) || strings.HasPrefix(p.src[l.start:l.end], "---") || strings.HasPrefix(p.src[l.start:l.end], "...") {
+	if l.indent != 0 || p.item(l) {
 		bail()
 	}
 	p.pend = cur
