@@ -22,9 +22,20 @@ import (
 // never as text (docs/design.md#structure-not-text). The JSON encoding is read into
 // yaml nodes: it keeps the struct's field order and honours every type's
 // own MarshalJSON (quantities, int-or-string). typedNode builds the same
-// nodes without the JSON text where it can (typednode.go).
+// nodes without the JSON text where it can (typednode.go), and
+// configMapNode a generated ConfigMap's without reflection.
 func toRNode(v any) (*yaml.RNode, error) {
-	if n, ok := typedNode(reflect.ValueOf(v)); ok && n != nil {
+	n, ok := configMapNode(v)
+	if ok && verifyTyped {
+		typed, _ := typedNode(reflect.ValueOf(v))
+		if err := checkConfigMapNode(v, n, typed); err != nil {
+			return nil, err
+		}
+	}
+	if !ok {
+		n, ok = typedNode(reflect.ValueOf(v))
+	}
+	if ok && n != nil {
 		typeMetaFirst(n)
 		if verifyTyped {
 			if err := sameAsSlow(v, n); err != nil {
