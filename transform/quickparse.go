@@ -285,7 +285,8 @@ func (p *quick) blockMapping(off int) *yaml.Node {
 	for {
 		k, after := p.key(off)
 		k.HeadComment = p.head(indent)
-		p.children = append(p.children, k, p.value(indent, after, k))
+		v := p.value(indent, after, k) // may use the stack above this mapping's entries
+		p.children = append(p.children, k, v)
 		if p.li == len(p.lines) {
 			break
 		}
