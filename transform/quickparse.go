@@ -128,8 +128,12 @@ func (p *quick) newNode(kind yaml.Kind, tag, value string, li, off int) *yaml.No
 	if len(p.nodes) == cap(p.nodes) {
 		p.nodes = make([]yaml.Node, 0, 32)
 	}
-	p.nodes = append(p.nodes, yaml.Node{Kind: kind, Tag: tag, Value: value, Line: li + 1, Column: off - p.lines[li].start + 1})
-	return &p.nodes[len(p.nodes)-1]
+	// Field by field into the slab's zeroed node: only the two strings
+	// are pointer writes (a whole-node copy is a barrier over all of it).
+	p.nodes = p.nodes[:len(p.nodes)+1]
+	n := &p.nodes[len(p.nodes)-1]
+	n.Kind, n.Tag, n.Value, n.Line, n.Column = kind, tag, value, li+1, off-p.lines[li].start+1
+	return n
 }
 
 // content ends a collection: its children from mark on the stack, in a
