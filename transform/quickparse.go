@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -35,8 +36,11 @@ func quickParse(raw []byte) (doc *yaml.Node) {
 			return nil
 		}
 	}
-	p := &quick{src: string(raw)}
+	p := quickPool.Get().(*quick)
+	p.src = string(raw)
 	defer func() {
+		p.reset()
+		quickPool.Put(p)
 		if r := recover(); r != nil {
 			// A bug of this reader would be a panic: under verify it is
 			// raised; in a run, yaml.v3 reads the document.
@@ -47,6 +51,17 @@ func quickParse(raw []byte) (doc *yaml.Node) {
 		}
 	}()
 	return p.document()
+}
+
+// quickPool keeps readers for their scratch lists (lines, the content
+// stack, comment lines); the trees they build are their own.
+var quickPool = sync.Pool{New: func() any { return new(quick) }}
+
+// reset empties a reader for the pool, keeping its scratch lists' arrays
+// (the stack cleared: no pointer into a returned tree stays behind).
+func (p *quick) reset() {
+	clear(p.children[:cap(p.children)])
+	*p = quick{lines: p.lines[:0], children: p.children[:0], pend: p.pend[:0]}
 }
 
 type quickBail struct{}
@@ -89,8 +104,9 @@ func (p *quick) open() {
 
 func (p *quick) splitLines() {
 	s := p.src
-	n := strings.Count(s, "\n") + 1
-	p.lines = make([]quickLine, 0, n)
+	if n := strings.Count(s, "\n") + 1; cap(p.lines) < n {
+		p.lines = make([]quickLine, 0, n)
+	}
 	for i := 0; i < len(s); {
 		end := strings.IndexByte(s[i:], '\n')
 		next := i + end + 1
