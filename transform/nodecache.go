@@ -20,7 +20,12 @@ import (
 // allocations instead of one a node. The cache is bounded (maxShared
 // values, keys up to maxSharedKey bytes). Under verify (transform/verify.go)
 // every copy is compared with the nodes toRNode builds.
-func toRNodeShared(v any) (*yaml.RNode, error) {
+//
+// With d, the copy's arrays come from the pool and go back when d is
+// finalized (a top-level document's tree is let go then).
+func toRNodeShared(v any) (*yaml.RNode, error) { return toRNodeSharedIn(v, nil) }
+
+func toRNodeSharedIn(v any, d *Doc) (*yaml.RNode, error) {
 	t := reflect.TypeOf(v)
 	bp := keyBuffers.Get().(*[]byte)
 	defer keyBuffers.Put(bp)
@@ -33,7 +38,7 @@ func toRNodeShared(v any) (*yaml.RNode, error) {
 		kept := shared.nodes[t][string(key)]
 		shared.RUnlock()
 		if kept != nil {
-			n := kept.copy()
+			n := kept.copyFor(d)
 			if verify {
 				built, err := toRNode(v)
 				if err == nil && !sameNode(n, built.YNode()) {
@@ -91,6 +96,15 @@ func keepNode(n *yaml.Node) *keptNode {
 
 // copy is a deep copy of the kept tree (copySized).
 func (k *keptNode) copy() *yaml.Node { return copySized(k.root, k.nodes, k.slices) }
+
+// copyFor is copy, into pooled arrays d gives back when finalized (nil:
+// new arrays).
+func (k *keptNode) copyFor(d *Doc) *yaml.Node {
+	if d == nil {
+		return k.copy()
+	}
+	return copyPooled(k.root, k.nodes, k.slices, d)
+}
 
 // valueKey appends an encoding of v to b from which v can be told apart
 // from any other value of its type: numbers as varints, strings and

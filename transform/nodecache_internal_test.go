@@ -182,3 +182,34 @@ func TestSharedNodesConcurrent(t *testing.T) {
 		}
 	}
 }
+
+// TestSharedNodesPooled: a copy for a document comes in arrays the
+// document's finalize gives back; it is the tree toRNode builds until
+// then, and not after (under verify the arrays are overwritten).
+func TestSharedNodesPooled(t *testing.T) {
+	c := corev1.Container{Name: "pooled-helper", Image: "example.com/helper:1", Args: []string{"-v"}}
+	want, err := toRNode(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ { // kept the first time, copied after
+		d := &Doc{}
+		n, err := toRNodeSharedIn(c, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !sameNode(n.YNode(), want.YNode()) {
+			t.Fatal("the copy differs from toRNode's nodes")
+		}
+		if i == 0 {
+			continue
+		}
+		if len(d.arrays) != 1 {
+			t.Fatalf("%d arrays kept for the document's finalize", len(d.arrays))
+		}
+		d.arrays[0].release()
+		if sameNode(n.YNode(), want.YNode()) {
+			t.Fatal("a released copy still reads as the tree (verify overwrites it)")
+		}
+	}
+}

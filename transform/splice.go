@@ -1307,28 +1307,38 @@ func copyTree(n *yaml.Node) *yaml.Node {
 	return copySized(n, nodes, slices)
 }
 
-// treeArrays are the two arrays of a document's original (copyOriginal).
+// treeArrays are the two arrays of a copy of a tree that a document's
+// finalize lets go: its original (copyOriginal), a helper container's
+// nodes (toRNodeShared).
 type treeArrays struct {
 	nodes  []yaml.Node
 	slices []*yaml.Node
 }
 
-// A document's original is read by the splice only and let go when the
-// document is finalized: its arrays then serve the next original instead
-// of new ones the allocator must zero and the collector sweep.
-var originalArrays = sync.Pool{New: func() any { return new(treeArrays) }}
+// A document's original is read by the splice only, and its tree is let
+// go when the document is finalized: the arrays of the copies in it then
+// serve the next copies instead of new ones the allocator must zero and
+// the collector sweep.
+var pooledArrays = sync.Pool{New: func() any { return new(treeArrays) }}
 
-// copyOriginal is copyTree into arrays from the pool, which release gives
-// back.
-func copyOriginal(n *yaml.Node) (*yaml.Node, *treeArrays) {
+// copyOriginal is copyTree into arrays from the pool, which d's finalize
+// gives back.
+func copyOriginal(n *yaml.Node, d *Doc) *yaml.Node {
 	nodes, slices := countTree(n)
-	a := originalArrays.Get().(*treeArrays)
+	return copyPooled(n, nodes, slices, d)
+}
+
+// copyPooled is copySized into arrays from the pool, which d's finalize
+// gives back.
+func copyPooled(n *yaml.Node, nodes, slices int, d *Doc) *yaml.Node {
+	a := pooledArrays.Get().(*treeArrays)
 	if cap(a.nodes) < nodes || cap(a.slices) < slices {
-		// Room for documents a little larger than this one.
+		// Room for trees a little larger than this one.
 		a.nodes = make([]yaml.Node, nodes+nodes/4)
 		a.slices = make([]*yaml.Node, slices+slices/4)
 	}
-	return copyInto(n, a.nodes[:nodes], a.slices[:slices]), a
+	d.arrays = append(d.arrays, a)
+	return copyInto(n, a.nodes[:nodes], a.slices[:slices])
 }
 
 // release gives an original's arrays back to the pool; nothing may read
@@ -1344,7 +1354,7 @@ func (a *treeArrays) release() {
 		}
 		clear(a.slices)
 	}
-	originalArrays.Put(a)
+	pooledArrays.Put(a)
 }
 
 // countTree counts a tree's nodes and the entries of its Content slices.

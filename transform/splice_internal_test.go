@@ -208,11 +208,16 @@ func TestOriginalArrays(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	orig, arr := copyOriginal(n.YNode())
+	d := &Doc{}
+	orig := copyOriginal(n.YNode(), d)
 	want := copyTree(n.YNode())
 	if !sameNode(orig, want) || orig.Line != want.Line || orig.Content[1].Column != want.Content[1].Column {
 		t.Fatal("copyOriginal differs from copyTree")
 	}
+	if len(d.arrays) != 1 {
+		t.Fatalf("%d arrays kept for the document's finalize", len(d.arrays))
+	}
+	arr := d.arrays[0]
 	arr.release()
 	if sameNode(orig, want) {
 		t.Fatal("a released original still reads as the tree (verify overwrites it)")
@@ -223,14 +228,15 @@ func TestOriginalArrays(t *testing.T) {
 	// The pool hands the arrays out again (not guaranteed by sync.Pool:
 	// tried a few times).
 	for i := 0; i < 10; i++ {
-		again, arr2 := copyOriginal(n.YNode())
+		d := &Doc{}
+		again := copyOriginal(n.YNode(), d)
 		if !sameNode(again, want) {
 			t.Fatal("a copy into used arrays differs from copyTree")
 		}
-		if &arr2.nodes[0] == &arr.nodes[0] {
+		if &d.arrays[0].nodes[0] == &arr.nodes[0] {
 			return
 		}
-		arr2.release()
+		d.arrays[0].release()
 	}
 	t.Log("the pool did not hand the arrays out again")
 }

@@ -39,9 +39,9 @@ type Doc struct {
 	kind     string // from a cheap scan; "" if unknown
 	seqStyle yaml.SequenceIndentStyle
 
-	orig     *yaml.Node  // the tree as parsed, with positions: splice (splice.go) compares the edited tree with it
-	origArr  *treeArrays // orig's arrays, released when the document is finalized
-	noSplice string      // why the document cannot be spliced
+	orig     *yaml.Node    // the tree as parsed, with positions: splice (splice.go) compares the edited tree with it
+	arrays   []*treeArrays // of orig and of helper containers' nodes: released when the document is finalized
+	noSplice string        // why the document cannot be spliced
 	// Reencoded says why a changed document was written by the YAML
 	// emitter instead of spliced ("" when it was spliced or not changed).
 	Reencoded string
@@ -205,7 +205,7 @@ func (d *Doc) Node() (*yaml.RNode, error) {
 		// (keepOriginal), after the workloads are done; a NetworkPolicy's
 		// original is read again when it is written (original).
 	default:
-		d.orig, d.origArr = copyOriginal(n.YNode())
+		d.orig = copyOriginal(n.YNode(), d)
 	}
 	return n, nil
 }
@@ -226,7 +226,7 @@ func (d *Doc) release() bool {
 // first edit. Without it, original parses the bytes again.
 func (d *Doc) keepOriginal() {
 	if d != nil && d.orig == nil && d.node != nil && d.noSplice == "" && !d.JSON && !d.finalized {
-		d.orig, d.origArr = copyOriginal(d.node.YNode())
+		d.orig = copyOriginal(d.node.YNode(), d)
 	}
 }
 
@@ -528,8 +528,10 @@ func (d *Doc) finalize(extra []*yaml.RNode) error {
 	} else {
 		d.final = append([]byte(nil), out...)
 	}
-	d.origArr.release()
-	d.node, d.orig, d.origArr, d.extra = nil, nil, nil, nil
+	for _, a := range d.arrays {
+		a.release()
+	}
+	d.node, d.orig, d.arrays, d.extra = nil, nil, nil, nil
 	if late {
 		d.extra = extra
 	}

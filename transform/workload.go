@@ -301,7 +301,13 @@ func (w *Workload) AddContainer(c corev1.Container) error {
 			w.Warn("native sidecars are off: container %q keeps running and the %s will not complete", c.Name, w.Kind)
 		}
 	}
-	n, err := toRNodeShared(c) // nodecache.go: most pods get the same helper
+	// nodecache.go: most pods get the same helper. A top-level document's
+	// tree is let go when it is finalized (a List's items are written later).
+	var d *Doc
+	if w.obj.list == nil {
+		d = w.obj.doc
+	}
+	n, err := toRNodeSharedIn(c, d)
 	if err != nil {
 		return err
 	}
