@@ -2,9 +2,10 @@ package transform
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"io"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -111,12 +112,11 @@ func splice(src []byte, line0 int, orig, cur *yaml.Node) ([]byte, error) {
 }
 
 func (s *splicer) apply() ([]byte, error) {
-	sort.SliceStable(s.edits, func(i, j int) bool {
-		a, b := s.edits[i], s.edits[j]
+	slices.SortStableFunc(s.edits, func(a, b edit) int {
 		if a.start != b.start {
-			return a.start < b.start
+			return cmp.Compare(a.start, b.start)
 		}
-		return a.end-a.start < b.end-b.start // insertions first
+		return cmp.Compare(a.end-a.start, b.end-b.start) // insertions first
 	})
 	size := len(s.src)
 	for _, e := range s.edits {
@@ -538,14 +538,31 @@ type pair struct{ cur, orig int }
 
 // matchKeys pairs mapping entries by key; kept keys must keep their order.
 func matchKeys(cur, orig *yaml.Node) ([]pair, error) {
-	idx := make(map[string]int, len(orig.Content)/2)
-	for i := 0; i+1 < len(orig.Content); i += 2 {
-		idx[orig.Content[i].Value] = i / 2
+	// A key's entry in orig: its last (as a map filled in order keeps);
+	// a few keys are looked for in place.
+	var idx map[string]int
+	if len(orig.Content) > 32 {
+		idx = make(map[string]int, len(orig.Content)/2)
+		for i := 0; i+1 < len(orig.Content); i += 2 {
+			idx[orig.Content[i].Value] = i / 2
+		}
+	}
+	find := func(k string) (int, bool) {
+		if idx != nil {
+			j, ok := idx[k]
+			return j, ok
+		}
+		for i := len(orig.Content)/2*2 - 2; i >= 0; i -= 2 {
+			if orig.Content[i].Value == k {
+				return i / 2, true
+			}
+		}
+		return 0, false
 	}
 	var ps []pair
 	last := -1
 	for i := 0; i+1 < len(cur.Content); i += 2 {
-		j, ok := idx[cur.Content[i].Value]
+		j, ok := find(cur.Content[i].Value)
 		if !ok {
 			continue
 		}

@@ -2,6 +2,8 @@ package transform
 
 import (
 	"errors"
+	"math/rand"
+	"slices"
 	"strings"
 	"testing"
 
@@ -239,4 +241,52 @@ func TestOriginalArrays(t *testing.T) {
 		d.arrays[0].release()
 	}
 	t.Log("the pool did not hand the arrays out again")
+}
+
+// TestMatchKeys: matchKeys pairs entries as a map of orig's keys (the
+// last of a repeated key) does, in place for a few keys and by a map for
+// many.
+func TestMatchKeys(t *testing.T) {
+	r := rand.New(rand.NewSource(1))
+	mapping := func(n, alphabet int) *yaml.Node {
+		m := &yaml.Node{Kind: yaml.MappingNode}
+		for i := 0; i < n; i++ {
+			k := string(rune('a' + r.Intn(alphabet)))
+			m.Content = append(m.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: k}, &yaml.Node{Kind: yaml.ScalarNode})
+		}
+		return m
+	}
+	want := func(cur, orig *yaml.Node) ([]pair, bool) {
+		idx := map[string]int{}
+		for i := 0; i+1 < len(orig.Content); i += 2 {
+			idx[orig.Content[i].Value] = i / 2
+		}
+		var ps []pair
+		last := -1
+		for i := 0; i+1 < len(cur.Content); i += 2 {
+			j, ok := idx[cur.Content[i].Value]
+			if !ok {
+				continue
+			}
+			if j < last {
+				return nil, false
+			}
+			last = j
+			ps = append(ps, pair{i / 2, j})
+		}
+		return ps, true
+	}
+	for i := 0; i < 20000; i++ {
+		n := r.Intn(8)
+		alphabet := 3 + r.Intn(6)
+		if i%10 == 0 {
+			n, alphabet = 17+r.Intn(10), 26
+		}
+		cur, orig := mapping(r.Intn(n+1), alphabet), mapping(n, alphabet)
+		got, err := matchKeys(cur, orig)
+		ps, ok := want(cur, orig)
+		if ok != (err == nil) || !slices.Equal(got, ps) {
+			t.Fatalf("matchKeys: %v %v, want %v %v", got, err, ps, ok)
+		}
+	}
 }
