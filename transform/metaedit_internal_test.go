@@ -146,7 +146,7 @@ func TestMetaMapFast(t *testing.T) {
 				continue
 			}
 			taken++
-			if slow := metaMapSlow(md, field, n); !maps.Equal(m, slow) {
+			if slow := metaMapSlow(md.Value.YNode(), field, n); !maps.Equal(m, slow) {
 				t.Errorf("%q %s: %v, decoded %v", d, field, m, slow)
 			}
 		}

@@ -148,10 +148,11 @@ func (e *Engine) readWorkload(o *object, native bool, kv KubeVersion, apis APIVe
 		return p, nil
 	}
 	w.tmpl = tmpl
-	if f := tmpl.Field("spec"); f == nil || f.Value.YNode().Kind != yaml.MappingNode {
+	spec := fieldNode(tmpl, "spec")
+	if spec == nil || spec.Kind != yaml.MappingNode {
 		return nil, w.fail("%s: missing pod spec", w.fieldPath("spec"))
 	}
-	w.spec = tmpl.Field("spec").Value
+	w.spec = yaml.NewRNode(spec)
 	w.labels = metaMap(tmpl, "labels")
 	w.reservedNames = map[string]bool{}
 	if e.Config != nil {

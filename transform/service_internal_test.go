@@ -61,3 +61,21 @@ func TestUserKeysSabotaged(t *testing.T) {
 	}()
 	checkUserKeys(n, "annotations", false)
 }
+
+// TestFieldNode: fieldNode finds what kyaml's Field finds.
+func TestFieldNode(t *testing.T) {
+	for _, d := range []string{"a: 1\n", "metadata: x\n", "metadata: null\n", "metadata: {a: b}\n", "metadata: {}\nmetadata: {b: c}\n", "- a\n", "x\n"} {
+		var doc yaml.Node
+		if err := yaml.Unmarshal([]byte(d), &doc); err != nil {
+			t.Fatal(err)
+		}
+		n := yaml.NewRNode(&doc) // a document node: both unwrap it
+		var want *yaml.Node
+		if f := n.Field("metadata"); f != nil {
+			want = f.Value.YNode()
+		}
+		if got := fieldNode(n, "metadata"); got != want {
+			t.Errorf("%q: %v, kyaml's Field %v", d, got, want)
+		}
+	}
+}

@@ -47,15 +47,20 @@ func shapeOf(parent *yaml.RNode, field string, hostKeysOnly bool) string {
 // metaShape records the shape of metadata.<field> of an object sidecarize
 // is about to write into (see shapeOf): the Created entries for its status.
 func metaShape(n *yaml.RNode, field string) []string {
-	md := n.Field("metadata")
-	if md == nil || md.Value.YNode().Kind != yaml.MappingNode {
+	md := fieldNode(n, "metadata")
+	if md == nil || md.Kind != yaml.MappingNode {
 		return []string{field}
 	}
-	if rec := shapeOf(md.Value, field, !hasUserKeys(n, field)); rec != "" {
+	if rec := shapeOf(yaml.NewRNode(md), field, !hasUserKeys(n, field)); rec != "" {
 		return []string{rec}
 	}
 	return nil
 }
+
+// fieldNode is kyaml's n.Field(name).Value (the value of a mapping's first
+// key of that name; nil for none, or for a node that is no mapping)
+// without the three values Field allocates.
+func fieldNode(n *yaml.RNode, name string) *yaml.Node { return field(n.YNode(), name) }
 
 // nullToList makes a null list field an empty block sequence, returning the
 // Created entry for it ("" when it was not null).
@@ -123,11 +128,11 @@ func restoreMeta(n *yaml.RNode, field string, keys []string, created []string) e
 // metaMap reads metadata.<field> (labels, annotations) resolving YAML
 // aliases and merge keys, which kyaml's getters do not follow.
 func metaMap(n *yaml.RNode, field string) map[string]string {
-	md := n.Field("metadata")
+	md := fieldNode(n, "metadata")
 	if md == nil {
 		return map[string]string{}
 	}
-	if m, ok := plainStringMap(md.Value.YNode(), field); ok {
+	if m, ok := plainStringMap(md, field); ok {
 		if verifyMeta {
 			if slow := metaMapSlow(md, field, n); !maps.Equal(m, slow) {
 				panic(fmt.Sprintf("internal error: metaMap %s: %v, decoded %v", field, m, slow))
@@ -177,12 +182,12 @@ func plainStringMap(md *yaml.Node, field string) (map[string]string, bool) {
 }
 
 // metaMapSlow is metaMap by the decoder.
-func metaMapSlow(md *yaml.MapNode, field string, n *yaml.RNode) map[string]string {
+func metaMapSlow(md *yaml.Node, field string, n *yaml.RNode) map[string]string {
 	var m struct {
 		Labels      map[string]string `yaml:"labels"`
 		Annotations map[string]string `yaml:"annotations"`
 	}
-	if err := md.Value.YNode().Decode(&m); err != nil {
+	if err := md.Decode(&m); err != nil {
 		if field == "labels" {
 			return n.GetLabels()
 		}

@@ -355,17 +355,17 @@ func (w *Workload) appendTo(list string, n *yaml.RNode) error {
 			w.status.Created = append(w.status.Created, rec)
 		}
 	}
-	seq := w.spec.Field(list)
-	if seq == nil || seq.Value.YNode().Kind != yaml.SequenceNode || seq.Value.YNode().Tag == yaml.NodeTagNull {
+	seq := fieldNode(w.spec, list)
+	if seq == nil || seq.Kind != yaml.SequenceNode || seq.Tag == yaml.NodeTagNull {
 		if seq == nil && !w.status.has(w.status.Created, list) {
 			w.status.Created = append(w.status.Created, list)
 		}
 		if err := w.spec.PipeE(yaml.SetField(list, yaml.NewListRNode())); err != nil {
 			return err
 		}
-		seq = w.spec.Field(list)
+		seq = fieldNode(w.spec, list)
 	}
-	return seq.Value.PipeE(yaml.Append(n.YNode()))
+	return yaml.NewRNode(seq).PipeE(yaml.Append(n.YNode()))
 }
 
 // AddVolume adds a pod volume; a name already in use is an error.
@@ -505,7 +505,7 @@ func (w *Workload) setTemplateAnnotation(key, value string) error {
 // recording in the status what did not exist, so uninject removes it. It
 // runs before the status itself is encoded.
 func (w *Workload) prepareAnnotations() error {
-	if w.tmpl.Field("metadata") == nil && !w.status.has(w.status.Created, "metadata") {
+	if fieldNode(w.tmpl, "metadata") == nil && !w.status.has(w.status.Created, "metadata") {
 		w.status.Created = append(w.status.Created, "metadata")
 	}
 	// A plain mapping that is there once is what LookupCreate finds and
