@@ -2,6 +2,7 @@ package transform
 
 import (
 	"bytes"
+	"fmt"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -487,4 +488,73 @@ func treeSize(n *yaml.Node, col int) int {
 		}
 	}
 	return size
+}
+
+// wideSequences is kyaml's DeriveSeqIndentStyle(string(raw)) == "wide"
+// (a document's generated objects are written in its list style) without
+// copying the document and splitting it into lines: the first "- " line
+// whose key line (the line above, past comment lines, without its own
+// comment) is "key:" decides — compact at the key's column, wide two
+// columns in; none, compact. Under verify (verify.go) compared with
+// kyaml's.
+func wideSequences(raw []byte) bool {
+	wide := wideSequencesFast(raw)
+	if verify {
+		checkWideSequences(raw, wide)
+	}
+	return wide
+}
+
+// checkWideSequences panics (an internal error, reported as such by Run)
+// when wide is not kyaml's answer.
+func checkWideSequences(raw []byte, wide bool) {
+	if slow := yaml.DeriveSeqIndentStyle(string(raw)) == string(yaml.WideSequenceStyle); slow != wide {
+		panic(fmt.Sprintf("internal error: wideSequences is %v, kyaml's DeriveSeqIndentStyle says %v", wide, slow))
+	}
+}
+
+func wideSequencesFast(raw []byte) bool {
+	for start := 0; ; {
+		end := bytes.IndexByte(raw[start:], '\n')
+		if end < 0 {
+			end = len(raw)
+		} else {
+			end += start
+		}
+		line := raw[start:end]
+		if dash := bytes.Index(line, []byte("- ")); dash >= 0 && len(bytes.Trim(line[:dash], " ")) == 0 {
+			if key := keyLineAbove(raw, start); len(key) > 0 {
+				indent := len(key) - len(bytes.TrimLeft(key, " "))
+				if k := bytes.Trim(key, " "); bytes.Count(k, []byte(":")) == 1 && bytes.HasSuffix(k, []byte(":")) {
+					switch dash - indent {
+					case 0:
+						return false
+					case 2:
+						return true
+					}
+				}
+			}
+		}
+		if end == len(raw) {
+			return false
+		}
+		start = end + 1
+	}
+}
+
+// keyLineAbove is the first line above the one at start that is not a
+// comment, up to its own comment ("" at the top).
+func keyLineAbove(raw []byte, start int) []byte {
+	for end := start - 1; end >= 0; {
+		begin := bytes.LastIndexByte(raw[:end], '\n') + 1
+		line := raw[begin:end]
+		if !bytes.HasPrefix(bytes.Trim(line, " "), []byte("#")) {
+			if i := bytes.IndexByte(line, '#'); i >= 0 {
+				line = line[:i]
+			}
+			return line
+		}
+		end = begin - 1
+	}
+	return nil
 }

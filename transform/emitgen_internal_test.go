@@ -2,6 +2,7 @@ package transform
 
 import (
 	"bytes"
+	"fmt"
 	"math/rand"
 	"strings"
 	"testing"
@@ -237,4 +238,46 @@ func FuzzWriteTree(f *testing.F) {
 		}}
 		checkTree(t, g.root())
 	})
+}
+
+// TestWideSequences: wideSequences answers as kyaml's
+// DeriveSeqIndentStyle on random documents of lines that matter to it.
+func TestWideSequences(t *testing.T) {
+	lines := []string{"a:", "  b:", "    c:", "- x", "  - y", "    - z", "  - ", "# c", "  # c", "d: # c", "e: f", "a: b:", "", "  ", "x- y", "-", "  -  q", "k:\r", "  k: #- c", "\t- t"}
+	r := rand.New(rand.NewSource(1))
+	wide, compact := 0, 0
+	for i := 0; i < 50000; i++ {
+		var doc []string
+		for j := r.Intn(8); j >= 0; j-- {
+			doc = append(doc, lines[r.Intn(len(lines))])
+		}
+		raw := strings.Join(doc, "\n")
+		if r.Intn(2) == 0 {
+			raw += "\n"
+		}
+		got := wideSequencesFast([]byte(raw))
+		want := yaml.DeriveSeqIndentStyle(raw) == string(yaml.WideSequenceStyle)
+		if got != want {
+			t.Fatalf("%q: %v, kyaml says %v", raw, got, want)
+		}
+		if got {
+			wide++
+		} else {
+			compact++
+		}
+	}
+	if wide < 1000 || compact < 1000 {
+		t.Fatalf("%d wide, %d compact", wide, compact)
+	}
+}
+
+// TestWideSequencesSabotaged: under verify a wrong answer is an internal
+// error.
+func TestWideSequencesSabotaged(t *testing.T) {
+	defer func() {
+		if r := recover(); r == nil || !strings.Contains(fmt.Sprint(r), "internal error") {
+			t.Fatalf("a wrong answer went unnoticed: %v", r)
+		}
+	}()
+	checkWideSequences([]byte("a:\n  - b\n"), false)
 }

@@ -317,7 +317,7 @@ func (d *Doc) Encode(n *yaml.RNode) ([]byte, error) {
 func (d *Doc) encodeTo(buf *bytes.Buffer, n *yaml.RNode) error {
 	if d.seqStyle == "" {
 		d.seqStyle = yaml.CompactSequenceStyle
-		if len(d.Raw) > 0 && yaml.DeriveSeqIndentStyle(string(d.Raw)) == string(yaml.WideSequenceStyle) {
+		if len(d.Raw) > 0 && wideSequences(d.Raw) { // emitgen.go
 			d.seqStyle = yaml.WideSequenceStyle
 		}
 	}
