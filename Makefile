@@ -6,7 +6,7 @@ GO ?= go
 # FuzzStructure's count includes its ~2,900-entry seed corpus.
 FUZZTIME_INJECT ?= 40000x
 FUZZTIME_STRUCTURE ?= 3500x
-FUZZTIME_QUICK ?= 200000x
+FUZZTIME_QUICK ?= 100000x
 export GOTOOLCHAIN ?= local
 BIN := bin/sidecarize
 
