@@ -170,6 +170,16 @@ func (p *quick) content(n *yaml.Node, mark int) {
 
 func (p *quick) document() *yaml.Node {
 	p.splitLines()
+	// A comment after the last entry is a foot comment, which this reader
+	// leaves to yaml.v3: known before reading the rest.
+	for i := len(p.lines) - 1; i >= 0; i-- {
+		if l := p.lines[i]; !l.blank() {
+			if p.comment(l) {
+				bail()
+			}
+			break
+		}
+	}
 	// Comment lines above the first key: the groups before the last blank
 	// line are the document's head comment, the group touching the key
 	// is the key's.
