@@ -229,7 +229,7 @@ func Run(ctx context.Context, opt Options) (_ *Report, err error) {
 	d.detail("%d page views: %d ok, %d failed; then 3 API failures in a row opened the circuit: view %d got the canned response", r.TrippedAfter-1, r.V3OK, r.V3Failed, r.TrippedAfter)
 
 	d.step(8, steps, "circuit open: the frontend gets the canned response, the API only health checks")
-	before := d.apiCalls()
+	before := d.settledAPICalls(ctx)
 	var canned string
 	for i := 0; i < opt.Views; i++ {
 		res, body, err := d.view(ctx, d.fePort)
@@ -242,7 +242,7 @@ func Run(ctx context.Context, opt Options) (_ *Report, err error) {
 			canned = body
 		}
 	}
-	r.APICallsWhileOpen = d.apiCalls() - before
+	r.APICallsWhileOpen = d.settledAPICalls(ctx) - before
 	d.detail("%d page views: %d degraded (canned %s), the API received %d /unstable calls", r.OpenViews, r.OpenDegraded, cannedBody(canned), r.APICallsWhileOpen)
 	if err := d.waitCircuitAlert(ctx, "firing", 15*time.Second); err != nil {
 		return r, err
@@ -582,6 +582,27 @@ func (d *demo) view(ctx context.Context, port int) (string, string, error) {
 // apiCalls counts the /unstable requests in go-httpbin's log.
 func (d *demo) apiCalls() int {
 	return strings.Count(d.httpbinLog.String(), `"route":"/unstable"`)
+}
+
+// settledAPICalls is apiCalls once the API's log has stopped growing:
+// go-httpbin writes a request's line after its response, so the line of
+// the call that tripped the breaker can arrive after the trip was seen (a
+// loaded machine made a call before the trip count as one while open).
+func (d *demo) settledAPICalls(ctx context.Context) int {
+	n := d.apiCalls()
+	for i := 0; i < 30; i++ { // 300 ms unchanged, at most 3 s
+		select {
+		case <-ctx.Done():
+			return n
+		case <-time.After(300 * time.Millisecond):
+		}
+		m := d.apiCalls()
+		if m == n {
+			return n
+		}
+		n = m
+	}
+	return n
 }
 
 // waitServerUp waits until the HAProxy backend on the metrics port has an
