@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/sidecarize/sidecarize/e2e/internal/manifest"
 )
@@ -398,8 +399,15 @@ func (p *Pod) mountFiles(c manifest.Container) (files []fileEntry, dirs []string
 	return files, dirs, nil
 }
 
+// storeMu guards the Pods' ConfigMap and Secret stores: one Pod is started
+// by parallel subtests (one per HAProxy version), and a simulated Secret
+// is added to its store (a fresh-clone CI died of concurrent map writes).
+var storeMu sync.Mutex
+
 func (p *Pod) projectSource(src map[string]any, store map[string]map[string][]byte, kind string) (map[string][]byte, error) {
 	name := manifest.Str(src, "name")
+	storeMu.Lock()
+	defer storeMu.Unlock()
 	data, ok := store[name]
 	if !ok {
 		if opt, _ := src["optional"].(bool); opt {
