@@ -339,14 +339,9 @@ func (p *quick) key(off int) (*yaml.Node, int) {
 	l := p.lines[p.li]
 	c := p.src[off]
 	if c == '"' || c == '\'' {
-		v, end := p.quoted(off, l.end)
+		k, end := p.quoted(off, l.end)
 		if end >= l.end || p.src[end] != ':' || (end+1 < l.end && p.src[end+1] != ' ') || end-off > quickKey {
 			bail()
-		}
-		k := p.newNode(yaml.ScalarNode, "!!str", v, p.li, off)
-		k.Style = yaml.DoubleQuotedStyle
-		if c == '\'' {
-			k.Style = yaml.SingleQuotedStyle
 		}
 		return k, end + 1
 	}
@@ -436,13 +431,7 @@ func (p *quick) inline(q, indent int) *yaml.Node {
 	end := l.end
 	switch c := p.src[q]; {
 	case c == '"' || c == '\'':
-		var v string
-		v, end = p.quoted(q, l.end)
-		n = p.newNode(yaml.ScalarNode, "!!str", v, p.li, q)
-		n.Style = yaml.DoubleQuotedStyle
-		if c == '\'' {
-			n.Style = yaml.SingleQuotedStyle
-		}
+		n, end = p.quoted(q, l.end)
 	case c == '[' || c == '{':
 		n, end = p.flow(q, l.end)
 	case c == '|':
@@ -522,9 +511,21 @@ func (p *quick) isKey(q, end int) bool {
 	return !indicator(c) && keyColon(p.src[q:end]) >= 0
 }
 
-// quoted reads a one-line quoted scalar at q and returns its value and the
+// quoted reads a one-line quoted scalar at q as a node and returns it
+// with the offset after the closing quote.
+func (p *quick) quoted(q, end int) (*yaml.Node, int) {
+	v, after := p.quotedValue(q, end)
+	n := p.newNode(yaml.ScalarNode, "!!str", v, p.li, q)
+	n.Style = yaml.DoubleQuotedStyle
+	if p.src[q] == '\'' {
+		n.Style = yaml.SingleQuotedStyle
+	}
+	return n, after
+}
+
+// quotedValue reads a one-line quoted scalar at q and returns its value and the
 // offset after the closing quote.
-func (p *quick) quoted(q, end int) (string, int) {
+func (p *quick) quotedValue(q, end int) (string, int) {
 	quote := p.src[q]
 	i := q + 1
 	plain := true
@@ -663,13 +664,7 @@ func (p *quick) flowScalar(i, end int, key bool) (*yaml.Node, int) {
 	}
 	c := p.src[i]
 	if c == '"' || c == '\'' {
-		v, j := p.quoted(i, end)
-		n := p.newNode(yaml.ScalarNode, "!!str", v, p.li, i)
-		n.Style = yaml.DoubleQuotedStyle
-		if c == '\'' {
-			n.Style = yaml.SingleQuotedStyle
-		}
-		return n, j
+		return p.quoted(i, end)
 	}
 	if indicator(c) && !(c == '-' && i+1 < end && !strings.ContainsRune(" ,[]{}", rune(p.src[i+1]))) {
 		bail()
