@@ -627,15 +627,10 @@ func userKeys(n *yaml.Node, field string) bool {
 // nothing — a missing or null node, a missing key — or fails (a node that
 // is no mapping).
 func fieldOf(n *yaml.Node, name string) *yaml.Node {
-	if n == nil || n.Tag == yaml.NodeTagNull || n.Kind != yaml.MappingNode || len(n.Content)%2 != 0 {
+	if n == nil || n.Tag == yaml.NodeTagNull || len(n.Content)%2 != 0 {
 		return nil
 	}
-	for i := 0; i < len(n.Content); i += 2 {
-		if n.Content[i].Value == name {
-			return n.Content[i+1]
-		}
-	}
-	return nil
+	return field(n, name) // shape.go
 }
 
 // hasUserKeysSlow is hasUserKeys by kyaml's lookup (verify compares).
