@@ -50,8 +50,9 @@ type object struct {
 type summary struct {
 	where, ref, namespace string
 	labels                map[string]string
-	injected              bool // carries an injection after this run
-	fresh                 bool // injected by this run
+	services              []*service // the Services that select its pods, in stream order
+	injected              bool       // carries an injection after this run
+	fresh                 bool       // injected by this run
 	edits                 []ServiceEdit
 	scrapePorts           []string     // ports the pod's prometheus.io/port names (set by sidecarize)
 	oldPorts              []string     // helper ports of the earlier injection (helperPorts)
@@ -113,12 +114,17 @@ func (e *Engine) processWorkload(o *object, specs []FieldSpec, byNS serviceIndex
 		o.changed = true
 		sum.claim = w.claimOf(p.old)
 	}
+	// The Services that select the pods, found here on every core rather
+	// than by editServices on one: it applies their edits from this list.
+	for _, s := range byNS.candidates(w.Namespace, w.labels) {
+		if s.selects(w.Namespace, w.labels) {
+			sum.services = append(sum.services, s)
+		}
+	}
 	switch p.step {
 	case stepInject:
-		for _, s := range byNS.candidates(w.Namespace, w.labels) {
-			if s.selects(w.Namespace, w.labels) {
-				w.services = append(w.services, s.info)
-			}
+		for _, s := range sum.services {
+			w.services = append(w.services, s.info)
 		}
 		if err := e.inject(p); err != nil {
 			return nil, err

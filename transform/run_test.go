@@ -125,6 +125,7 @@ func TestStageRetargetAndWriteBack(t *testing.T) {
 	r.readServices()
 	r.sums = []*summary{{
 		where: "in.yaml[1]", ref: "Deployment api", labels: map[string]string{"app": "api"},
+		services: r.svcs, // processWorkload finds them (byNS)
 		injected: true, fresh: true,
 		edits:     []ServiceEdit{Retarget(corev1.ContainerPort{ContainerPort: 8080}, 9443, "tls-proxy")},
 		portNames: []string{"tls-proxy"},

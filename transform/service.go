@@ -22,6 +22,7 @@ type service struct {
 	used     bool           // matched an injected workload
 	warnings []string       // entries of its status left alone (trust.go)
 	order    int            // position in the stream
+	pos      int            // position among the run's Services (editServices)
 }
 
 func newService(o *object) (*service, error) {

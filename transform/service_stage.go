@@ -19,19 +19,8 @@ import (
 // error naming them, because neither answer is safe to guess.
 func (e *Engine) editServices(rep *Report, svcs []*service, sums []*summary, generated []*object) error {
 	var errs []error
-	// The workloads by namespace and label pair: a Service looks only at
-	// those carrying one pair of its selector (not every workload of the
-	// namespace, which grows as the square of the stream).
-	byLabel := map[string][]*summary{}
-	for _, sum := range sums {
-		if sum != nil {
-			for k, v := range sum.labels {
-				key := serviceIndex(nil).key(sum.namespace, k, v)
-				byLabel[key] = append(byLabel[key], sum)
-			}
-		}
-	}
-	matched := map[*summary]bool{}
+	// Which workloads each Service selects: processWorkload listed the
+	// Services of each (sum.services); read back in the order of sums.
 	type match struct {
 		selected, holders []*summary
 		errs              []error
@@ -39,18 +28,15 @@ func (e *Engine) editServices(rep *Report, svcs []*service, sums []*summary, gen
 	}
 	matches := make([]match, len(svcs))
 	for i, s := range svcs {
-		m := &matches[i]
-		var some []*summary
-		for k, v := range s.selector {
-			some = byLabel[serviceIndex(nil).key(s.info.Namespace, k, v)]
-			break
+		s.pos = i
+	}
+	for _, sum := range sums {
+		if sum == nil {
+			continue
 		}
-		for _, sum := range some {
-			if !s.selects(sum.namespace, sum.labels) {
-				continue
-			}
+		for _, s := range sum.services {
+			m := &matches[s.pos]
 			m.selected = append(m.selected, sum)
-			matched[sum] = true
 			if sum.injected {
 				m.holders = append(m.holders, sum)
 			}
@@ -84,7 +70,7 @@ func (e *Engine) editServices(rep *Report, svcs []*service, sums []*summary, gen
 		}
 	}
 	for _, sum := range sums {
-		if sum != nil && sum.fresh && !matched[sum] && hasRetarget(sum.edits) {
+		if sum != nil && sum.fresh && len(sum.services) == 0 && hasRetarget(sum.edits) {
 			rep.Warn(sum.where, sum.ref, "", "no Service in the input selects this workload's pods; nothing to retarget")
 		}
 	}
