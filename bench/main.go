@@ -282,8 +282,8 @@ func reencoded(bin, cfg, stream string) (int, error) {
 }
 
 // curve measures growth: sidecarize (monitor on every workload, best of
-// runs), the kyaml round trip and the kustomize peer (one run each) at each
-// size. Peak RSS is set against the bytes read and written, wall time
+// runs taken in rounds over the sizes), the kyaml round trip and the
+// kustomize peer (one run each) at each size. Peak RSS is set against the bytes read and written, wall time
 // against the 5,000-pair row (else the first). A command stopped after its
 // limit (limits) is not run at the larger sizes.
 func curve(dir, self, bin, cfg, sizes, peer string, runs int) error {
@@ -303,13 +303,12 @@ func curve(dir, self, bin, cfg, sizes, peer string, runs int) error {
 		"sidecarize: wall, RSS, RSS/(in+out)", "kyaml round trip", "kustomize patch (peer)")
 	type row struct {
 		pairs   int
+		stream  string
 		in, out int64
 		mon     result
 		rt, kz  string
 	}
-	var rows []row
-	var base time.Duration
-	slow := map[string]bool{}
+	var rows []*row
 	for _, f := range strings.Split(sizes, ",") {
 		pairs, err := strconv.Atoi(strings.TrimSpace(f))
 		if err != nil {
@@ -324,11 +323,35 @@ func curve(dir, self, bin, cfg, sizes, peer string, runs int) error {
 		if err := os.WriteFile(stream, data, 0o644); err != nil {
 			return err
 		}
+		rows = append(rows, &row{pairs: pairs, stream: stream, in: int64(len(data)), mon: result{wall: time.Hour}})
+	}
+	// sidecarize: runs rounds over every size in turn (interleaved, as the
+	// tables: the growth ratio divides two sizes' times, so a slow minute
+	// of the machine must not fall on one size only), keeping each size's
+	// best wall time and highest peak RSS.
+	for i := 0; i < runs; i++ {
+		for _, r := range rows {
+			m, n, err := runCounted(0, bin, "--report", "none", "-c", cfg, r.stream)
+			if err != nil {
+				return err
+			}
+			r.mon.wall, r.mon.rss, r.out = min(r.mon.wall, m.wall), max(r.mon.rss, m.rss), n
+		}
+	}
+	var base time.Duration
+	for i, r := range rows {
+		if i == 0 || r.pairs == 5000 {
+			base = r.mon.wall
+		}
+	}
+	// The round trip and the peer, one run each, smallest size first.
+	slow := map[string]bool{}
+	for _, r := range rows {
 		one := func(name string, args ...string) string {
 			if slow[name] {
 				return "(not run)"
 			}
-			r, _, err := runCounted(limits[name], args[0], args[1:]...)
+			m, _, err := runCounted(limits[name], args[0], args[1:]...)
 			if err == errStopped {
 				slow[name] = true
 				return fmt.Sprintf("stopped at %s", limits[name])
@@ -336,39 +359,25 @@ func curve(dir, self, bin, cfg, sizes, peer string, runs int) error {
 			if err != nil {
 				return "error: " + err.Error()[:min(60, len(err.Error()))]
 			}
-			return fmt.Sprintf("%8s %6d MiB", r.wall.Round(time.Millisecond), r.rss/1024)
+			return fmt.Sprintf("%8s %6d MiB", m.wall.Round(time.Millisecond), m.rss/1024)
 		}
-		// sidecarize: best wall time and highest peak RSS of runs (the
-		// growth ratio divides two of these, so one slow run would bend it).
-		mon := result{wall: time.Hour}
-		var outLen int64
-		for i := 0; i < runs; i++ {
-			r, n, err := runCounted(0, bin, "--report", "none", "-c", cfg, stream)
-			if err != nil {
-				return err
-			}
-			mon.wall, mon.rss, outLen = min(mon.wall, r.wall), max(mon.rss, r.rss), n
-		}
-		if len(rows) == 0 || pairs == 5000 {
-			base = mon.wall
-		}
-		rt := one("roundtrip", self, "roundtrip", stream)
-		kz := "(no kustomize)"
+		r.rt = one("roundtrip", self, "roundtrip", r.stream)
+		r.kz = "(no kustomize)"
 		if peer != "" {
+			sub := filepath.Dir(r.stream)
 			if err := os.WriteFile(filepath.Join(sub, "kustomization.yaml"), []byte(kustomizePatch), 0o644); err != nil {
 				return err
 			}
-			kz = one("kustomize", peer, "build", sub)
+			r.kz = one("kustomize", peer, "build", sub)
 		}
-		rows = append(rows, row{pairs: pairs, in: int64(len(data)), out: outLen, mon: mon, rt: rt, kz: kz})
-		fmt.Fprintf(os.Stderr, "bench: %d pairs measured\n", pairs)
+		fmt.Fprintf(os.Stderr, "bench: %d pairs measured\n", r.pairs)
 	}
 	for _, r := range rows {
 		inOut := float64(r.in + r.out)
 		fmt.Printf("%-8d %9.1f %9.1f | %8s %6d MiB %5.2fx %5.1fx | %-20s | %s\n", r.pairs, float64(r.in)/(1<<20), float64(r.out)/(1<<20),
 			r.mon.wall.Round(time.Millisecond), r.mon.rss/1024, float64(r.mon.rss*1024)/inOut, float64(r.mon.wall)/float64(base), r.rt, r.kz)
 	}
-	fmt.Printf("(sidecarize columns, best of %d runs: wall, peak RSS, peak RSS / (input + output bytes), wall / wall at 5,000 pairs, else at the first size;\n", runs)
+	fmt.Printf("(sidecarize columns, best of %d runs interleaved across the sizes: wall, peak RSS, peak RSS / (input + output bytes), wall / wall at 5,000 pairs, else at the first size;\n", runs)
 	fmt.Printf(" sidecarize --version alone: %d MiB peak RSS)\n", idle.rss/1024)
 	fmt.Printf(" targets: 5k -> 50k <= 11x the time, RSS <= 3x (input + output) at 5k, 20k and 50k; kustomize is stopped after %s, the round trip after %s)\n",
 		limits["kustomize"], limits["roundtrip"])
