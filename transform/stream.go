@@ -194,7 +194,11 @@ func (d *Doc) Node() (*yaml.RNode, error) {
 		return nil, d.err
 	}
 	d.node = n
-	d.kind = n.GetKind()
+	if k := n.GetKind(); k != d.kind {
+		// A copy: the tree's strings share one string per document
+		// (quickparse.go), which the kind would keep after the tree goes.
+		d.kind = strings.Clone(k)
+	}
 	switch {
 	case anchors:
 		d.noSplice = "anchors, aliases or merge keys"
