@@ -116,6 +116,23 @@ func TestWorkloadErrorFromRun(t *testing.T) {
 	}
 }
 
+// A YAML float JSON cannot hold (.inf, .nan) is an error naming the field
+// (kubectl fails on it too), in a pod spec and in a Service alike.
+func TestNonFiniteFloatNamesItsField(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"apiVersion: v1\nkind: Pod\nmetadata: {name: p, annotations: {sidecarize.dev/inject: fake}}\nspec:\n  containers:\n  - name: a\n    image: a:1\n    args: [x, +.inf]\n",
+			"in.yaml[0]: Pod p: spec: containers[0].args[1]: +.inf is a YAML float that is infinite or not a number"},
+		{"apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec: {selector: {app: a}, ports: [{port: 80}], externalIPs: [.NaN]}\n---\n" +
+			"apiVersion: v1\nkind: Pod\nmetadata: {name: p, labels: {app: a}, annotations: {sidecarize.dev/inject: fake}}\nspec: {containers: [{name: a, image: a:1}]}\n",
+			"in.yaml[0]: Service s: spec.externalIPs[0]: .NaN is a YAML float that is infinite or not a number"},
+	} {
+		_, _, err := fakeEngine().Process("in.yaml", []byte(c.in))
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("got %v\nwant %s", err, c.want)
+		}
+	}
+}
+
 // TestNullName: `name: null` is no name (FuzzStructure found it read as a
 // name by one check and as none by the rest: the Job was injected with a
 // ConfigMap "-fake…" and a second run added another). Selected broadly, a
@@ -187,7 +204,7 @@ spec:
 		var text strings.Builder
 		rep.WriteText(&text)
 		for _, line := range strings.Split(strings.TrimSuffix(text.String(), "\n"), "\n") {
-			if !strings.HasPrefix(line, "sidecarize: Deployment ") {
+			if !strings.HasPrefix(line, "sidecarize: in.yaml[0]: Deployment ") {
 				t.Errorf("%s/%s: report line %q", c.ns, c.name, line)
 			}
 		}

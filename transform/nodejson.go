@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -25,12 +26,51 @@ func decodeJSON(n *yaml.Node) ([]byte, error) {
 	err := n.Decode(&generic)
 	var slow []byte
 	if err == nil {
-		slow, err = json.Marshal(generic)
+		if slow, err = json.Marshal(generic); err != nil {
+			err = unsupportedJSON(n, err)
+		}
 	}
 	if ok && (err != nil || !bytes.Equal(b, slow)) {
 		return nil, fmt.Errorf("internal error: nodeJSON gives %s, the decoder %s (%v)", b, slow, err)
 	}
 	return slow, err
+}
+
+// unsupportedJSON names the field json.Marshal refused: a YAML float that
+// is infinite or not a number (.inf, -.Inf, .nan), which JSON cannot hold,
+// so the API server never receives it either (kubectl fails the same way).
+func unsupportedJSON(n *yaml.Node, err error) error {
+	var walk func(n *yaml.Node, path string) (string, string)
+	walk = func(n *yaml.Node, path string) (string, string) {
+		switch n.Kind {
+		case yaml.ScalarNode:
+			var f float64
+			if n.ShortTag() == yaml.NodeTagFloat && n.Decode(&f) == nil && (math.IsInf(f, 0) || math.IsNaN(f)) {
+				return path, n.Value
+			}
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				p := n.Content[i].Value
+				if path != "" {
+					p = path + "." + p
+				}
+				if at, v := walk(n.Content[i+1], p); at != "" {
+					return at, v
+				}
+			}
+		case yaml.SequenceNode:
+			for i, c := range n.Content {
+				if at, v := walk(c, fmt.Sprintf("%s[%d]", path, i)); at != "" {
+					return at, v
+				}
+			}
+		}
+		return "", ""
+	}
+	if at, v := walk(n, ""); at != "" {
+		return fmt.Errorf("%s: %s is a YAML float that is infinite or not a number, which JSON cannot hold; quote it for a string", at, v)
+	}
+	return err
 }
 
 // sortKeys sorts the indices of a mapping's keys by key: in place for a

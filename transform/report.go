@@ -63,7 +63,9 @@ func (r *Report) Warn(where, object, field, msg string) {
 // WriteText writes the human summary (stderr by default).
 func (r *Report) WriteText(w io.Writer) {
 	for _, wr := range r.Workloads {
-		ref := wr.Kind + " " + qualified(wr.Namespace, wr.Name)
+		// Named as errors and warnings name objects: by document first
+		// (one name may be in several files of a directory).
+		ref := fmt.Sprintf("%s[%d]: %s %s", wr.Source, wr.Index, wr.Kind, qualified(wr.Namespace, wr.Name))
 		switch wr.Action {
 		case ActionInjected:
 			fmt.Fprintf(w, "sidecarize: %s: injected %s\n", ref, strings.Join(wr.Patterns, ", "))
