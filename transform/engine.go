@@ -117,7 +117,7 @@ func (e *Engine) processWorkload(o *object, specs []FieldSpec, byNS serviceIndex
 	}
 	w := p.w
 	sum := &summary{where: o.where, ref: w.Ref(), namespace: w.Namespace, labels: w.labels, self: w.ownerRef(), obj: o}
-	wr := WorkloadReport{Source: o.doc.Source, Index: o.doc.Index, Kind: w.Kind, Namespace: w.Namespace, Name: w.Name,
+	wr := WorkloadReport{Source: o.doc.Source, Index: o.doc.Index, Where: o.where, Kind: w.Kind, Namespace: w.Namespace, Name: w.Name,
 		Field: strings.ReplaceAll(o.spec.Path, "/", ".")}
 	if p.old != nil {
 		sum.oldPorts = helperPorts(p.old)

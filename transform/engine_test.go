@@ -217,3 +217,47 @@ spec:
 		}
 	}
 }
+
+// TestReportNamesListItems: a workload inside a List is named by its item,
+// in the text report and the JSON one, as errors and warnings name it.
+func TestReportNamesListItems(t *testing.T) {
+	in := []byte(`apiVersion: v1
+kind: Service
+metadata: {name: other}
+spec: {selector: {app: other}, ports: [{port: 80}]}
+---
+apiVersion: v1
+kind: List
+items:
+- apiVersion: apps/v1
+  kind: Deployment
+  metadata: {name: a}
+  spec:
+    selector: {matchLabels: {app: a}}
+    template:
+      metadata: {labels: {app: a}}
+      spec: {containers: [{name: a, image: "nginx:1.27", ports: [{containerPort: 8080}]}]}
+- apiVersion: apps/v1
+  kind: Deployment
+  metadata: {name: b}
+  spec:
+    selector: {matchLabels: {app: b}}
+    template:
+      metadata: {labels: {app: b}}
+      spec: {containers: [{name: b, image: "nginx:1.27", ports: [{containerPort: 8080}]}]}
+`)
+	_, rep, err := fakeEngine().Process("in.yaml", in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var text strings.Builder
+	rep.WriteText(&text)
+	for _, want := range []string{"sidecarize: in.yaml[1].items[0]: Deployment a: ", "sidecarize: in.yaml[1].items[1]: Deployment b: "} {
+		if !strings.Contains(text.String(), want) {
+			t.Errorf("text report lacks %q:\n%s", want, text.String())
+		}
+	}
+	if len(rep.Workloads) != 2 || rep.Workloads[1].Where != "in.yaml[1].items[1]" || rep.Workloads[1].Index != 1 {
+		t.Errorf("report: %+v", rep.Workloads)
+	}
+}

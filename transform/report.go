@@ -31,8 +31,11 @@ func (r *Report) NoteReencoded(docs []*Doc) {
 
 // WorkloadReport is one workload's line of the report.
 type WorkloadReport struct {
-	Source    string   `json:"source"`
-	Index     int      `json:"index"`
+	Source string `json:"source"`
+	Index  int    `json:"index"`
+	// Where names the document as errors and warnings do: app.yaml[2],
+	// or app.yaml[2].items[0] for an item of a List.
+	Where     string   `json:"where"`
 	Kind      string   `json:"kind"`
 	Namespace string   `json:"namespace,omitempty"`
 	Name      string   `json:"name"`
@@ -65,7 +68,7 @@ func (r *Report) WriteText(w io.Writer) {
 	for _, wr := range r.Workloads {
 		// Named as errors and warnings name objects: by document first
 		// (one name may be in several files of a directory).
-		ref := fmt.Sprintf("%s[%d]: %s %s", wr.Source, wr.Index, wr.Kind, qualified(wr.Namespace, wr.Name))
+		ref := fmt.Sprintf("%s: %s %s", wr.Where, wr.Kind, qualified(wr.Namespace, wr.Name))
 		switch wr.Action {
 		case ActionInjected:
 			fmt.Fprintf(w, "sidecarize: %s: injected %s\n", ref, strings.Join(wr.Patterns, ", "))

@@ -270,7 +270,7 @@ func (r *run) processWorkloads() {
 // bystanderSums reads the workloads left unread (a run without rules or
 // flags reads only those that mention sidecarize) that a Service holding
 // an injected workload may also select: their bytes hold one of its pod
-// labels' values. A Service over the pods of both is left as it was
+// labels' values, or an escape that may spell one. A Service over the pods of both is left as it was
 // (editServices), as when rules read every workload; retargeted, the
 // traffic to the bystander's pods would go to a port they lack. They are
 // not reported (NotRead counts them); one that does not read is passed
@@ -286,11 +286,19 @@ func (r *run) bystanderSums() []*summary {
 	}
 	var cand []*object
 	for _, d := range r.bystanders {
+		// A label value cannot hold a quote or a line break, so its text
+		// is in the bytes as it is, unless a double-quoted scalar spells
+		// it with an escape ("w\x65b"): a document with a backslash is
+		// read whatever it holds.
+		read := bytes.IndexByte(d.Raw, '\\') >= 0
 		for v := range values {
-			if bytes.Contains(d.Raw, []byte(v)) {
-				cand = append(cand, &object{doc: d, where: d.Where()})
+			if read {
 				break
 			}
+			read = bytes.Contains(d.Raw, []byte(v))
+		}
+		if read {
+			cand = append(cand, &object{doc: d, where: d.Where()})
 		}
 	}
 	sums := make([]*summary, len(cand))

@@ -130,12 +130,16 @@ func (ix serviceIndex) candidates(ns string, labels map[string]string) []*servic
 
 // selects: same namespace and a non-empty selector that the pod labels
 // satisfy. Services without a selector (external endpoints) select nothing.
+// As in Kubernetes, every key of the selector must be a label of the pod,
+// even when its value is empty: {canary: ""} does not select a pod without
+// a canary label (and serviceIndex, which files a Service under its first
+// key, finds the same Services whatever the order of the keys).
 func (s *service) selects(namespace string, labels map[string]string) bool {
 	if len(s.selector) == 0 || s.info.Namespace != namespace {
 		return false
 	}
 	for k, v := range s.selector {
-		if labels[k] != v {
+		if l, ok := labels[k]; !ok || l != v {
 			return false
 		}
 	}
