@@ -70,7 +70,7 @@ type run struct {
 }
 
 func (e *Engine) newRun(docs []*Doc) (*run, error) {
-	r := &run{e: e, rep: &Report{}, byNS: serviceIndex{}}
+	r := &run{e: e, rep: &Report{}}
 	r.specs = append(append([]FieldSpec{}, BuiltinPodTemplates...), e.configSpecs()...)
 	var err error
 	r.native, r.kv, err = e.nativeSidecars()
@@ -204,12 +204,12 @@ func (r *run) readServices() {
 			}
 			seen[key] = s
 			r.svcs = append(r.svcs, s)
-			r.byNS.add(s)
 			for _, m := range s.warnings {
 				r.rep.Warn(s.obj.where, "Service "+qualified(s.info.Namespace, s.info.Name), "metadata.annotations["+AnnotationStatus+"]", m)
 			}
 		}
 	}
+	r.byNS = newServiceIndex(r.svcs)
 }
 
 // readPolicies parses the NetworkPolicies (or only syntax-checks them).

@@ -96,21 +96,34 @@ func (s *service) load() error {
 
 // serviceIndex finds the Services that may select a pod without trying
 // every Service of the namespace: each Service is filed under its namespace
-// and the first (sorted) pair of its selector, which the pod's labels must
-// contain.
+// and one pair of its selector, which the pod's labels must contain: the
+// pair fewest Services of the stream share (then the first sorted), so
+// that a pair every Service of a release carries
+// (app.kubernetes.io/instance: shop) does not make each pod's candidates
+// every Service of the namespace.
 type serviceIndex map[string][]*service
 
-func (ix serviceIndex) add(s *service) {
-	if len(s.selector) == 0 {
-		return // selects nothing
+func newServiceIndex(svcs []*service) serviceIndex {
+	shared := map[string]int{}
+	for _, s := range svcs {
+		for k, v := range s.selector {
+			shared[serviceIndex{}.key(s.info.Namespace, k, v)]++
+		}
 	}
-	keys := make([]string, 0, len(s.selector))
-	for k := range s.selector {
-		keys = append(keys, k)
+	ix := serviceIndex{}
+	for _, s := range svcs {
+		best := ""
+		for k, v := range s.selector {
+			key := ix.key(s.info.Namespace, k, v)
+			if best == "" || shared[key] < shared[best] || shared[key] == shared[best] && key < best {
+				best = key
+			}
+		}
+		if best != "" { // an empty selector selects nothing
+			ix[best] = append(ix[best], s)
+		}
 	}
-	sort.Strings(keys)
-	k := ix.key(s.info.Namespace, keys[0], s.selector[keys[0]])
-	ix[k] = append(ix[k], s)
+	return ix
 }
 
 func (serviceIndex) key(ns, k, v string) string { return ns + "\x00" + k + "\x00" + v }

@@ -1,81 +1,51 @@
 package transform
 
 import (
-	"strings"
+	"fmt"
 	"testing"
-
-	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
-// TestUserKeys: userKeys answers as kyaml's lookup on every shape of
-// metadata and of the field.
-func TestUserKeys(t *testing.T) {
-	docs := []string{
-		"kind: A\n",
-		"metadata: null\n",
-		"metadata: x\n",
-		"metadata: [a]\n",
-		"metadata: {}\n",
-		"metadata: {annotations: null}\n",
-		"metadata: {annotations: ~}\n",
-		"metadata: {annotations: x}\n",
-		"metadata: {annotations: [a]}\n",
-		"metadata: {annotations: {}}\n",
-		"metadata: {annotations: {a: b}}\n",
-		"metadata: {annotations: {config.kubernetes.io/index: '0'}}\n",
-		"metadata: {annotations: {config.kubernetes.io/index: '0', internal.config.kubernetes.io/path: p, kustomize.config.k8s.io/id: i, config.k8s.io/x: y}}\n",
-		"metadata: {annotations: {sidecarize.dev/status: s, sidecarize.dev/config-hash: h}}\n",
-		"metadata: {annotations: {sidecarize.dev/status: s, a: b}}\n",
-		"metadata: {labels: {a: b}}\n",
-		"metadata: !!null {annotations: {a: b}}\n",
-		"metadata: {annotations: !!map {a: b}}\n",
-		"metadata: {annotations: {}}\nmetadata: {annotations: {a: b}}\n",
-		"metadata: {annotations: {a: b}}\nmetadata: {annotations: {}}\n",
-		"metadata: {annotations: {}, annotations: {a: b}}\n",
+// TestServiceIndexFilesUnderTheRarestPair: Services that share a pair
+// (one release's instance label, sorted first) are filed under the pair
+// that tells them apart, so a pod's candidates are the Services that may
+// select it, not every Service of the release; and the index finds a
+// Service whatever pair it is filed under.
+func TestServiceIndexFilesUnderTheRarestPair(t *testing.T) {
+	var svcs []*service
+	for i := 0; i < 100; i++ {
+		svcs = append(svcs, &service{order: i, info: ServiceInfo{Namespace: "shop"}, selector: map[string]string{
+			"app.kubernetes.io/instance": "shop", "app.kubernetes.io/name": fmt.Sprint("svc-", i),
+		}})
 	}
-	for _, d := range docs {
-		n, err := yaml.Parse(d)
-		if err != nil {
-			// kyaml refuses duplicate keys; build the tree with yaml.v3.
-			var doc yaml.Node
-			if err := yaml.Unmarshal([]byte(d), &doc); err != nil {
-				t.Fatalf("%q: %v", d, err)
-			}
-			n = yaml.NewRNode(&doc)
-		}
-		for _, field := range []string{"annotations", "labels"} {
-			if got, want := userKeys(n.YNode(), field), hasUserKeysSlow(n, field); got != want {
-				t.Errorf("%q %s: %v, kyaml's lookup says %v", d, field, got, want)
-			}
+	// Filed under a key no other Service has but its pod lacks a label.
+	svcs = append(svcs, &service{order: 100, info: ServiceInfo{Namespace: "shop"}, selector: map[string]string{
+		"app.kubernetes.io/instance": "shop", "app.kubernetes.io/name": "svc-7", "canary": "",
+	}})
+	ix := newServiceIndex(svcs)
+	pod := map[string]string{"app.kubernetes.io/instance": "shop", "app.kubernetes.io/name": "svc-7", "pod-template-hash": "x"}
+	var selected []int
+	for _, s := range ix.candidates("shop", pod) {
+		if s.selects("shop", pod) {
+			selected = append(selected, s.order)
 		}
 	}
-}
-
-// TestUserKeysSabotaged: under verify a wrong answer is an internal error.
-func TestUserKeysSabotaged(t *testing.T) {
-	n := yaml.MustParse("metadata: {annotations: {a: b}}\n")
-	defer func() {
-		if r := recover(); r == nil || !strings.Contains(r.(string), "internal error") {
-			t.Fatalf("a wrong answer went unnoticed: %v", r)
+	if got := len(ix.candidates("shop", pod)); got > 2 {
+		t.Errorf("%d candidates for one pod of 101 Services, want at most 2", got)
+	}
+	if fmt.Sprint(selected) != "[7]" {
+		t.Errorf("selected %v, want [7]", selected)
+	}
+	pod["canary"] = ""
+	selected = nil
+	for _, s := range ix.candidates("shop", pod) {
+		if s.selects("shop", pod) {
+			selected = append(selected, s.order)
 		}
-	}()
-	checkUserKeys(n, "annotations", false)
-}
-
-// TestFieldNode: fieldNode finds what kyaml's Field finds.
-func TestFieldNode(t *testing.T) {
-	for _, d := range []string{"a: 1\n", "metadata: x\n", "metadata: null\n", "metadata: {a: b}\n", "metadata: {}\nmetadata: {b: c}\n", "- a\n", "x\n"} {
-		var doc yaml.Node
-		if err := yaml.Unmarshal([]byte(d), &doc); err != nil {
-			t.Fatal(err)
-		}
-		n := yaml.NewRNode(&doc) // a document node: both unwrap it
-		var want *yaml.Node
-		if f := n.Field("metadata"); f != nil {
-			want = f.Value.YNode()
-		}
-		if got := fieldNode(n, "metadata"); got != want {
-			t.Errorf("%q: %v, kyaml's Field %v", d, got, want)
-		}
+	}
+	if fmt.Sprint(selected) != "[7 100]" {
+		t.Errorf("with canary: selected %v, want [7 100]", selected)
+	}
+	if got := ix.candidates("other", pod); len(got) != 0 {
+		t.Errorf("another namespace: %d candidates", len(got))
 	}
 }
