@@ -51,6 +51,7 @@ type summary struct {
 	where, ref, namespace string
 	labels                map[string]string
 	services              []*service // the Services that select its pods, in stream order
+	elsewhere             []*service // those that may, one of the two lacking a namespace (serviceIndex.elsewhere)
 	injected              bool       // carries an injection after this run
 	fresh                 bool       // injected by this run
 	edits                 []ServiceEdit
@@ -95,7 +96,7 @@ func (s *summary) resolves(port string) bool {
 
 // processWorkload runs one workload through plan, uninject and inject. A
 // top-level document is encoded at once and its tree released.
-func (e *Engine) processWorkload(o *object, specs []FieldSpec, byNS serviceIndex, native bool, kv KubeVersion, apis APIVersions) (*summary, error) {
+func (e *Engine) processWorkload(o *object, specs []FieldSpec, byNS *serviceIndex, native bool, kv KubeVersion, apis APIVersions) (*summary, error) {
 	if o.node == nil {
 		n, err := o.doc.Node()
 		if err != nil {
@@ -136,6 +137,7 @@ func (e *Engine) processWorkload(o *object, specs []FieldSpec, byNS serviceIndex
 			sum.services = append(sum.services, s)
 		}
 	}
+	sum.elsewhere = byNS.elsewhere(w.Namespace, w.labels)
 	switch p.step {
 	case stepInject:
 		for _, s := range sum.services {

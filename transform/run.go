@@ -63,7 +63,7 @@ type run struct {
 	anyMention                                      bool   // a document mentions sidecarize
 	// readServices, readPolicies
 	svcs []*service
-	byNS serviceIndex
+	byNS *serviceIndex
 	pols []*policy
 	// processWorkloads
 	sums []*summary

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -101,39 +102,93 @@ func (s *service) load() error {
 // that a pair every Service of a release carries
 // (app.kubernetes.io/instance: shop) does not make each pod's candidates
 // every Service of the namespace.
-type serviceIndex map[string][]*service
+// A nil index has no Services.
+type serviceIndex struct {
+	byNS map[string][]*service // namespace and pair
+	// pair, the Services that have a namespace: filed on first use (a
+	// workload without a namespace), by one core.
+	named     map[string][]*service
+	namedOnce sync.Once
+	svcs      []*service
+}
 
-func newServiceIndex(svcs []*service) serviceIndex {
+func newServiceIndex(svcs []*service) *serviceIndex {
+	return &serviceIndex{byNS: fileServices(svcs, func(s *service) string { return s.info.Namespace }), svcs: svcs}
+}
+
+// fileServices files each Service under ns(s) and its rarest pair.
+func fileServices(svcs []*service, ns func(*service) string) map[string][]*service {
 	shared := map[string]int{}
 	for _, s := range svcs {
 		for k, v := range s.selector {
-			shared[serviceIndex{}.key(s.info.Namespace, k, v)]++
+			shared[indexKey(ns(s), k, v)]++
 		}
 	}
-	ix := serviceIndex{}
+	m := map[string][]*service{}
 	for _, s := range svcs {
 		best := ""
 		for k, v := range s.selector {
-			key := ix.key(s.info.Namespace, k, v)
+			key := indexKey(ns(s), k, v)
 			if best == "" || shared[key] < shared[best] || shared[key] == shared[best] && key < best {
 				best = key
 			}
 		}
 		if best != "" { // an empty selector selects nothing
-			ix[best] = append(ix[best], s)
+			m[best] = append(m[best], s)
 		}
 	}
-	return ix
+	return m
 }
 
-func (serviceIndex) key(ns, k, v string) string { return ns + "\x00" + k + "\x00" + v }
+func indexKey(ns, k, v string) string { return ns + "\x00" + k + "\x00" + v }
 
-// candidates returns the Services filed under one of the labels, in stream
-// order.
-func (ix serviceIndex) candidates(ns string, labels map[string]string) []*service {
+// candidates returns the Services of the namespace filed under one of the
+// labels, in stream order.
+func (ix *serviceIndex) candidates(ns string, labels map[string]string) []*service {
+	if ix == nil {
+		return nil
+	}
+	return lookup(ix.byNS, ns, labels)
+}
+
+// elsewhere returns the Services that select the labels from the other
+// side of a missing namespace: for a pod without one, the Services that
+// have one, and for a pod with one, the Services without. An object
+// without a namespace goes to the one it is applied in (kubectl -n, the
+// Helm release's), which may be any: such a Service may select the pods,
+// or not.
+func (ix *serviceIndex) elsewhere(ns string, labels map[string]string) []*service {
+	if ix == nil {
+		return nil
+	}
+	var cands []*service
+	if ns == "" {
+		ix.namedOnce.Do(func() {
+			var named []*service
+			for _, s := range ix.svcs {
+				if s.info.Namespace != "" {
+					named = append(named, s)
+				}
+			}
+			ix.named = fileServices(named, func(*service) string { return "" })
+		})
+		cands = lookup(ix.named, "", labels)
+	} else {
+		cands = lookup(ix.byNS, "", labels)
+	}
+	var out []*service
+	for _, s := range cands {
+		if s.selects(s.info.Namespace, labels) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func lookup(m map[string][]*service, ns string, labels map[string]string) []*service {
 	var out []*service
 	for k, v := range labels {
-		out = append(out, ix[ix.key(ns, k, v)]...)
+		out = append(out, m[indexKey(ns, k, v)]...)
 	}
 	if len(out) > 1 {
 		sort.Slice(out, func(i, j int) bool { return out[i].order < out[j].order })

@@ -49,3 +49,40 @@ func TestServiceIndexFilesUnderTheRarestPair(t *testing.T) {
 		t.Errorf("another namespace: %d candidates", len(got))
 	}
 }
+
+// TestServiceIndexElsewhere: across a missing namespace, a pod without one
+// may meet the Services of any namespace, a pod with one those without.
+func TestServiceIndexElsewhere(t *testing.T) {
+	sel := map[string]string{"app": "web"}
+	svcs := []*service{
+		{order: 0, info: ServiceInfo{Name: "bare"}, selector: sel},
+		{order: 1, info: ServiceInfo{Name: "shop", Namespace: "shop"}, selector: sel},
+		{order: 2, info: ServiceInfo{Name: "store", Namespace: "store"}, selector: sel},
+		{order: 3, info: ServiceInfo{Name: "other", Namespace: "store"}, selector: map[string]string{"app": "other"}},
+	}
+	ix := newServiceIndex(svcs)
+	names := func(ss []*service) string {
+		var out []string
+		for _, s := range ss {
+			out = append(out, s.info.Name)
+		}
+		return fmt.Sprint(out)
+	}
+	pod := map[string]string{"app": "web"}
+	for _, c := range []struct{ ns, here, elsewhere string }{
+		{"", "[bare]", "[shop store]"},
+		{"shop", "[shop]", "[bare]"},
+		{"default", "[]", "[bare]"},
+	} {
+		if got := names(ix.candidates(c.ns, pod)); got != c.here {
+			t.Errorf("namespace %q: candidates %s, want %s", c.ns, got, c.here)
+		}
+		if got := names(ix.elsewhere(c.ns, pod)); got != c.elsewhere {
+			t.Errorf("namespace %q: elsewhere %s, want %s", c.ns, got, c.elsewhere)
+		}
+	}
+	var none *serviceIndex
+	if none.candidates("", pod) != nil || none.elsewhere("", pod) != nil {
+		t.Error("a nil index found Services")
+	}
+}

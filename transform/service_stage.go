@@ -23,6 +23,7 @@ func (e *Engine) editServices(rep *Report, svcs []*service, sums []*summary, gen
 	// Services of each (sum.services); read back in the order of sums.
 	type match struct {
 		selected, holders []*summary
+		elsewhere         []*summary // may be selected (serviceIndex.elsewhere)
 		errs              []error
 		warns             Report
 	}
@@ -41,6 +42,10 @@ func (e *Engine) editServices(rep *Report, svcs []*service, sums []*summary, gen
 				m.holders = append(m.holders, sum)
 			}
 		}
+		for _, s := range sum.elsewhere {
+			m := &matches[s.pos]
+			m.elsewhere = append(m.elsewhere, sum)
+		}
 	}
 	// Each Service's edits touch only its own tree: on every core, each
 	// Service written out (and its tree let go) once done. Errors and
@@ -51,7 +56,7 @@ func (e *Engine) editServices(rep *Report, svcs []*service, sums []*summary, gen
 			return
 		}
 		s.used = true
-		m.errs = s.edit(m.selected, m.holders, &m.warns)
+		m.errs = s.edit(m.selected, m.holders, m.elsewhere, &m.warns)
 		if len(m.errs) == 0 {
 			if err := s.finish(); err != nil {
 				m.errs = append(m.errs, err)
@@ -80,8 +85,10 @@ func (e *Engine) editServices(rep *Report, svcs []*service, sums []*summary, gen
 
 // edit applies the edits of the injected workloads (holders) among those
 // the Service selects, then checks that its targetPorts resolve in every
-// pod it selects (see editServices).
-func (s *service) edit(selected, holders []*summary, rep *Report) []error {
+// pod it selects, and in those it may select when applied in the same
+// namespace (elsewhere: one of the two has none); where they do not, the
+// Service is left as it was (see editServices).
+func (s *service) edit(selected, holders, elsewhere []*summary, rep *Report) []error {
 	if err := s.load(); err != nil {
 		return []error{err}
 	}
@@ -96,16 +103,27 @@ func (s *service) edit(selected, holders []*summary, rep *Report) []error {
 	}
 	svcRef := "Service " + qualified(s.info.Namespace, s.info.Name)
 	if s.status != nil {
-		var lacking, gone []string
-		for _, sum := range selected {
-			for _, port := range s.pointed() {
+		pointed := s.pointed()
+		lacks := func(sum *summary) bool {
+			for _, port := range pointed {
 				if !sum.resolves(port) {
-					lacking = append(lacking, sum.ref)
-					if sum.uninjected {
-						gone = append(gone, sum.ref)
-					}
-					break
+					return true
 				}
+			}
+			return false
+		}
+		var lacking, gone, maybe []string
+		for _, sum := range selected {
+			if lacks(sum) {
+				lacking = append(lacking, sum.ref)
+				if sum.uninjected {
+					gone = append(gone, sum.ref)
+				}
+			}
+		}
+		for _, sum := range elsewhere {
+			if lacks(sum) {
+				maybe = append(maybe, sum.ref)
 			}
 		}
 		switch {
@@ -119,6 +137,14 @@ func (s *service) edit(selected, holders []*summary, rep *Report) []error {
 			s.status = nil
 			rep.Warn(s.obj.where, svcRef, "spec.selector", fmt.Sprintf("also selects the pods of %s, which are not injected: left as it was (its traffic reaches %s past their proxies)",
 				strings.Join(lacking, ", "), strings.Join(refs(holders), ", ")))
+			return errs
+		case len(maybe) > 0:
+			if err := s.undo(s.status); err != nil {
+				return append(errs, err)
+			}
+			s.status = nil
+			rep.Warn(s.obj.where, svcRef, "spec.selector", fmt.Sprintf("may also select the pods of %s, which are not injected (one of the two has no namespace: applied in the other's, they meet): left as it was",
+				strings.Join(maybe, ", ")))
 			return errs
 		}
 	}

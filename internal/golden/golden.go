@@ -110,6 +110,15 @@ func runCase(t *testing.T, caseDir string, patterns []transform.Pattern) {
 		}
 	}
 	compareOptional(t, filepath.Join(caseDir, "reencoded.txt"), reencoded.String())
+	// The warnings, as the text report writes them: each one deliberate.
+	var text, warnings strings.Builder
+	rep.WriteText(&text)
+	for _, line := range strings.SplitAfter(text.String(), "\n") {
+		if strings.Contains(line, ": warning: ") {
+			warnings.WriteString(line)
+		}
+	}
+	compareOptional(t, filepath.Join(caseDir, "warnings.txt"), warnings.String())
 
 	// Written to stdout, the CLI keeps finished documents in a spool file:
 	// the same bytes.
