@@ -261,3 +261,38 @@ items:
 		t.Errorf("report: %+v", rep.Workloads)
 	}
 }
+
+// TestUnreadableBystander: in a run without rules, a workload nobody asked
+// for that cannot be read is not the run's error, but the warning names
+// it: a Service over its pods may have been retargeted without it.
+func TestUnreadableBystander(t *testing.T) {
+	in := []byte(`apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web-a
+  annotations: {sidecarize.dev/inject: fake}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec: {containers: [{name: web, image: "nginx:1.27", ports: [{containerPort: 8080}]}]}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web-b}
+spec:
+  selector: {matchLabels: {app: web}}
+  template: [app, web]
+`)
+	_, rep, err := fakeEngine().Process("in.yaml", in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, w := range rep.Warnings {
+		found = found || w.Where == "in.yaml[1]" && strings.HasPrefix(w.Message, "not read") && strings.HasSuffix(w.Message, ": Deployment web-b: spec.template: expected a mapping, got a list (line 17)")
+	}
+	if !found {
+		t.Errorf("no warning names web-b: %+v", rep.Warnings)
+	}
+}

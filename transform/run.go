@@ -273,8 +273,8 @@ func (r *run) processWorkloads() {
 // labels' values, or an escape that may spell one. A Service over the pods of both is left as it was
 // (editServices), as when rules read every workload; retargeted, the
 // traffic to the bystander's pods would go to a port they lack. They are
-// not reported (NotRead counts them); one that does not read is passed
-// over, as before.
+// not reported (NotRead counts them); one that does not read gets a
+// warning.
 func (r *run) bystanderSums() []*summary {
 	values := map[string]bool{}
 	for _, sum := range r.sums {
@@ -302,16 +302,23 @@ func (r *run) bystanderSums() []*summary {
 		}
 	}
 	sums := make([]*summary, len(cand))
+	errs := make([]error, len(cand))
 	parallel(len(cand), func(i int) {
 		sum, err := r.e.processWorkload(cand[i], r.specs, r.byNS, r.native, r.kv, r.apis)
 		if err == nil && sum != nil && !sum.injected && !sum.uninjected {
 			sums[i] = sum
 		}
+		errs[i] = err
 	})
 	var out []*summary
-	for _, sum := range sums {
+	for i, sum := range sums {
 		if sum != nil {
 			out = append(out, sum)
+		}
+		if errs[i] != nil {
+			// Not the run's error (nothing asked for this workload), but
+			// a Service over its pods may have been retargeted.
+			r.rep.Warn(cand[i].where, cand[i].doc.Kind(), "", "not read, so the Services retargeted for injected workloads may also select its pods: "+strings.TrimPrefix(errs[i].Error(), cand[i].where+": "))
 		}
 	}
 	return out
