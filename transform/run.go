@@ -270,11 +270,11 @@ func (r *run) processWorkloads() {
 // bystanderSums reads the workloads left unread (a run without rules or
 // flags reads only those that mention sidecarize) that a Service holding
 // an injected workload may also select: their bytes hold one of its pod
-// labels' values, or an escape that may spell one. A Service over the pods of both is left as it was
-// (editServices), as when rules read every workload; retargeted, the
-// traffic to the bystander's pods would go to a port they lack. They are
-// not reported (NotRead counts them); one that does not read gets a
-// warning.
+// labels' values, or an escape that may spell one. A Service over the pods
+// of both is left as it was (editServices), as when rules read every
+// workload; retargeted, the traffic to the bystander's pods would go to a
+// port they lack. They are not reported (NotRead counts them); one that
+// does not read gets a warning.
 func (r *run) bystanderSums() []*summary {
 	values := map[string]bool{}
 	for _, sum := range r.sums {

@@ -101,8 +101,7 @@ func (s *service) load() error {
 // pair fewest Services of the stream share (then the first sorted), so
 // that a pair every Service of a release carries
 // (app.kubernetes.io/instance: shop) does not make each pod's candidates
-// every Service of the namespace.
-// A nil index has no Services.
+// every Service of the namespace. A nil index has no Services.
 type serviceIndex struct {
 	byNS map[string][]*service // namespace and pair
 	// pair, the Services that have a namespace: filed on first use (a
