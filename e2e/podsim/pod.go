@@ -180,7 +180,11 @@ func load(data []byte, all bool) ([]*Pod, error) {
 			p.Services = append(p.Services, s)
 			for j, o2 := range objs {
 				t2 := o2.PodTemplate()
-				if t2 == nil || j == i || o2.NamespaceOr("default") != ns || !selects(sel, manifest.Map(t2, "metadata", "labels")) {
+				// The pods of another namespace count too when the Service
+				// or the workload has none: applied in the other's, they
+				// meet (sidecarize leaves such a Service as it was).
+				meets := o2.NamespaceOr("default") == ns || (s.Namespace() == "") != (o2.Namespace() == "")
+				if t2 == nil || j == i || !meets || !selects(sel, manifest.Map(t2, "metadata", "labels")) {
 					continue
 				}
 				if st2, err := manifest.StatusOf(o2); err == nil && st2 == nil {
