@@ -104,7 +104,7 @@ func (r *run) sortDocuments(docs []*Doc) {
 			r.policies = append(r.policies, &object{doc: d, where: d.Where()})
 		case isWorkloadKind(r.specs, kind) && (r.selectAll || mentions):
 			r.workloads = append(r.workloads, &object{doc: d, where: d.Where()})
-		case kind == "" || kind == "List" || mentions:
+		case kind == "" || strings.HasSuffix(kind, "List") || mentions:
 			eager = append(eager, d)
 		default:
 			if isWorkloadKind(r.specs, kind) {
@@ -124,34 +124,39 @@ func (r *run) sortDocuments(docs []*Doc) {
 		if n == nil {
 			continue
 		}
-		o := &object{doc: d, node: n, where: d.Where()}
-		items := []*object{o}
-		if n.GetKind() == "List" || strings.HasSuffix(n.GetKind(), "List") && n.Field("items") != nil {
-			r.lists = append(r.lists, o)
-			items = nil
-			if it := n.Field("items"); it != nil {
-				for i, c := range it.Value.Content() {
-					items = append(items, &object{doc: d, node: yaml.NewRNode(c), where: fmt.Sprintf("%s.items[%d]", d.Where(), i), list: o})
-				}
-			}
-		}
-		for _, it := range items {
-			k := it.node.GetKind()
-			if fs := findSpec(r.specs, it.node.GetApiVersion(), k); fs != nil {
-				it.spec = fs
-				r.workloads = append(r.workloads, it)
-			} else if k == "Service" {
-				r.services = append(r.services, it)
-			} else if k == "NetworkPolicy" {
-				r.policies = append(r.policies, it)
-			} else if it.node.GetLabels()[LabelManagedBy] == ManagedByValue {
-				r.generated = append(r.generated, it)
-			}
-		}
+		r.sortObject(&object{doc: d, node: n, where: d.Where()})
 	}
 	// Documents nothing needs are still checked for YAML syntax
 	// (docs/contract.md#errors), on every core, without keeping their trees.
 	r.errs = append(r.errs, checkSyntax(r.unread)...)
+}
+
+// sortObject files a parsed object by what it is. A List (kind List, or
+// a typed one such as DeploymentList, with items) is unpacked, Lists in
+// it too, as kubectl unpacks them: its items are the objects.
+func (r *run) sortObject(o *object) {
+	kind := o.node.GetKind()
+	if it := o.node.Field("items"); it != nil && strings.HasSuffix(kind, "List") && it.Value.YNode().Kind == yaml.SequenceNode {
+		r.lists = append(r.lists, o)
+		for i, c := range it.Value.Content() {
+			r.sortObject(&object{doc: o.doc, node: yaml.NewRNode(c), where: fmt.Sprintf("%s.items[%d]", o.where, i), list: o})
+		}
+		return
+	}
+	if o.list == nil && kind == "List" {
+		r.lists = append(r.lists, o) // items: null or absent
+		return
+	}
+	if fs := findSpec(r.specs, o.node.GetApiVersion(), kind); fs != nil {
+		o.spec = fs
+		r.workloads = append(r.workloads, o)
+	} else if kind == "Service" {
+		r.services = append(r.services, o)
+	} else if kind == "NetworkPolicy" {
+		r.policies = append(r.policies, o)
+	} else if o.node.GetLabels()[LabelManagedBy] == ManagedByValue {
+		r.generated = append(r.generated, o)
+	}
 }
 
 // readServices parses the Services, restores each to what it was before

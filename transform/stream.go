@@ -146,11 +146,28 @@ func (d *Doc) Kind() string {
 			if i := strings.Index(v, " #"); i >= 0 {
 				v = strings.TrimSpace(v[:i])
 			}
-			d.kind = strings.Trim(v, `"'`)
+			v = strings.Trim(v, `"'`)
+			if !isKindName(v) {
+				// A tag (kind: !!str Deployment), a flow mapping that
+				// goes on (kind: Deployment, metadata: …) or an escape:
+				// "" sends the document to be parsed (sortDocuments).
+				return ""
+			}
+			d.kind = v
 			return d.kind
 		}
 	}
 	return ""
+}
+
+// isKindName: what a Kubernetes kind is spelled with (an identifier).
+func isKindName(s string) bool {
+	for i, c := range s {
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || i > 0 && c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // Empty reports a document holding only comments and blank lines.
