@@ -274,12 +274,12 @@ func (r *run) processWorkloads() {
 
 // bystanderSums reads the workloads left unread (a run without rules or
 // flags reads only those that mention sidecarize) that a Service holding
-// an injected workload may also select: their bytes hold one of its pod
-// labels' values, or an escape that may spell one. A Service over the pods
-// of both is left as it was (editServices), as when rules read every
-// workload; retargeted, the traffic to the bystander's pods would go to a
-// port they lack. They are not reported (NotRead counts them); one that
-// does not read gets a warning.
+// an injected workload may also select: their bytes may spell one of its
+// pod labels' values (mayHoldValue). A Service over the pods of both is
+// left as it was (editServices), as when rules read every workload;
+// retargeted, the traffic to the bystander's pods would go to a port they
+// lack. They are not reported (NotRead counts them); one that does not
+// read gets a warning.
 func (r *run) bystanderSums() []*summary {
 	values := map[string]bool{}
 	for _, sum := range r.sums {
@@ -291,18 +291,7 @@ func (r *run) bystanderSums() []*summary {
 	}
 	var cand []*object
 	for _, d := range r.bystanders {
-		// A label value cannot hold a quote or a line break, so its text
-		// is in the bytes as it is, unless a double-quoted scalar spells
-		// it with an escape ("w\x65b"): a document with a backslash is
-		// read whatever it holds.
-		read := bytes.IndexByte(d.Raw, '\\') >= 0
-		for v := range values {
-			if read {
-				break
-			}
-			read = bytes.Contains(d.Raw, []byte(v))
-		}
-		if read {
+		if values[""] || mayHoldValue(d.Raw, values) {
 			cand = append(cand, &object{doc: d, where: d.Where()})
 		}
 	}
@@ -327,6 +316,39 @@ func (r *run) bystanderSums() []*summary {
 		}
 	}
 	return out
+}
+
+// mayHoldValue reports whether a document's bytes may spell one of the
+// (non-empty) label values: one of its words, a maximal run of the
+// characters a label value is made of, is one. A label value holds no
+// space, quote, colon or line break, so in YAML it is a word of the text
+// (plain or quoted, a block scalar, an anchor's), unless a double-quoted
+// scalar spells it with an escape ("w\x65b") or a !!binary scalar
+// encodes it: a document with a backslash, "binary" or a %TAG directive
+// (which could spell that tag otherwise) is read whatever it holds. One
+// pass over the bytes, whatever the number of values.
+func mayHoldValue(raw []byte, values map[string]bool) bool {
+	if bytes.IndexByte(raw, '\\') >= 0 || bytes.Contains(raw, []byte("binary")) || bytes.Contains(raw, []byte("%TAG")) {
+		return true
+	}
+	isValueByte := func(c byte) bool {
+		return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.'
+	}
+	for i := 0; i < len(raw); {
+		if !isValueByte(raw[i]) {
+			i++
+			continue
+		}
+		j := i
+		for j < len(raw) && isValueByte(raw[j]) {
+			j++
+		}
+		if values[string(raw[i:j])] { // no allocation: the compiler looks up in place
+			return true
+		}
+		i = j
+	}
+	return false
 }
 
 // retarget makes the Services and NetworkPolicies follow the workloads:

@@ -86,3 +86,38 @@ func TestServiceIndexElsewhere(t *testing.T) {
 		t.Error("a nil index found Services")
 	}
 }
+
+// TestMayHoldValue: a bystander is read when its bytes may spell a label
+// value of an injected workload, however YAML spells it, and not when the
+// value is only part of a longer word.
+func TestMayHoldValue(t *testing.T) {
+	values := map[string]bool{"web": true, "v1.2_x": true}
+	for raw, want := range map[string]bool{
+		"labels: {app: web}":                  true,
+		"labels:\n  app: 'web'\n":             true,
+		"labels: {app: \"web\"}":              true,
+		"app: &a web\nx: *a":                  true,
+		"app: |-\n  web\n":                    true,
+		"version: v1.2_x # pinned":            true,
+		"labels: {app: \"w\\x65b\"}":          true, // an escape
+		"labels: {app: !!binary d2Vi}":        true,
+		"%TAG !b! tag:yaml.org,2002:\n---\nx": true,
+		"labels: {app: web-b, tier: webs}":    false,
+		"labels: {app: v1.2_xy}":              false,
+		"image: nginx:1.27":                   false,
+	} {
+		if got := mayHoldValue([]byte(raw), values); got != want {
+			t.Errorf("%q: %v, want %v", raw, got, want)
+		}
+	}
+}
+
+func TestJoinRefs(t *testing.T) {
+	refs := []string{"a", "b", "c", "d", "e", "f", "g"}
+	if got := joinRefs(refs[:6]); got != "a, b, c, d, e, f" {
+		t.Errorf("six: %q", got)
+	}
+	if got := joinRefs(refs); got != "a, b, c, d, e and 2 more" {
+		t.Errorf("seven: %q", got)
+	}
+}

@@ -129,22 +129,22 @@ func (s *service) edit(selected, holders, elsewhere []*summary, rep *Report) []e
 		switch {
 		case len(gone) > 0:
 			return append(errs, fmt.Errorf("%s: %s: uninjecting %s would leave the Service targeting ports of %s, which are still injected, that %s's pods lack; uninject them together (or opt them out too)",
-				s.obj.where, svcRef, strings.Join(gone, ", "), strings.Join(refs(holders), ", "), strings.Join(gone, ", ")))
+				s.obj.where, svcRef, joinRefs(gone), joinRefs(refs(holders)), joinRefs(gone)))
 		case len(lacking) > 0:
 			if err := s.undo(s.status); err != nil {
 				return append(errs, err)
 			}
 			s.status = nil
-			rep.Warn(s.obj.where, svcRef, "spec.selector", fmt.Sprintf("also selects the pods of %s, which are not injected: left as it was (its traffic reaches %s past their proxies)",
-				strings.Join(lacking, ", "), strings.Join(refs(holders), ", ")))
+			rep.Warn(s.obj.where, svcRef, "spec.selector", fmt.Sprintf("also selects the pods of %s, which lack the proxy port: left as it was (its traffic reaches %s past their proxies)",
+				joinRefs(lacking), joinRefs(refs(holders))))
 			return errs
 		case len(maybe) > 0:
 			if err := s.undo(s.status); err != nil {
 				return append(errs, err)
 			}
 			s.status = nil
-			rep.Warn(s.obj.where, svcRef, "spec.selector", fmt.Sprintf("may also select the pods of %s, which are not injected (one of the two has no namespace: applied in the other's, they meet): left as it was",
-				strings.Join(maybe, ", ")))
+			rep.Warn(s.obj.where, svcRef, "spec.selector", fmt.Sprintf("may also select the pods of %s, which lack the proxy port (one of the two has no namespace: applied in the other's, they meet): left as it was",
+				joinRefs(maybe)))
 			return errs
 		}
 	}
@@ -157,7 +157,7 @@ func (s *service) edit(selected, holders, elsewhere []*summary, rep *Report) []e
 		}
 	}
 	if len(holders) > 1 && s.status != nil {
-		rep.Warn(s.obj.where, svcRef, "spec.selector", fmt.Sprintf("selects the pods of %s: one set of ports serves them all", strings.Join(refs(holders), ", ")))
+		rep.Warn(s.obj.where, svcRef, "spec.selector", fmt.Sprintf("selects the pods of %s: one set of ports serves them all", joinRefs(refs(holders))))
 	}
 	return errs
 }
@@ -194,6 +194,16 @@ func (s *service) pointed() []string {
 		}
 	}
 	return out
+}
+
+// joinRefs lists objects in a message: the first five, then how many
+// more (a Service over a thousand workloads gets one line, not a page).
+func joinRefs(refs []string) string {
+	const shown = 5
+	if len(refs) <= shown+1 {
+		return strings.Join(refs, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(refs[:shown], ", "), len(refs)-shown)
 }
 
 func refs(sums []*summary) []string {

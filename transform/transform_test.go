@@ -209,7 +209,7 @@ spec: {selector: {app: x}, ports: [{name: http, port: 80, targetPort: 8080}]}
 	}
 	var found bool
 	for _, w := range rep.Warnings {
-		if strings.Contains(w.Message, "Deployment b, which are not injected") {
+		if strings.Contains(w.Message, "Deployment b, which lack the proxy port") {
 			found = true
 		}
 	}
