@@ -130,21 +130,16 @@ func (s *service) edit(selected, holders, elsewhere []*summary, rep *Report) []e
 		case len(gone) > 0:
 			return append(errs, fmt.Errorf("%s: %s: uninjecting %s would leave the Service targeting ports of %s, which are still injected, that %s's pods lack; uninject them together (or opt them out too)",
 				s.obj.where, svcRef, joinRefs(gone), joinRefs(refs(holders)), joinRefs(gone)))
-		case len(lacking) > 0:
+		case len(lacking) > 0 || len(maybe) > 0:
 			if err := s.undo(s.status); err != nil {
 				return append(errs, err)
 			}
 			s.status = nil
-			rep.Warn(s.obj.where, svcRef, "spec.selector", fmt.Sprintf("also selects the pods of %s, which lack the proxy port: left as it was (its traffic reaches %s past their proxies)",
-				joinRefs(lacking), joinRefs(refs(holders))))
-			return errs
-		case len(maybe) > 0:
-			if err := s.undo(s.status); err != nil {
-				return append(errs, err)
+			msg := fmt.Sprintf("also selects the pods of %s, which lack the proxy port: left as it was (its traffic reaches %s past their proxies)", joinRefs(lacking), joinRefs(refs(holders)))
+			if len(lacking) == 0 {
+				msg = fmt.Sprintf("may also select the pods of %s, which lack the proxy port (one of the two has no namespace: applied in the other's, they meet): left as it was", joinRefs(maybe))
 			}
-			s.status = nil
-			rep.Warn(s.obj.where, svcRef, "spec.selector", fmt.Sprintf("may also select the pods of %s, which lack the proxy port (one of the two has no namespace: applied in the other's, they meet): left as it was",
-				joinRefs(maybe)))
+			rep.Warn(s.obj.where, svcRef, "spec.selector", msg+s.portsNotAdded(holders))
 			return errs
 		}
 	}
@@ -160,6 +155,25 @@ func (s *service) edit(selected, holders, elsewhere []*summary, rep *Report) []e
 		rep.Warn(s.obj.where, svcRef, "spec.selector", fmt.Sprintf("selects the pods of %s: one set of ports serves them all", joinRefs(refs(holders))))
 	}
 	return errs
+}
+
+// portsNotAdded says which ports the holders' patterns would have added to
+// the Service (a ServiceMonitor scrapes them) when it is left as it was.
+func (s *service) portsNotAdded(holders []*summary) string {
+	var ports []string
+	pattern := ""
+	for _, h := range holders {
+		for _, e := range h.edits {
+			if e.Op == OpPort && (e.Service == "" || e.Service == s.info.Name) {
+				ports = append(ports, fmt.Sprintf("%s for %s", e.Name, h.ref))
+				pattern = e.Pattern
+			}
+		}
+	}
+	if len(ports) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("; nor does it get the port a ServiceMonitor scrapes (%s): that ServiceMonitor finds nothing on it (with %s.scrape=podMonitor the pods are scraped instead)", joinRefs(ports), pattern)
 }
 
 // writeOut writes a changed top-level Service's document now and lets its
