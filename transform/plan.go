@@ -133,7 +133,7 @@ func mentionsSidecarize(n *yaml.Node) bool {
 func (e *Engine) readWorkload(o *object, native bool, kv KubeVersion, apis APIVersions) (*plan, error) {
 	n := o.node
 	if skipNameless(o) {
-		w := &Workload{workload: &workload{Kind: n.GetKind(), Namespace: n.GetNamespace(), obj: o}}
+		w := &Workload{workload: &workload{Kind: n.GetKind(), Namespace: metaString(n, "namespace"), obj: o}}
 		w.warnings = append(w.warnings, "not injected: it has no metadata.name (generateName?), and the objects sidecarize adds are named after the workload")
 		return &plan{obj: o, w: w, opts: map[string]Options{}, reason: ReasonNoName}, nil
 	}
@@ -141,7 +141,7 @@ func (e *Engine) readWorkload(o *object, native bool, kv KubeVersion, apis APIVe
 	if err != nil {
 		return nil, &WorkloadError{Where: o.where, Workload: strings.TrimSpace(n.GetKind() + " " + n.GetName()), Err: err} // err names the field
 	}
-	w := &Workload{workload: &workload{Kind: n.GetKind(), Name: n.GetName(), Namespace: n.GetNamespace(), Native: native, KubeVersion: kv, APIs: apis, obj: o}}
+	w := &Workload{workload: &workload{Kind: n.GetKind(), Name: metaString(n, "name"), Namespace: metaString(n, "namespace"), Native: native, KubeVersion: kv, APIs: apis, obj: o}}
 	p := &plan{obj: o, w: w, opts: map[string]Options{}}
 	if tmpl == nil {
 		p.reason = ReasonNoPodTemplate

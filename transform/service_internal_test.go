@@ -3,6 +3,8 @@ package transform
 import (
 	"fmt"
 	"testing"
+
+	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
 // TestServiceIndexFilesUnderTheRarestPair: Services that share a pair
@@ -119,5 +121,29 @@ func TestJoinRefs(t *testing.T) {
 	}
 	if got := joinRefs(refs); got != "a, b, c, d, e and 2 more" {
 		t.Errorf("seven: %q", got)
+	}
+}
+
+// TestMetaString: a workload's name and namespace are what kubectl
+// decodes, not the text of a tagged scalar.
+func TestMetaString(t *testing.T) {
+	for doc, want := range map[string]string{
+		"metadata: {namespace: prod}":              "prod",
+		"metadata: {namespace: !!binary cHJvZA==}": "prod",
+		"metadata: {namespace: \"pr\\x6fd\"}":      "prod",
+		"metadata: {namespace: ~}":                 "",
+		"metadata: {namespace: 42}":                "42",
+		"metadata: {name: x}":                      "",
+		"metadata: [namespace]":                    "",
+		"metadata: {namespace: {a: b}}":            "",
+		"metadata: {namespace: !!str '!!binary'}":  "!!binary",
+	} {
+		n, err := yaml.Parse(doc)
+		if err != nil {
+			t.Fatalf("%s: %v", doc, err)
+		}
+		if got := metaString(n, "namespace"); got != want {
+			t.Errorf("%s: %q, want %q", doc, got, want)
+		}
 	}
 }

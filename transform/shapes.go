@@ -127,6 +127,27 @@ func restoreMeta(n *yaml.RNode, field string, keys []string, created []string) e
 
 // metaMap reads metadata.<field> (labels, annotations) resolving YAML
 // aliases and merge keys, which kyaml's getters do not follow.
+// metaString is metadata.<field> (name, namespace) as a string, decoded
+// as kubectl decodes it: a scalar with a tag other than !!str (!!binary)
+// is its decoded value, not its text.
+func metaString(n *yaml.RNode, name string) string {
+	md := fieldNode(n, "metadata")
+	if md == nil || md.Kind != yaml.MappingNode {
+		return ""
+	}
+	v := field(md, name)
+	if v == nil || v.Kind != yaml.ScalarNode {
+		return ""
+	}
+	if v.ShortTag() != yaml.NodeTagString {
+		var s string
+		if err := v.Decode(&s); err == nil {
+			return s
+		}
+	}
+	return v.Value
+}
+
 func metaMap(n *yaml.RNode, field string) map[string]string {
 	md := fieldNode(n, "metadata")
 	if md == nil {
