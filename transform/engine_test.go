@@ -290,7 +290,7 @@ spec:
 	}
 	found := false
 	for _, w := range rep.Warnings {
-		found = found || w.Where == "in.yaml[1]" && strings.HasPrefix(w.Message, "not read") && strings.HasSuffix(w.Message, ": Deployment web-b: spec.template: expected a mapping, got a list (line 17)")
+		found = found || w.Where == "in.yaml[1]" && strings.HasPrefix(w.Message, "could not be read") && strings.HasSuffix(w.Message, ": Deployment web-b: spec.template: expected a mapping, got a list (line 17)")
 	}
 	if !found {
 		t.Errorf("no warning names web-b: %+v", rep.Warnings)

@@ -312,7 +312,7 @@ func (r *run) bystanderSums() []*summary {
 		if errs[i] != nil {
 			// Not the run's error (nothing asked for this workload), but
 			// a Service over its pods may have been retargeted.
-			r.rep.Warn(cand[i].where, cand[i].doc.Kind(), "", "not read, so the Services retargeted for injected workloads may also select its pods: "+strings.TrimPrefix(errs[i].Error(), cand[i].where+": "))
+			r.rep.Warn(cand[i].where, cand[i].doc.Kind(), "", "could not be read as a workload, so the Services retargeted for injected workloads may also select its pods: "+strings.TrimPrefix(errs[i].Error(), cand[i].where+": "))
 		}
 	}
 	return out

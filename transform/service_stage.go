@@ -76,7 +76,15 @@ func (e *Engine) editServices(rep *Report, svcs []*service, sums []*summary, gen
 	}
 	for _, sum := range sums {
 		if sum != nil && sum.fresh && len(sum.services) == 0 && hasRetarget(sum.edits) {
-			rep.Warn(sum.where, sum.ref, "", "no Service in the input selects this workload's pods; nothing to retarget")
+			msg := "no Service in the input selects this workload's pods; nothing to retarget"
+			if len(sum.elsewhere) > 0 {
+				var names []string
+				for _, s := range sum.elsewhere {
+					names = append(names, "Service "+qualified(s.info.Namespace, s.info.Name))
+				}
+				msg = fmt.Sprintf("no Service of its namespace selects this workload's pods; %s would, applied in the same namespace (one of the two has none), but is not retargeted: set metadata.namespace on both to have it", joinRefs(names))
+			}
+			rep.Warn(sum.where, sum.ref, "", msg)
 		}
 	}
 	dedupeMonitors(rep, sums, generated)
