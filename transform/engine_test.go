@@ -218,8 +218,9 @@ spec:
 	}
 }
 
-// TestReportNamesListItems: a workload inside a List is named by its item,
-// in the text report and the JSON one, as errors and warnings name it.
+// TestReportNamesListItems: a workload inside a List (or a typed List in
+// a List) is named by its item, in the text report and the JSON one, as
+// errors and warnings name it.
 func TestReportNamesListItems(t *testing.T) {
 	in := []byte(`apiVersion: v1
 kind: Service
@@ -245,6 +246,21 @@ items:
     template:
       metadata: {labels: {app: b}}
       spec: {containers: [{name: b, image: "nginx:1.27", ports: [{containerPort: 8080}]}]}
+---
+apiVersion: v1
+kind: List
+items:
+- apiVersion: apps/v1
+  kind: DeploymentList
+  items:
+  - apiVersion: apps/v1
+    kind: Deployment
+    metadata: {name: c}
+    spec:
+      selector: {matchLabels: {app: c}}
+      template:
+        metadata: {labels: {app: c}}
+        spec: {containers: [{name: c, image: "nginx:1.27", ports: [{containerPort: 8080}]}]}
 `)
 	_, rep, err := fakeEngine().Process("in.yaml", in)
 	if err != nil {
@@ -252,12 +268,12 @@ items:
 	}
 	var text strings.Builder
 	rep.WriteText(&text)
-	for _, want := range []string{"sidecarize: in.yaml[1].items[0]: Deployment a: ", "sidecarize: in.yaml[1].items[1]: Deployment b: "} {
+	for _, want := range []string{"sidecarize: in.yaml[1].items[0]: Deployment a: ", "sidecarize: in.yaml[1].items[1]: Deployment b: ", "sidecarize: in.yaml[2].items[0].items[0]: Deployment c: "} {
 		if !strings.Contains(text.String(), want) {
 			t.Errorf("text report lacks %q:\n%s", want, text.String())
 		}
 	}
-	if len(rep.Workloads) != 2 || rep.Workloads[1].Where != "in.yaml[1].items[1]" || rep.Workloads[1].Index != 1 {
+	if len(rep.Workloads) != 3 || rep.Workloads[1].Where != "in.yaml[1].items[1]" || rep.Workloads[1].Index != 1 {
 		t.Errorf("report: %+v", rep.Workloads)
 	}
 }

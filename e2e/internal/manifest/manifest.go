@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"gopkg.in/yaml.v3"
 )
@@ -20,7 +21,8 @@ type Object map[string]any
 const StatusAnnotation = "sidecarize.dev/status"
 
 // Parse decodes a multi-document YAML (or JSON) stream; `kind: List`
-// documents are flattened into their items, empty documents dropped.
+// documents and typed lists (DeploymentList) are flattened into their
+// items, as kubectl flattens them, empty documents dropped.
 func Parse(data []byte) ([]Object, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var out []Object
@@ -37,8 +39,7 @@ func Parse(data []byte) ([]Object, error) {
 			continue
 		}
 		o := Object(doc)
-		if o.Kind() == "List" {
-			items, _ := doc["items"].([]any)
+		if items, isList := doc["items"].([]any); isList && strings.HasSuffix(o.Kind(), "List") {
 			for _, it := range items {
 				if m, ok := it.(map[string]any); ok {
 					out = append(out, Object(m))
