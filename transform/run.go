@@ -132,8 +132,9 @@ func (r *run) sortDocuments(docs []*Doc) {
 }
 
 // sortObject files a parsed object by what it is. A List (kind List, or
-// a typed one such as DeploymentList, with items) is unpacked, Lists in
-// it too, as kubectl unpacks them: its items are the objects.
+// a typed one such as DeploymentList, with items) is unpacked, as kubectl
+// unpacks it: its items are the objects. A List in a List is unpacked too
+// (kubectl refuses it), so that no Service is retargeted past its items.
 func (r *run) sortObject(o *object) {
 	kind := o.node.GetKind()
 	if it := o.node.Field("items"); it != nil && strings.HasSuffix(kind, "List") && it.Value.YNode().Kind == yaml.SequenceNode {
