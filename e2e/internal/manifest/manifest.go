@@ -22,7 +22,8 @@ const StatusAnnotation = "sidecarize.dev/status"
 
 // Parse decodes a multi-document YAML (or JSON) stream; `kind: List`
 // documents and typed lists (DeploymentList) are flattened into their
-// items, as kubectl flattens them, empty documents dropped.
+// items, as kubectl flattens them (a KRM ResourceList is kept whole, for
+// the tests that read one), empty documents dropped.
 func Parse(data []byte) ([]Object, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var out []Object
@@ -39,7 +40,7 @@ func Parse(data []byte) ([]Object, error) {
 			continue
 		}
 		o := Object(doc)
-		if items, isList := doc["items"].([]any); isList && strings.HasSuffix(o.Kind(), "List") {
+		if items, isList := doc["items"].([]any); isList && strings.HasSuffix(o.Kind(), "List") && o.Kind() != "ResourceList" {
 			for _, it := range items {
 				if m, ok := it.(map[string]any); ok {
 					out = append(out, Object(m))
