@@ -69,6 +69,9 @@ type Report struct {
 	Steps []string // the progress lines, in order
 
 	InitialViews, InitialFailed int // the frontend without sidecars
+	// InitialAPIErrors: the failed views whose cause was the API's 500 (the
+	// others, a connection error on a loaded machine, reach no backend).
+	InitialAPIErrors int
 
 	// The v3 frontend until the breaker tripped: page views with the API's
 	// answer, its failure, and the view that got the canned response.
@@ -173,13 +176,16 @@ func Run(ctx context.Context, opt Options) (_ *Report, err error) {
 
 	d.step(4, steps, "before: the frontend as in initial/ (no sidecars) calls API_URL=%s", initialURL)
 	for i := 0; i < opt.Views; i++ {
-		res, _, err := d.view(ctx, d.initialPort)
+		res, page, err := d.view(ctx, d.initialPort)
 		if err != nil {
 			return r, err
 		}
 		r.InitialViews++
 		if res == "failed" {
 			r.InitialFailed++
+			if strings.Contains(page, "the API failed: 500 ") {
+				r.InitialAPIErrors++
+			}
 		}
 	}
 	d.detail("%d page views: %d failed with a 500 (the API's /unstable fails half the time)", r.InitialViews, r.InitialFailed)

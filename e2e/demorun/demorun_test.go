@@ -74,8 +74,8 @@ func testDemo(t *testing.T, h env.HAProxy) {
 			t.Errorf("step %d %q not printed", i+1, s)
 		}
 	}
-	if r.InitialViews != 20 || r.InitialFailed == 0 || r.InitialFailed == r.InitialViews {
-		t.Errorf("before: %d of %d page views failed, want some (failure_rate=0.5)", r.InitialFailed, r.InitialViews)
+	if r.InitialViews != 20 || r.InitialAPIErrors == 0 || r.InitialFailed == r.InitialViews {
+		t.Errorf("before: %d of %d page views failed (%d with the API's 500), want some (failure_rate=0.5)", r.InitialFailed, r.InitialViews, r.InitialAPIErrors)
 	}
 	if r.TrippedAfter < 3 || r.V3Failed < 3 {
 		t.Errorf("the breaker tripped after %d views with %d failures, want at least 3 failures first", r.TrippedAfter, r.V3Failed)
@@ -92,7 +92,7 @@ func testDemo(t *testing.T, h env.HAProxy) {
 	}
 	m := r.Metrics
 	for key, min := range map[string]float64{
-		`api haproxy_backend_http_responses_total{proxy="be_app",code="5xx"}`:                 float64(r.InitialFailed), // scraped after step 4
+		`api haproxy_backend_http_responses_total{proxy="be_app",code="5xx"}`:                 float64(r.InitialAPIErrors), // scraped after step 4
 		`api haproxy_frontend_http_requests_total{proxy="app"}`:                               float64(r.InitialViews),
 		`frontend haproxy_backend_http_responses_total{proxy="be_app",code="5xx"}`:            float64(r.V3Failed),
 		`frontend haproxy_frontend_http_requests_total{proxy="app"}`:                          float64(r.TrippedAfter + r.OpenViews),
