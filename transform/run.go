@@ -211,7 +211,7 @@ func (r *run) readServices() {
 			seen[key] = s
 			r.svcs = append(r.svcs, s)
 			for _, m := range s.warnings {
-				r.rep.Warn(s.obj.where, "Service "+qualified(s.info.Namespace, s.info.Name), "metadata.annotations["+AnnotationStatus+"]", m)
+				r.rep.Warn(s.obj.where, s.ref(), "metadata.annotations["+AnnotationStatus+"]", m)
 			}
 		}
 	}

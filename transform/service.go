@@ -195,12 +195,15 @@ func lookup(m map[string][]*service, ns string, labels map[string]string) []*ser
 	return out
 }
 
+// ref names the Service in messages: Service shop/api.
+func (s *service) ref() string { return "Service " + qualified(s.info.Namespace, s.info.Name) }
+
 // selects: same namespace and a non-empty selector that the pod labels
 // satisfy. Services without a selector (external endpoints) select nothing.
 // As in Kubernetes, every key of the selector must be a label of the pod,
 // even when its value is empty: {canary: ""} does not select a pod without
-// a canary label (and serviceIndex, which files a Service under its first
-// key, finds the same Services whatever the order of the keys).
+// a canary label (so serviceIndex, which files a Service under one of its
+// pairs, finds the same Services whichever pair that is).
 func (s *service) selects(namespace string, labels map[string]string) bool {
 	if len(s.selector) == 0 || s.info.Namespace != namespace {
 		return false

@@ -80,7 +80,7 @@ func (e *Engine) editServices(rep *Report, svcs []*service, sums []*summary, gen
 			if len(sum.elsewhere) > 0 {
 				var names []string
 				for _, s := range sum.elsewhere {
-					names = append(names, "Service "+qualified(s.info.Namespace, s.info.Name))
+					names = append(names, s.ref())
 				}
 				msg = fmt.Sprintf("no Service of its namespace selects this workload's pods; %s would, applied in the same namespace (one of the two has none), but is not retargeted: set metadata.namespace on both to have it", joinRefs(names))
 			}
@@ -109,7 +109,7 @@ func (s *service) edit(selected, holders, elsewhere []*summary, rep *Report) []e
 			}
 		}
 	}
-	svcRef := "Service " + qualified(s.info.Namespace, s.info.Name)
+	svcRef := s.ref()
 	if s.status != nil {
 		pointed := s.pointed()
 		lacks := func(sum *summary) bool {

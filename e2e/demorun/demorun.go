@@ -69,8 +69,8 @@ type Report struct {
 	Steps []string // the progress lines, in order
 
 	InitialViews, InitialFailed int // the frontend without sidecars
-	// InitialAPIErrors: the failed views whose cause was the API's 500 (the
-	// others, a connection error on a loaded machine, reach no backend).
+	// InitialAPIErrors: the failed views whose page names the API's 500
+	// (a view can also fail without one: unreachable, a timeout).
 	InitialAPIErrors int
 
 	// The v3 frontend until the breaker tripped: page views with the API's
